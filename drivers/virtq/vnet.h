@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vnet: virtio-net frames over device-side virtqueues (virtio 1.2, 5.1.6).
+ *
+ * Transmit (the peer's TX queue, which we drain) turns chains into
+ * sw_frames that point into the peer's memory, with the Ethernet header
+ * copied out once.  Receive (the peer's RX queue, which we fill) copies a
+ * sw_frame into one or, with MRG_RXBUF, several chains and writes the
+ * virtio-net header.  We negotiate no offloads, so the header we send is
+ * all zero but num_buffers, and the header we get is skipped unread.
+ */
+#ifndef VNET_H
+#define VNET_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "sw.h"
+#include "vq.h"
+
+/* Bytes of frame (no virtio-net header) we accept or deliver. */
+#define VNET_MAX_FRAME 9216
+
+struct vnet_stats {
+	uint64_t tx_bad_len;	/* peer's frame shorter than hdr + Ethernet, or too long */
+	uint64_t tx_too_many_segs;
+	uint64_t rx_no_buffer;	/* no (or too few) receive buffers posted */
+	uint64_t rx_too_big;	/* frame larger than the buffers can take */
+};
+
+struct vnet_txq {
+	struct vq *vq;
+	uint16_t hdr_len;		/* 10 or 12 */
+	uint16_t pending[64];		/* heads popped by the last recv */
+	unsigned int npending;
+	struct vq_chain chain;		/* scratch */
+};
+
+struct vnet_rxq {
+	struct vq *vq;
+	uint16_t hdr_len;		/* 10 or 12 */
+	bool mrg_rxbuf;
+	struct vq_chain chain[VQ_MAX_IOV];	/* scratch for merged buffers */
+};
+
+/*
+ * Take up to n frames from the peer's TX queue into f[].  Chains that are
+ * not frames (too short, too long, too many segments) are returned to the
+ * peer at once and counted.  Returns the number of frames, 0 also when the
+ * queue broke (vq->broken tells).  The frames stay valid until
+ * vnet_tx_done().
+ */
+unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
+			   unsigned int n, struct vnet_stats *st);
+
+/*
+ * Return every chain taken since the last call to the peer, publish the
+ * used ring, and return true when the peer wants a notification.
+ */
+bool vnet_tx_done(struct vnet_txq *q);
+
+/*
+ * Copy f into the peer's receive buffers; nothing is published yet.
+ * Returns 0, -ENOBUFS (no room: nothing consumed), -EMSGSIZE (the frame is
+ * larger than VNET_MAX_FRAME or than the buffers can ever hold), or -EIO
+ * (the queue is broken).
+ */
+int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
+		  struct vnet_stats *st);
+
+/* Publish what vnet_rx_frame() wrote; true when the peer wants a notification. */
+bool vnet_rx_flush(struct vnet_rxq *q);
+
+#endif

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq: the device side of a split virtqueue (virtio 1.2, section 2.7).
+ *
+ * The rings live in memory the peer shares with us and may rewrite at any
+ * moment.  Every field read from them is copied to a local once and only
+ * the copy is validated and used.  vq_pop() is the one and only walker of
+ * descriptor chains in this program: it bounds every loop by the ring or
+ * table size, refuses nested indirect tables, misordered readable/writable
+ * descriptors, and any address that is not inside one of the peer's
+ * regions.  A rule break marks the queue broken with a reason; the caller
+ * then stops using it and reports the port as broken.
+ */
+#ifndef VQ_H
+#define VQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "vu_mem.h"
+
+#define VQ_MAX_SIZE 32768	/* virtio's upper bound on queue size */
+#define VQ_MAX_IOV 64		/* segments in one chain we accept */
+
+struct vq_iov {
+	uint8_t *base;
+	uint32_t len;
+};
+
+/* A descriptor chain as popped: readable segments first, then writable. */
+struct vq_chain {
+	uint16_t head;		/* id to give back with vq_push() */
+	uint16_t n_out;		/* iov[0 .. n_out) are device-readable */
+	uint16_t n_in;		/* iov[n_out .. n_out+n_in) device-writable */
+	uint32_t out_len;	/* bytes in the readable part */
+	uint32_t in_len;	/* bytes in the writable part */
+	struct vq_iov iov[VQ_MAX_IOV];
+};
+
+struct vring_desc;
+struct vring_avail;
+struct vring_used;
+
+struct vq {
+	/* Layout, set by vq_setup(). size == 0 means not set up. */
+	uint16_t size;
+	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
+	volatile struct vring_desc *desc;
+	volatile struct vring_avail *avail;
+	volatile struct vring_used *used;
+	const struct vu_mem *mem;
+
+	/* Device state. */
+	uint16_t last_avail;	/* next avail slot to consume */
+	uint16_t used_idx;	/* next used slot to fill (not yet published) */
+	uint16_t published;	/* used_idx last written to used->idx */
+	uint16_t signalled;	/* used idx at the last notification */
+	bool signalled_valid;
+
+	bool broken;
+	char why[128];		/* reason, when broken */
+};
+
+/*
+ * Lay the queue over the peer's memory.  size must be a power of two in
+ * [1, VQ_MAX_SIZE]; the three ring addresses are frontend virtual addresses
+ * (vhost-user SET_VRING_ADDR) and each ring must lie wholly inside one
+ * region with its natural alignment.  last_avail comes from SET_VRING_BASE;
+ * the used index is read from the ring.  Returns 0 or -EINVAL (and vq is
+ * left not set up, with vq->why saying which check failed).
+ */
+int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
+	     uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
+	     uint16_t last_avail, bool event_idx, bool indirect);
+
+/* Forget the layout; the queue is not set up any more. */
+void vq_reset(struct vq *vq);
+
+static inline bool vq_ready(const struct vq *vq)
+{
+	return vq->size != 0 && !vq->broken;
+}
+
+/*
+ * Take the next available chain into *c.
+ * Returns 1 with *c filled; 0 when nothing is available;
+ * -EMSGSIZE when the chain is legal but has more than VQ_MAX_IOV segments
+ * or more than 4 GiB (c->head is valid: the caller must vq_push() it);
+ * -EIO when the peer broke a rule (the queue is now broken, see vq->why).
+ */
+int vq_pop(struct vq *vq, struct vq_chain *c);
+
+/* Give back the last n chains popped and not pushed, to pop again later. */
+void vq_unpop(struct vq *vq, uint16_t n);
+
+/* Number of chains the driver has made available and we have not popped. */
+uint16_t vq_avail_count(struct vq *vq);
+
+/* Record head as used with len bytes written.  Not visible until publish. */
+void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Make every pushed entry visible to the driver.  Returns true when the
+ * driver asked to be notified of them (EVENT_IDX's used_event, or the
+ * absence of VRING_AVAIL_F_NO_INTERRUPT): the caller then signals the
+ * call fd once.
+ */
+bool vq_publish(struct vq *vq);
+
+/*
+ * Ask the driver for (on) or not for (off) kicks on new buffers, with
+ * VRING_USED_F_NO_NOTIFY or, under EVENT_IDX, the avail_event field.
+ * After turning kicks on, check vq_avail_count() again before sleeping.
+ */
+void vq_set_kicks(struct vq *vq, bool on);
+
+/* Mark broken with a printf-style reason (kept in vq->why). */
+void vq_break(struct vq *vq, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sw: an L2 learning switch over abstract ports.
+ *
+ * The switch knows nothing of virtio: a port is four callbacks that hand it
+ * frames as scatter lists and take frames to deliver.  Frame bytes may live
+ * in a peer's shared memory and change under us, so every decision is made
+ * on sw_frame.eth, a private copy of the Ethernet header taken once by the
+ * port, and the payload is only ever copied, never interpreted.
+ * Single-threaded: one thread owns a struct sw and all its ports.
+ */
+#ifndef SW_H
+#define SW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SW_ETH_ALEN 6
+#define SW_ETH_HLEN 14
+#define SW_BURST 32			/* frames per recv call */
+#define SW_FRAME_MAX_SEGS 32		/* segments per frame */
+#define SW_MAX_PORTS 64
+
+struct sw_seg {
+	const uint8_t *base;
+	uint32_t len;
+};
+
+struct sw_frame {
+	uint32_t len;			/* sum of seg[].len */
+	uint16_t nseg;
+	uint8_t eth[SW_ETH_HLEN];	/* dst, src, type: a copy, trusted */
+	struct sw_seg seg[SW_FRAME_MAX_SEGS];
+};
+
+/*
+ * A port.  All callbacks get the ctx given to sw_port_add().
+ *  recv:      take up to n (<= SW_BURST) frames from the peer.  They stay
+ *             valid until recv_done().  Returns the count.
+ *  recv_done: the frames of the last recv are finished with; give their
+ *             buffers back to the peer (and notify it once).
+ *  send:      copy f into the peer's receive buffers.  0, -ENOBUFS when the
+ *             peer has no room (frame dropped), -EMSGSIZE when it can never
+ *             fit, -EIO when the port is broken or not running.
+ *  flush:     notify the peer once for everything sent since the last flush.
+ */
+struct sw_port_ops {
+	unsigned int (*recv)(void *ctx, struct sw_frame *f, unsigned int n);
+	void (*recv_done)(void *ctx);
+	int (*send)(void *ctx, const struct sw_frame *f);
+	void (*flush)(void *ctx);
+};
+
+enum sw_drop {
+	SW_DROP_NO_BUFFER,	/* egress: the receiver had no room */
+	SW_DROP_TOO_BIG,	/* egress: larger than the receiver accepts */
+	SW_DROP_PORT_ERROR,	/* egress: the receiver's port is broken */
+	SW_DROP_RUNT,		/* ingress: shorter than an Ethernet header */
+	SW_DROP_BAD_SRC,	/* ingress: multicast or zero source MAC */
+	SW_DROP_HAIRPIN,	/* ingress: destination learned on the same port */
+	SW_DROP_PORT_DOWN,	/* ingress on, or unicast to, a port that is down */
+	SW_DROP_MAX
+};
+
+extern const char *const sw_drop_names[SW_DROP_MAX];
+
+struct sw_port_stats {
+	uint64_t rx_packets, rx_bytes;	/* received from the peer */
+	uint64_t tx_packets, tx_bytes;	/* delivered to the peer */
+	uint64_t rx_flooded;		/* ingress frames that were flooded */
+	uint64_t learn_refused;		/* MACs not learned: a limit was hit */
+	uint64_t drops[SW_DROP_MAX];
+};
+
+struct sw_config {
+	uint32_t mac_max;		/* global MAC table capacity */
+	uint32_t mac_max_per_port;	/* a port may hold at most this many */
+	uint32_t ageing_s;		/* idle entries expire after this */
+	uint32_t port_budget;		/* max frames taken from one port per sw_poll */
+};
+
+void sw_config_default(struct sw_config *c);
+
+struct sw;
+
+/* NULL on bad config or no memory. */
+struct sw *sw_create(const struct sw_config *c);
+void sw_destroy(struct sw *s);
+
+/* Returns the port id (>= 0) or -ENOSPC / -EINVAL. The port starts down. */
+int sw_port_add(struct sw *s, const char *name, const struct sw_port_ops *ops,
+		void *ctx);
+/* Forget the port and every MAC learned on it. */
+void sw_port_remove(struct sw *s, int port);
+/* A down port is not polled and gets nothing; going down flushes its MACs. */
+void sw_port_set_up(struct sw *s, int port, bool up);
+bool sw_port_is_up(const struct sw *s, int port);
+const char *sw_port_name(const struct sw *s, int port);
+const struct sw_port_stats *sw_port_stats(const struct sw *s, int port);
+void sw_port_stats_clear(struct sw *s, int port);
+
+/*
+ * One round: each up port, in turn, gives at most port_budget frames, which
+ * are learned from and forwarded.  now_ns is a monotonic clock, used for
+ * ageing.  Returns the number of frames taken in.
+ */
+unsigned int sw_poll(struct sw *s, uint64_t now_ns);
+
+/* Expire entries idle longer than ageing_s.  sw_poll calls it as needed. */
+void sw_mac_age(struct sw *s, uint64_t now_ns);
+
+struct sw_mac_entry {
+	uint8_t mac[SW_ETH_ALEN];
+	int port;
+	uint64_t age_s;			/* seconds since last seen */
+};
+
+/* Call fn for each learned MAC; stops early if fn returns non-zero. */
+int sw_mac_foreach(const struct sw *s, uint64_t now_ns,
+		   int (*fn)(const struct sw_mac_entry *e, void *arg), void *arg);
+uint32_t sw_mac_count(const struct sw *s);
+uint32_t sw_mac_count_port(const struct sw *s, int port);
+
+#endif
