@@ -1,0 +1,3 @@
+/* SPDX-License-Identifier: MIT */
+/* Placeholder until the implementation lands. */
+typedef int placeholder_t;
