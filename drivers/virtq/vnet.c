@@ -1,3 +1,282 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the implementation lands. */
-typedef int placeholder_t;
+/*
+ * vnet: virtio-net frames over device-side virtqueues (virtio 1.2, 5.1.6).
+ *
+ * Security model: chains come from vq_pop(), so every segment already lies
+ * inside the peer's memory; what the peer can still do is lie about
+ * direction, size and layout, and rewrite frame bytes while we look.  We
+ * never read the peer's virtio-net header, copy the Ethernet header out
+ * exactly once into sw_frame.eth, and otherwise only copy payload bytes.
+ */
+#include "vnet.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Copy the first SW_ETH_HLEN bytes of the frame, which may be split over
+ * any number of segments, out of shared memory once.
+ */
+static void copy_eth(struct sw_frame *f)
+{
+	unsigned int got = 0;
+
+	for (unsigned int s = 0; s < f->nseg && got < SW_ETH_HLEN; s++) {
+		uint32_t n = f->seg[s].len;
+
+		if (n > SW_ETH_HLEN - got)
+			n = SW_ETH_HLEN - got;
+		memcpy(f->eth + got, f->seg[s].base, n);
+		got += n;
+	}
+}
+
+/*
+ * Turn the readable part of c, minus hdr_len bytes of virtio-net header,
+ * into the segments of f.  The caller checked out_len.  Returns false when
+ * the frame needs more than SW_FRAME_MAX_SEGS segments.
+ */
+static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
+			   struct sw_frame *f)
+{
+	uint32_t skip = hdr_len;
+
+	f->nseg = 0;
+	f->len = c->out_len - hdr_len;
+	for (unsigned int i = 0; i < c->n_out; i++) {
+		const uint8_t *base = c->iov[i].base;
+		uint32_t len = c->iov[i].len;
+
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		if (f->nseg == SW_FRAME_MAX_SEGS)
+			return false;
+		f->seg[f->nseg].base = base;
+		f->seg[f->nseg].len = len;
+		f->nseg++;
+	}
+	return true;
+}
+
+static void tx_return(struct vnet_txq *q, uint16_t head)
+{
+	q->pending[q->npending++] = head;
+}
+
+unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
+			   unsigned int n, struct vnet_stats *st)
+{
+	struct vq_chain *c = &q->chain;
+	unsigned int got = 0;
+
+	while (got < n && q->npending < ARRAY_LEN(q->pending)) {
+		int rc = vq_pop(q->vq, c);
+
+		if (rc == 0)
+			break;
+		if (rc == -EIO)
+			goto broken;
+		if (c->n_in) {
+			vq_break(q->vq, "writable descriptor in a TX chain");
+			goto broken;
+		}
+		if (rc == -EMSGSIZE) {
+			if (c->n_out + c->n_in >= VQ_MAX_IOV)
+				st->tx_too_many_segs++;
+			else
+				st->tx_bad_len++;
+			tx_return(q, c->head);
+			continue;
+		}
+		if (c->out_len < (uint32_t)q->hdr_len + SW_ETH_HLEN ||
+		    c->out_len - q->hdr_len > VNET_MAX_FRAME) {
+			st->tx_bad_len++;
+			tx_return(q, c->head);
+			continue;
+		}
+		if (!chain_to_frame(c, q->hdr_len, &f[got])) {
+			st->tx_too_many_segs++;
+			tx_return(q, c->head);
+			continue;
+		}
+		copy_eth(&f[got]);
+		tx_return(q, c->head);
+		got++;
+	}
+	return got;
+
+broken:
+	/* A broken queue is not touched again: its chains are not returned. */
+	q->npending = 0;
+	return 0;
+}
+
+bool vnet_tx_done(struct vnet_txq *q)
+{
+	/* TX buffers are only read: 0 bytes written (2.7.8). */
+	for (unsigned int i = 0; i < q->npending; i++)
+		vq_push(q->vq, q->pending[i], 0);
+	q->npending = 0;
+	return vq_publish(q->vq);
+}
+
+/* A cursor over the writable segments of one or more chains. */
+struct rx_dst {
+	struct vq_chain *c;	/* chains, in order */
+	unsigned int nchains;
+	unsigned int ci;	/* current chain */
+	unsigned int ii;	/* current iov within chain ci (from n_out) */
+	uint32_t off;		/* bytes used in the current iov */
+};
+
+/*
+ * Copy len bytes from src into the destination, advancing it.  The caller
+ * made sure the room is there.  memmove, not memcpy: two ports may be one
+ * VM's two NICs, which can make source and destination overlap.
+ */
+static void rx_put(struct rx_dst *d, const uint8_t *src, uint32_t len)
+{
+	while (len && d->ci < d->nchains) {
+		struct vq_chain *c = &d->c[d->ci];
+		struct vq_iov *v;
+		uint32_t n;
+
+		if (d->ii >= c->n_in) {
+			d->ci++;
+			d->ii = 0;
+			d->off = 0;
+			continue;
+		}
+		v = &c->iov[c->n_out + d->ii];
+		n = v->len - d->off;
+		if (n > len)
+			n = len;
+		memmove(v->base + d->off, src, n);
+		d->off += n;
+		src += n;
+		len -= n;
+		if (d->off == v->len) {
+			d->ii++;
+			d->off = 0;
+		}
+	}
+}
+
+/*
+ * Write the virtio-net header and the frame into chains c[0..k) and push
+ * each with the bytes it got: all but the last are filled completely
+ * (5.1.6.4.1), since chains are filled in order.
+ */
+static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
+		    uint32_t need, unsigned int k)
+{
+	struct rx_dst d = { .c = q->chain, .nchains = k };
+	uint8_t hdr[12] = { 0 };
+	uint32_t left = need;
+
+	/* No offloads: flags 0, GSO_NONE; num_buffers little-endian. */
+	hdr[10] = (uint8_t)k;
+	hdr[11] = (uint8_t)(k >> 8);
+	rx_put(&d, hdr, q->hdr_len);
+	for (unsigned int s = 0; s < f->nseg; s++)
+		rx_put(&d, f->seg[s].base, f->seg[s].len);
+	for (unsigned int i = 0; i < k; i++) {
+		uint32_t n = q->chain[i].in_len < left ? q->chain[i].in_len : left;
+
+		vq_push(q->vq, q->chain[i].head, n);
+		left -= n;
+	}
+}
+
+/*
+ * Pop up to max chains until they hold need bytes.  Returns the number of
+ * chains (>= 1) on success; otherwise every chain popped is given back
+ * (or, for an unusable first chain, returned empty) and -errno.
+ *
+ * Without MRG_RXBUF (max == 1) a chain smaller than header + frame is a
+ * legal buffer that cannot take this frame: it is given back untouched
+ * and the frame is dropped as too big (-EMSGSIZE), so the buffer is still
+ * there for the next, smaller frame.  Linux posts buffers of one size
+ * (1518 + header, or 64 KiB "big packets"), so this never starves it.
+ */
+static int rx_gather(struct vnet_rxq *q, uint32_t need, unsigned int max,
+		     struct vnet_stats *st)
+{
+	uint64_t room = 0;
+	unsigned int k = 0;
+
+	while (room < need) {
+		struct vq_chain *c = &q->chain[k];
+		int rc;
+
+		if (k == max) {
+			vq_unpop(q->vq, (uint16_t)k);
+			st->rx_too_big++;
+			return -EMSGSIZE;
+		}
+		rc = vq_pop(q->vq, c);
+		if (rc == -EIO)
+			return -EIO;
+		if (rc == 1 && c->n_out) {
+			vq_break(q->vq, "readable descriptor in an RX chain");
+			return -EIO;
+		}
+		if (rc == 0) {
+			vq_unpop(q->vq, (uint16_t)k);
+			st->rx_no_buffer++;
+			return -ENOBUFS;
+		}
+		if (rc == -EMSGSIZE) {
+			/*
+			 * Over 64 segments or 4 GiB: no Linux guest posts
+			 * that.  Alone, hand it back empty; behind others,
+			 * roll back so it is first next time.
+			 */
+			if (k == 0)
+				vq_push(q->vq, c->head, 0);
+			else
+				vq_unpop(q->vq, (uint16_t)(k + 1));
+			st->rx_no_buffer++;
+			return -ENOBUFS;
+		}
+		room += c->in_len;
+		k++;
+	}
+	return (int)k;
+}
+
+int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
+		  struct vnet_stats *st)
+{
+	/* Without num_buffers in the header only one chain can be used. */
+	unsigned int max = q->mrg_rxbuf && q->hdr_len >= 12 ? VQ_MAX_IOV : 1;
+	uint64_t len = 0;
+	int k;
+
+	if (!vq_ready(q->vq))
+		return -EIO;
+	/* The segments, not f->len, say how much rx_fill() will write. */
+	for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
+		len += f->seg[s].len;
+	if (len > VNET_MAX_FRAME || f->nseg > SW_FRAME_MAX_SEGS) {
+		st->rx_too_big++;
+		return -EMSGSIZE;
+	}
+	k = rx_gather(q, q->hdr_len + (uint32_t)len, max, st);
+	if (k < 0)
+		return k;
+	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k);
+	return 0;
+}
+
+bool vnet_rx_flush(struct vnet_rxq *q)
+{
+	return vq_publish(q->vq);
+}

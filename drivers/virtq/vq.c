@@ -1,3 +1,383 @@
 /* SPDX-License-Identifier: MIT */
-/* Placeholder until the implementation lands. */
-typedef int placeholder_t;
+/*
+ * vq: the device side of a split virtqueue (virtio 1.2, section 2.7).
+ *
+ * Security model: the descriptor table, the available ring and every
+ * indirect table are written by a peer VM that may be hostile and may
+ * change them while we read.  Each descriptor is copied to a local once and
+ * only the copy is checked and used; avail->idx and each avail ring entry
+ * are read once.  Every address is translated through vu_mem with
+ * overflow-checked arithmetic, so nothing here can reach outside the
+ * peer's regions.  We trust only our own state in struct vq.
+ */
+#include "vq.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <linux/virtio_ring.h>
+
+/*
+ * The longest indirect table we walk.  The spec bounds a chain by the
+ * queue size (2.7.13.1); Linux guests stay within it except on tiny rings,
+ * where a virtio-net TX chain may still take MAX_SKB_FRAGS + 2 (< 64)
+ * entries, so small rings get VQ_MAX_IOV.
+ */
+static unsigned int indirect_max(const struct vq *vq)
+{
+	return vq->size > VQ_MAX_IOV ? vq->size : VQ_MAX_IOV;
+}
+
+/*
+ * Copy one descriptor out of shared memory.  The compiler barrier keeps
+ * the compiler from re-reading the shared copy instead of the local one:
+ * after it, memory may have changed, so the local is all it has.
+ */
+static void desc_fetch(const volatile void *src, struct vring_desc *d)
+{
+	memcpy(d, (const void *)src, sizeof(*d));
+	__asm__ volatile("" ::: "memory");
+}
+
+void vq_break(struct vq *vq, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (vq->broken)
+		return;		/* the first reason is the one that matters */
+	vq->broken = true;
+	va_start(ap, fmt);
+	vsnprintf(vq->why, sizeof(vq->why), fmt, ap);
+	va_end(ap);
+}
+
+static int setup_fail(struct vq *vq, const char *what)
+{
+	memset(vq, 0, sizeof(*vq));
+	snprintf(vq->why, sizeof(vq->why), "%s", what);
+	return -EINVAL;
+}
+
+/* Translate one ring: all of [uva, uva+len) in one region, aligned. */
+static volatile void *ring_map(const struct vu_mem *mem, uint64_t uva,
+			       uint64_t len, uint64_t align)
+{
+	uint8_t *p;
+
+	if (uva & (align - 1))
+		return NULL;
+	p = vu_mem_uva_full(mem, uva, len);
+	if (!p || ((uintptr_t)p & (align - 1)))
+		return NULL;
+	return p;
+}
+
+int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
+	     uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
+	     uint16_t last_avail, bool event_idx, bool indirect)
+{
+	uint64_t n = size;
+	volatile void *d, *a, *u;
+
+	memset(vq, 0, sizeof(*vq));
+	if (size == 0 || (size & (size - 1)) || size > VQ_MAX_SIZE)
+		return setup_fail(vq, "queue size not a power of two <= 32768");
+	/* Sizes and alignments of 2.7 table "Virtqueue Part Alignment". */
+	d = ring_map(mem, desc_uva, 16 * n, 16);
+	if (!d)
+		return setup_fail(vq, "descriptor table outside memory or misaligned");
+	a = ring_map(mem, avail_uva, 4 + 2 * n + 2, 2);
+	if (!a)
+		return setup_fail(vq, "avail ring outside memory or misaligned");
+	u = ring_map(mem, used_uva, 4 + 8 * n + 2, 4);
+	if (!u)
+		return setup_fail(vq, "used ring outside memory or misaligned");
+
+	vq->desc = d;
+	vq->avail = a;
+	vq->used = u;
+	vq->mem = mem;
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
+	vq->last_avail = last_avail;
+	vq->avail_shadow = last_avail;
+	vq->used_idx = vq->used->idx;
+	vq->published = vq->used_idx;
+	vq->signalled = vq->used_idx;
+	vq->signalled_valid = false;
+	vq->size = size;
+	return 0;
+}
+
+void vq_reset(struct vq *vq)
+{
+	memset(vq, 0, sizeof(*vq));
+}
+
+/*
+ * Read avail->idx once, with acquire ordering so that ring entries and
+ * descriptors read afterwards are at least as new.  The driver may only
+ * move it forward by at most size past what we consumed (2.7.6).
+ * Returns false when it broke that rule (the queue is now broken).
+ */
+static bool avail_refresh(struct vq *vq)
+{
+	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+
+	if ((uint16_t)(idx - vq->last_avail) > vq->size) {
+		vq_break(vq, "avail idx %u is more than %u ahead of %u",
+			 idx, vq->size, vq->last_avail);
+		return false;
+	}
+	vq->avail_shadow = idx;
+	return true;
+}
+
+uint16_t vq_avail_count(struct vq *vq)
+{
+	if (!vq_ready(vq) || !avail_refresh(vq))
+		return 0;
+	return (uint16_t)(vq->avail_shadow - vq->last_avail);
+}
+
+/* Where the walk is: the ring's table or one indirect table. */
+struct walk {
+	const volatile uint8_t *table;
+	unsigned int entries;	/* valid indices are [0, entries) */
+	unsigned int seen;	/* descriptors taken from this table */
+	bool in_indirect;
+	bool in_seen;		/* a writable descriptor came already */
+	bool too_big;		/* legal but over our limits: -EMSGSIZE */
+	uint64_t total;		/* readable + writable bytes */
+};
+
+/* Switch the walk to the indirect table described by d.  0 or -EIO. */
+static int enter_indirect(struct vq *vq, struct walk *w,
+			  const struct vring_desc *d)
+{
+	const uint8_t *t;
+
+	if (!vq->indirect) {
+		vq_break(vq, "indirect descriptor but INDIRECT_DESC not negotiated");
+		return -EIO;
+	}
+	if (w->in_indirect) {
+		vq_break(vq, "indirect descriptor inside an indirect table");
+		return -EIO;
+	}
+	if (d->flags & VRING_DESC_F_NEXT) {
+		vq_break(vq, "indirect descriptor with NEXT set");
+		return -EIO;
+	}
+	if (d->len == 0 || d->len % sizeof(struct vring_desc) ||
+	    d->len / sizeof(struct vring_desc) > indirect_max(vq)) {
+		vq_break(vq, "indirect table length %u invalid", d->len);
+		return -EIO;
+	}
+	t = vu_mem_gpa_full(vq->mem, d->addr, d->len);
+	if (!t) {
+		vq_break(vq, "indirect table 0x%llx+%u not inside one region",
+			 (unsigned long long)d->addr, d->len);
+		return -EIO;
+	}
+	w->table = t;
+	w->entries = d->len / sizeof(struct vring_desc);
+	w->seen = 0;
+	w->in_indirect = true;
+	return 0;
+}
+
+/*
+ * Add the buffer of one (non-indirect) descriptor to the chain, split at
+ * region boundaries.  Over VQ_MAX_IOV segments or 4 GiB only marks the
+ * walk too big; the rest of the chain is still checked.  0 or -EIO.
+ */
+static int add_buffer(struct vq *vq, struct walk *w, struct vq_chain *c,
+		      const struct vring_desc *d)
+{
+	bool writable = d->flags & VRING_DESC_F_WRITE;
+	uint64_t addr = d->addr;
+	uint64_t left = d->len;
+
+	if (writable)
+		w->in_seen = true;
+	else if (w->in_seen) {
+		vq_break(vq, "readable descriptor after a writable one");
+		return -EIO;
+	}
+	if (left == 0)
+		return 0;	/* legal, and nothing to map */
+	if (addr + (left - 1) < addr) {
+		vq_break(vq, "descriptor 0x%llx+%llu wraps",
+			 (unsigned long long)addr, (unsigned long long)left);
+		return -EIO;
+	}
+	w->total += left;
+	if (w->total > UINT32_MAX)
+		w->too_big = true;
+
+	while (left) {
+		uint64_t got = left;
+		uint8_t *p = vu_mem_gpa(vq->mem, addr, &got);
+		unsigned int i = c->n_out + c->n_in;
+
+		if (!p) {
+			vq_break(vq, "descriptor address 0x%llx outside memory",
+				 (unsigned long long)addr);
+			return -EIO;
+		}
+		if (i >= VQ_MAX_IOV)
+			w->too_big = true;
+		if (!w->too_big) {
+			/* got <= left <= d->len, which is 32 bits. */
+			c->iov[i].base = p;
+			c->iov[i].len = (uint32_t)got;
+			if (writable) {
+				c->n_in++;
+				c->in_len += (uint32_t)got;
+			} else {
+				c->n_out++;
+				c->out_len += (uint32_t)got;
+			}
+		}
+		addr += got;
+		left -= got;
+	}
+	return 0;
+}
+
+/*
+ * The one walker of descriptor chains (2.7.5, 2.7.5.3).  Every step reads
+ * a descriptor once into d; the loop is bounded by the number of entries
+ * of the table being walked, which also catches loops.
+ */
+static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head)
+{
+	struct walk w = {
+		.table = (const volatile uint8_t *)vq->desc,
+		.entries = vq->size,
+	};
+	unsigned int i = head;
+	struct vring_desc d;
+	int rc;
+
+	c->head = head;
+	c->n_out = c->n_in = 0;
+	c->out_len = c->in_len = 0;
+	if (i >= vq->size) {
+		vq_break(vq, "head index %u out of ring of %u", i, vq->size);
+		return -EIO;
+	}
+	for (;;) {
+		if (++w.seen > w.entries) {
+			vq_break(vq, "descriptor chain longer than its table (%u)",
+				 w.entries);
+			return -EIO;
+		}
+		desc_fetch(w.table + (size_t)i * sizeof(d), &d);
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			rc = enter_indirect(vq, &w, &d);
+			if (rc)
+				return rc;
+			i = 0;
+			continue;
+		}
+		rc = add_buffer(vq, &w, c, &d);
+		if (rc)
+			return rc;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+		i = d.next;
+		if (i >= w.entries) {
+			vq_break(vq, "next index %u out of table of %u",
+				 i, w.entries);
+			return -EIO;
+		}
+	}
+	return w.too_big ? -EMSGSIZE : 1;
+}
+
+int vq_pop(struct vq *vq, struct vq_chain *c)
+{
+	uint16_t head;
+	int rc;
+
+	if (!vq_ready(vq))
+		return -EIO;
+	if (vq->last_avail == vq->avail_shadow) {
+		if (!avail_refresh(vq))
+			return -EIO;
+		if (vq->last_avail == vq->avail_shadow)
+			return 0;
+	}
+	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
+	rc = walk_chain(vq, c, head);
+	if (rc == -EIO)
+		return rc;
+	vq->last_avail++;
+	return rc;
+}
+
+void vq_unpop(struct vq *vq, uint16_t n)
+{
+	vq->last_avail -= n;
+}
+
+void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+	volatile struct vring_used_elem *e;
+
+	if (!vq_ready(vq))
+		return;
+	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
+	e->id = head;
+	e->len = len;
+	vq->used_idx++;
+}
+
+bool vq_publish(struct vq *vq)
+{
+	uint16_t old, now = vq->used_idx;
+	bool valid;
+
+	if (!vq_ready(vq) || now == vq->published)
+		return false;
+	/* Entries before the index (2.7.8): one release store. */
+	__atomic_store_n(&vq->used->idx, now, __ATOMIC_RELEASE);
+	vq->published = now;
+	/*
+	 * The driver writes its event/flags, then reads used->idx; we wrote
+	 * used->idx and now read its event/flags.  A full barrier keeps
+	 * either side from missing the other.
+	 */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	old = vq->signalled;
+	valid = vq->signalled_valid;
+	vq->signalled = now;
+	vq->signalled_valid = true;
+	if (!vq->event_idx)
+		return !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	if (!valid)
+		return true;	/* we do not know what the driver saw */
+	/* used_event sits just after the avail ring (2.7.10). */
+	return vring_need_event(vq->avail->ring[vq->size], now, old);
+}
+
+void vq_set_kicks(struct vq *vq, bool on)
+{
+	if (!vq_ready(vq))
+		return;
+	vq->used->flags = on ? 0 : VRING_USED_F_NO_NOTIFY;
+	if (vq->event_idx && on) {
+		/* avail_event sits just after the used ring (2.7.10). */
+		volatile uint16_t *ev =
+			(volatile uint16_t *)&vq->used->ring[vq->size];
+
+		*ev = vq->last_avail;
+	}
+	/* Our write before the caller's next read of avail->idx. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
