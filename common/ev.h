@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ev: a minimal epoll event loop.  A watched fd has one callback; the
+ * daemon's poll loop calls ev_run() with a zero timeout while busy and a
+ * real one when it sleeps.
+ */
+#ifndef EV_H
+#define EV_H
+
+#include <stdint.h>
+
+struct ev_loop;
+typedef void (*ev_cb)(void *arg, int fd, uint32_t events);
+
+struct ev_loop *ev_new(void);
+void ev_free(struct ev_loop *l);
+/* Watch fd for EPOLLIN (and hangups).  0 or -errno. */
+int ev_add(struct ev_loop *l, int fd, ev_cb cb, void *arg);
+/* Watch for writability too (a non-blocking connect). */
+int ev_add_out(struct ev_loop *l, int fd, ev_cb cb, void *arg);
+/*
+ * Edge-triggered: the callback runs once per new event and the fd is never
+ * expected to be read (kick eventfds: each write is an edge).
+ */
+int ev_add_et(struct ev_loop *l, int fd, ev_cb cb, void *arg);
+void ev_del(struct ev_loop *l, int fd);
+/* Dispatch ready fds, waiting at most timeout_ms.  Returns how many. */
+int ev_run(struct ev_loop *l, int timeout_ms);
+
+uint64_t ev_now_ns(void);
+
+#endif

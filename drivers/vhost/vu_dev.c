@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_dev: vhost-user message handling for one connection.
+ *
+ * Security model: the frontend is untrusted.  Every message is checked
+ * against one table (vu_rules) for its exact payload size, the number of
+ * fds it may carry and the ring index it names before a handler runs;
+ * handlers then check the values.  A message that breaks framing (bad
+ * version, unknown request, wrong size or fd count) drops the connection;
+ * a well-formed request with bad values is refused (a REPLY_ACK error when
+ * the frontend asked for one) and the connection stays.  Nothing a
+ * frontend sends can stop the process or touch another port.
+ */
+#include "vu_dev.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vlog.h"
+
+/* Handler results beyond 0 / -errno. */
+#define VU_DROP (-EPROTO)	/* framing broken: drop the connection */
+
+enum ring_arg {
+	RING_NONE,	/* no ring index */
+	RING_STATE,	/* p.state.index */
+	RING_ADDR,	/* p.addr.index */
+	RING_FD,	/* p.u64 & VU_VRING_IDX_MASK */
+};
+
+#define SIZE_VAR 0xffff
+
+struct vu_rule {
+	const char *name;
+	int (*handler)(struct vu_dev *d, struct vu_msg *m, int *fds,
+		       unsigned int nfds);
+	uint16_t size;		/* exact payload size, or SIZE_VAR */
+	uint8_t min_fds, max_fds;
+	uint8_t ring;		/* enum ring_arg */
+	bool replies;		/* the handler fills m as a reply */
+	int need_proto;		/* protocol feature bit required, or -1 */
+};
+
+static void set_error(struct vu_dev *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void set_error(struct vu_dev *d, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->last_error, sizeof(d->last_error), fmt, ap);
+	va_end(ap);
+}
+
+static void close_fds(int *fds, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (fds[i] >= 0)
+			close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
+/* Take fds[i] out of the array so that the dispatcher does not close it. */
+static int take_fd(int *fds, unsigned int nfds, unsigned int i)
+{
+	int fd;
+
+	if (i >= nfds)
+		return -1;
+	fd = fds[i];
+	fds[i] = -1;
+	return fd;
+}
+
+static void changed(struct vu_dev *d, unsigned int q)
+{
+	if (d->hooks && d->hooks->vring_changed)
+		d->hooks->vring_changed(d->hooks_arg, q);
+}
+
+bool vu_vring_live(const struct vu_dev *d, unsigned int q)
+{
+	const struct vu_vring *r = &d->vring[q];
+
+	return q < d->nvrings && r->started && r->enabled && vq_ready(&r->vq);
+}
+
+/* (Re)derive ring pointers from the saved layout and the memory table. */
+static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
+{
+	struct vu_vring *r = &d->vring[q];
+	int rc;
+
+	if (!r->num || !r->addr_set) {
+		vq_reset(&r->vq);
+		vq_break(&r->vq, "started before its size and address were set");
+	} else {
+		rc = vq_setup(&r->vq, &d->mem, (uint16_t)r->num, r->addr.desc,
+			      r->addr.avail, r->addr.used, last_avail,
+			      vu_has_feature(d, VU_F_RING_EVENT_IDX),
+			      vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
+		if (rc == 0)
+			return;
+		/* vq_setup left its reason in vq.why; keep it and mark broken. */
+		char why[sizeof(r->vq.why)];
+
+		memcpy(why, r->vq.why, sizeof(why));
+		vq_break(&r->vq, "ring layout refused: %s", why);
+	}
+	r->breaks++;
+	vlog_warn("%s: vring %u: %s", d->name, q, r->vq.why);
+	if (d->t->signal)
+		d->t->signal(d->tctx, VU_FD_ERR, q);
+}
+
+static void vring_start(struct vu_dev *d, unsigned int q)
+{
+	struct vu_vring *r = &d->vring[q];
+
+	r->started = true;
+	/* Without protocol features a ring is enabled as soon as it starts. */
+	if (!vu_has_feature(d, VU_F_PROTOCOL_FEATURES))
+		r->enabled = true;
+	vring_setup(d, q, r->base);
+	changed(d, q);
+}
+
+static void vring_stop(struct vu_dev *d, unsigned int q)
+{
+	struct vu_vring *r = &d->vring[q];
+	bool was = r->started;
+
+	r->started = false;
+	if (r->vq.size)
+		r->base = r->vq.last_avail;
+	vq_reset(&r->vq);
+	if (was)
+		changed(d, q);
+}
+
+/* After the table changed, point every set-up ring at the new mapping. */
+static void vrings_remap(struct vu_dev *d)
+{
+	for (unsigned int q = 0; q < d->nvrings; q++) {
+		struct vu_vring *r = &d->vring[q];
+
+		if (r->started && r->vq.size) {
+			vring_setup(d, q, r->vq.last_avail);
+			changed(d, q);
+		}
+	}
+	if (d->hooks && d->hooks->mem_changed)
+		d->hooks->mem_changed(d->hooks_arg);
+}
+
+static void unmap_all(struct vu_dev *d, struct vu_mem *m)
+{
+	for (unsigned int i = 0; i < m->nregions; i++)
+		d->t->unmap(d->tctx, &m->r[i]);
+	m->nregions = 0;
+}
+
+/* ---- handlers, in request order ---- */
+
+static int h_get_features(struct vu_dev *d, struct vu_msg *m, int *fds,
+			  unsigned int nfds)
+{
+	(void)fds; (void)nfds;
+	m->p.u64 = d->offered;
+	return 0;
+}
+
+static int h_set_features(struct vu_dev *d, struct vu_msg *m, int *fds,
+			  unsigned int nfds)
+{
+	uint64_t f = m->p.u64;
+
+	(void)fds; (void)nfds;
+	if (f & ~d->offered) {
+		set_error(d, "SET_FEATURES acks unoffered bits %#llx",
+			  (unsigned long long)(f & ~d->offered));
+		return -EINVAL;
+	}
+	d->features = f;
+	return 0;
+}
+
+static int h_set_owner(struct vu_dev *d, struct vu_msg *m, int *fds,
+		       unsigned int nfds)
+{
+	(void)m; (void)fds; (void)nfds;
+	d->owner = true;
+	return 0;
+}
+
+static int h_reset_owner(struct vu_dev *d, struct vu_msg *m, int *fds,
+			 unsigned int nfds)
+{
+	(void)m; (void)fds; (void)nfds;
+	for (unsigned int q = 0; q < d->nvrings; q++) {
+		vring_stop(d, q);
+		d->vring[q].enabled = false;
+		d->vring[q].base = 0;
+	}
+	d->features = 0;
+	d->owner = false;
+	return 0;
+}
+
+static int region_from_wire(struct vu_dev *d, const struct vu_region_wire *w,
+			    struct vu_mem_region *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->gpa = w->gpa;
+	r->size = w->size;
+	r->uva = w->uva;
+	r->mmap_offset = w->mmap_offset;
+	if (r->size == 0 || r->gpa + (r->size - 1) < r->gpa ||
+	    r->uva + (r->size - 1) < r->uva ||
+	    r->mmap_offset + (r->size - 1) < r->mmap_offset) {
+		set_error(d, "region gpa %#llx size %#llx wraps or is empty",
+			  (unsigned long long)r->gpa,
+			  (unsigned long long)r->size);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void swap_tables(struct vu_mem *a, struct vu_mem *b)
+{
+	unsigned int an = a->nregions, bn = b->nregions;
+	unsigned int max = an > bn ? an : bn;
+
+	for (unsigned int i = 0; i < max; i++) {
+		struct vu_mem_region tmp = a->r[i];
+
+		a->r[i] = b->r[i];
+		b->r[i] = tmp;
+	}
+	a->nregions = bn;
+	b->nregions = an;
+}
+
+static int h_set_mem_table(struct vu_dev *d, struct vu_msg *m, int *fds,
+			   unsigned int nfds)
+{
+	const struct vu_mem_table_wire *w = &m->p.mem;
+	struct vu_mem *nt = &d->scratch;
+	uint32_t n = w->nregions;
+	int rc;
+
+	if (n == 0 || n > VU_MEM_TABLE_MAX ||
+	    m->hdr.size != 8 + n * sizeof(struct vu_region_wire)) {
+		set_error(d, "SET_MEM_TABLE: %u regions in %u bytes", n,
+			  m->hdr.size);
+		return VU_DROP;
+	}
+	if (d->t->carries_fds && nfds != n) {
+		set_error(d, "SET_MEM_TABLE: %u regions but %u fds", n, nfds);
+		return VU_DROP;
+	}
+	vu_mem_init(nt);
+	for (uint32_t i = 0; i < n; i++) {
+		struct vu_mem_region r;
+
+		rc = region_from_wire(d, &w->r[i], &r);
+		if (rc == 0) {
+			rc = vu_mem_check(nt, &r);
+			if (rc)
+				set_error(d, "SET_MEM_TABLE: region %u overlaps another", i);
+		}
+		if (rc == 0) {
+			rc = d->t->map(d->tctx, &r, take_fd(fds, nfds, i));
+			if (rc)
+				set_error(d, "SET_MEM_TABLE: cannot map region %u: %s",
+					  i, strerror(-rc));
+		}
+		if (rc == 0) {
+			rc = vu_mem_insert(nt, &r);
+			if (rc)
+				d->t->unmap(d->tctx, &r);
+		}
+		if (rc) {
+			unmap_all(d, nt);
+			return rc;
+		}
+	}
+	/* Swap in the new table, re-derive rings, then drop the old maps. */
+	swap_tables(&d->mem, nt);
+	vrings_remap(d);
+	unmap_all(d, nt);
+	return 0;
+}
+
+static int h_set_vring_num(struct vu_dev *d, struct vu_msg *m, int *fds,
+			   unsigned int nfds)
+{
+	uint32_t num = m->p.state.num;
+
+	(void)fds; (void)nfds;
+	if (num == 0 || num > VQ_MAX_SIZE || (num & (num - 1))) {
+		set_error(d, "SET_VRING_NUM: size %u is not a power of two <= %u",
+			  num, VQ_MAX_SIZE);
+		return -EINVAL;
+	}
+	d->vring[m->p.state.index].num = num;
+	return 0;
+}
+
+static int h_set_vring_addr(struct vu_dev *d, struct vu_msg *m, int *fds,
+			    unsigned int nfds)
+{
+	struct vu_vring *r = &d->vring[m->p.addr.index];
+
+	(void)fds; (void)nfds;
+	r->addr = m->p.addr;
+	r->addr_set = true;
+	/* A live ring may be moved (VHOST_VRING_F_LOG toggles, mostly). */
+	if (r->started && r->vq.size) {
+		vring_setup(d, m->p.addr.index, r->vq.last_avail);
+		changed(d, m->p.addr.index);
+	}
+	return 0;
+}
+
+static int h_set_vring_base(struct vu_dev *d, struct vu_msg *m, int *fds,
+			    unsigned int nfds)
+{
+	(void)fds; (void)nfds;
+	if (m->p.state.num > 0xffff) {
+		set_error(d, "SET_VRING_BASE: %u is not a 16-bit index",
+			  m->p.state.num);
+		return -EINVAL;
+	}
+	d->vring[m->p.state.index].base = (uint16_t)m->p.state.num;
+	return 0;
+}
+
+static int h_get_vring_base(struct vu_dev *d, struct vu_msg *m, int *fds,
+			    unsigned int nfds)
+{
+	unsigned int q = m->p.state.index;
+	struct vu_vring *r = &d->vring[q];
+
+	(void)fds; (void)nfds;
+	vring_stop(d, q);
+	/* The frontend will close the kick fd; stop watching it now. */
+	d->t->set_vring_fd(d->tctx, VU_FD_KICK, q, -1);
+	r->has_kick = false;
+	m->p.state.num = r->base;
+	return 0;
+}
+
+/* SET_VRING_KICK / CALL / ERR share the payload rules. */
+static int vring_fd_msg(struct vu_dev *d, struct vu_msg *m, int *fds,
+			unsigned int nfds, enum vu_fd_kind kind)
+{
+	uint64_t v = m->p.u64;
+	unsigned int q = (unsigned int)(v & VU_VRING_IDX_MASK);
+	bool nofd = v & VU_VRING_NOFD;
+	int fd, rc;
+
+	if (v & ~(uint64_t)(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
+		set_error(d, "vring fd message with reserved bits %#llx",
+			  (unsigned long long)v);
+		return VU_DROP;
+	}
+	if (d->t->carries_fds && nfds != (nofd ? 0u : 1u)) {
+		set_error(d, "vring %u: %u fds with the no-fd flag %s", q, nfds,
+			  nofd ? "set" : "clear");
+		return VU_DROP;
+	}
+	fd = nofd ? -1 : take_fd(fds, nfds, 0);
+	rc = d->t->set_vring_fd(d->tctx, kind, q, fd);
+	if (rc) {
+		set_error(d, "vring %u: cannot install notifier: %s", q,
+			  strerror(-rc));
+		return rc;
+	}
+	if (kind == VU_FD_CALL)
+		d->vring[q].has_call = !nofd;
+	if (kind == VU_FD_KICK) {
+		d->vring[q].has_kick = !nofd;
+		/* Vhost-user: a ring starts once it has its kick (or none). */
+		if (d->vring[q].started)
+			vring_stop(d, q);
+		vring_start(d, q);
+	}
+	return 0;
+}
+
+static int h_set_vring_kick(struct vu_dev *d, struct vu_msg *m, int *fds,
+			    unsigned int nfds)
+{
+	return vring_fd_msg(d, m, fds, nfds, VU_FD_KICK);
+}
+
+static int h_set_vring_call(struct vu_dev *d, struct vu_msg *m, int *fds,
+			    unsigned int nfds)
+{
+	return vring_fd_msg(d, m, fds, nfds, VU_FD_CALL);
+}
+
+static int h_set_vring_err(struct vu_dev *d, struct vu_msg *m, int *fds,
+			   unsigned int nfds)
+{
+	return vring_fd_msg(d, m, fds, nfds, VU_FD_ERR);
+}
+
+static int h_get_protocol_features(struct vu_dev *d, struct vu_msg *m,
+				   int *fds, unsigned int nfds)
+{
+	(void)fds; (void)nfds;
+	m->p.u64 = d->offered_proto;
+	return 0;
+}
+
+static int h_set_protocol_features(struct vu_dev *d, struct vu_msg *m,
+				   int *fds, unsigned int nfds)
+{
+	uint64_t f = m->p.u64;
+
+	(void)fds; (void)nfds;
+	if (f & ~d->offered_proto) {
+		set_error(d, "SET_PROTOCOL_FEATURES acks unoffered bits %#llx",
+			  (unsigned long long)(f & ~d->offered_proto));
+		return -EINVAL;
+	}
+	d->proto = f;
+	return 0;
+}
+
+static int h_get_queue_num(struct vu_dev *d, struct vu_msg *m, int *fds,
+			   unsigned int nfds)
+{
+	(void)fds; (void)nfds;
+	m->p.u64 = d->max_qp;
+	return 0;
+}
+
+static int h_set_vring_enable(struct vu_dev *d, struct vu_msg *m, int *fds,
+			      unsigned int nfds)
+{
+	unsigned int q = m->p.state.index;
+	uint32_t on = m->p.state.num;
+
+	(void)fds; (void)nfds;
+	if (on > 1) {
+		set_error(d, "SET_VRING_ENABLE: %u is not 0 or 1", on);
+		return -EINVAL;
+	}
+	if (d->vring[q].enabled != (on == 1)) {
+		d->vring[q].enabled = on == 1;
+		changed(d, q);
+	}
+	return 0;
+}
+
+static int h_net_set_mtu(struct vu_dev *d, struct vu_msg *m, int *fds,
+			 unsigned int nfds)
+{
+	uint64_t mtu = m->p.u64;
+
+	(void)fds; (void)nfds;
+	/* virtio 1.2, 5.1.4.1: at least 68. */
+	if (mtu < 68 || mtu > 9000) {
+		set_error(d, "NET_SET_MTU: %llu out of 68..9000",
+			  (unsigned long long)mtu);
+		return -EINVAL;
+	}
+	d->mtu = (uint16_t)mtu;
+	return 0;
+}
+
+static int h_get_max_mem_slots(struct vu_dev *d, struct vu_msg *m, int *fds,
+			       unsigned int nfds)
+{
+	(void)d; (void)fds; (void)nfds;
+	m->p.u64 = VU_MAX_MEM_REGIONS;
+	return 0;
+}
+
+static int h_add_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
+			 unsigned int nfds)
+{
+	struct vu_mem_region r;
+	int rc = region_from_wire(d, &m->p.memreg.r, &r);
+
+	if (rc)
+		return rc;
+	rc = vu_mem_check(&d->mem, &r);
+	if (rc) {
+		set_error(d, "ADD_MEM_REG gpa %#llx size %#llx: %s",
+			  (unsigned long long)r.gpa, (unsigned long long)r.size,
+			  rc == -ENOSPC ? "no free slot" : "overlaps a region");
+		return rc;
+	}
+	rc = d->t->map(d->tctx, &r, take_fd(fds, nfds, 0));
+	if (rc) {
+		set_error(d, "ADD_MEM_REG: cannot map: %s", strerror(-rc));
+		return rc;
+	}
+	rc = vu_mem_insert(&d->mem, &r);
+	if (rc)
+		d->t->unmap(d->tctx, &r);
+	return rc;
+}
+
+static int h_rem_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
+			 unsigned int nfds)
+{
+	const struct vu_region_wire *w = &m->p.memreg.r;
+	struct vu_mem_region gone;
+
+	(void)fds; (void)nfds;	/* some frontends send the fd again: closed */
+	if (vu_mem_remove(&d->mem, w->gpa, w->size, w->uva, &gone)) {
+		set_error(d, "REM_MEM_REG gpa %#llx size %#llx: no such region",
+			  (unsigned long long)w->gpa, (unsigned long long)w->size);
+		return -ENOENT;
+	}
+	/* Rings must stop pointing into it before it is unmapped. */
+	vrings_remap(d);
+	d->t->unmap(d->tctx, &gone);
+	return 0;
+}
+
+/*
+ * The table.  Sizes are the payload bytes of the request; an index is
+ * checked against nvrings before the handler runs.
+ */
+static const struct vu_rule vu_rules[VU_REQUEST_MAX] = {
+	[VU_GET_FEATURES] = { "GET_FEATURES", h_get_features, 0, 0, 0,
+			      RING_NONE, true, -1 },
+	[VU_SET_FEATURES] = { "SET_FEATURES", h_set_features, 8, 0, 0,
+			      RING_NONE, false, -1 },
+	[VU_SET_OWNER] = { "SET_OWNER", h_set_owner, 0, 0, 0, RING_NONE,
+			   false, -1 },
+	[VU_RESET_OWNER] = { "RESET_OWNER", h_reset_owner, 0, 0, 0, RING_NONE,
+			     false, -1 },
+	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, SIZE_VAR, 1,
+			       VU_MEM_TABLE_MAX, RING_NONE, false, -1 },
+	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_set_vring_num, 8, 0, 0,
+			       RING_STATE, false, -1 },
+	[VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_set_vring_addr, 40, 0, 0,
+				RING_ADDR, false, -1 },
+	[VU_SET_VRING_BASE] = { "SET_VRING_BASE", h_set_vring_base, 8, 0, 0,
+				RING_STATE, false, -1 },
+	[VU_GET_VRING_BASE] = { "GET_VRING_BASE", h_get_vring_base, 8, 0, 0,
+				RING_STATE, true, -1 },
+	[VU_SET_VRING_KICK] = { "SET_VRING_KICK", h_set_vring_kick, 8, 0, 1,
+				RING_FD, false, -1 },
+	[VU_SET_VRING_CALL] = { "SET_VRING_CALL", h_set_vring_call, 8, 0, 1,
+				RING_FD, false, -1 },
+	[VU_SET_VRING_ERR] = { "SET_VRING_ERR", h_set_vring_err, 8, 0, 1,
+			       RING_FD, false, -1 },
+	[VU_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES",
+				       h_get_protocol_features, 0, 0, 0,
+				       RING_NONE, true, -1 },
+	[VU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES",
+				       h_set_protocol_features, 8, 0, 0,
+				       RING_NONE, false, -1 },
+	[VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", h_get_queue_num, 0, 0, 0,
+			       RING_NONE, true, VU_PF_MQ },
+	[VU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", h_set_vring_enable, 8,
+				  0, 0, RING_STATE, false, -1 },
+	[VU_NET_SET_MTU] = { "NET_SET_MTU", h_net_set_mtu, 8, 0, 0, RING_NONE,
+			     false, VU_PF_MTU },
+	[VU_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", h_get_max_mem_slots, 0,
+				   0, 0, RING_NONE, true,
+				   VU_PF_CONFIGURE_MEM_SLOTS },
+	[VU_ADD_MEM_REG] = { "ADD_MEM_REG", h_add_mem_reg, 40, 1, 1, RING_NONE,
+			     false, VU_PF_CONFIGURE_MEM_SLOTS },
+	[VU_REM_MEM_REG] = { "REM_MEM_REG", h_rem_mem_reg, 40, 0, 1, RING_NONE,
+			     false, VU_PF_CONFIGURE_MEM_SLOTS },
+};
+
+const char *vu_request_name(uint32_t req)
+{
+	if (req < VU_REQUEST_MAX && vu_rules[req].name)
+		return vu_rules[req].name;
+	return "UNKNOWN";
+}
+
+static unsigned int ring_index(const struct vu_msg *m, uint8_t kind)
+{
+	switch (kind) {
+	case RING_STATE:
+		return m->p.state.index;
+	case RING_ADDR:
+		return m->p.addr.index;
+	case RING_FD:
+		return (unsigned int)(m->p.u64 & VU_VRING_IDX_MASK);
+	default:
+		return 0;
+	}
+}
+
+/* Framing checks from the table.  0 or VU_DROP with last_error set. */
+static int check_frame(struct vu_dev *d, const struct vu_msg *m, size_t len,
+		       unsigned int nfds, const struct vu_rule **out)
+{
+	const struct vu_msg_hdr *h = &m->hdr;
+	const struct vu_rule *r;
+
+	if (len < sizeof(*h) || len != sizeof(*h) + h->size) {
+		set_error(d, "message of %zu bytes, header says %u + %zu", len,
+			  h->size, sizeof(*h));
+		return VU_DROP;
+	}
+	if ((h->flags & VU_VERSION_MASK) != VU_VERSION ||
+	    (h->flags & VU_FLAG_REPLY)) {
+		set_error(d, "request %u: bad flags %#x", h->request, h->flags);
+		return VU_DROP;
+	}
+	r = h->request < VU_REQUEST_MAX ? &vu_rules[h->request] : NULL;
+	if (!r || !r->handler) {
+		set_error(d, "unsupported request %u", h->request);
+		return VU_DROP;
+	}
+	if (r->need_proto >= 0 && !((d->proto >> r->need_proto) & 1)) {
+		set_error(d, "%s without its protocol feature", r->name);
+		return VU_DROP;
+	}
+	if (r->size != SIZE_VAR && h->size != r->size) {
+		set_error(d, "%s: payload %u bytes, must be %u", r->name,
+			  h->size, r->size);
+		return VU_DROP;
+	}
+	if (d->t->carries_fds && (nfds < r->min_fds || nfds > r->max_fds)) {
+		set_error(d, "%s: %u fds, must be %u..%u", r->name, nfds,
+			  r->min_fds, r->max_fds);
+		return VU_DROP;
+	}
+	if (r->ring != RING_NONE && ring_index(m, r->ring) >= d->nvrings) {
+		set_error(d, "%s: ring %u, we have %u", r->name,
+			  ring_index(m, r->ring), d->nvrings);
+		return VU_DROP;
+	}
+	*out = r;
+	return 0;
+}
+
+static int send_reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
+{
+	int rc;
+
+	m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
+	m->hdr.size = size;
+	rc = d->t->send(d->tctx, m, sizeof(m->hdr) + size);
+	if (rc)
+		set_error(d, "cannot send reply: %s", strerror(-rc));
+	return rc;
+}
+
+int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len, int *fds,
+		  unsigned int nfds)
+{
+	const struct vu_rule *r = NULL;
+	bool ack;
+	int rc;
+
+	d->msgs++;
+	rc = check_frame(d, m, len, nfds, &r);
+	if (rc == 0) {
+		ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
+		      ((d->proto >> VU_PF_REPLY_ACK) & 1);
+		d->last_error[0] = '\0';
+		rc = r->handler(d, m, fds, nfds);
+	}
+	close_fds(fds, nfds);
+	if (rc == VU_DROP || !r) {
+		d->msg_errors++;
+		vlog_warn("%s: dropping the connection: %s", d->name,
+			  d->last_error);
+		return VU_DROP;
+	}
+	if (rc) {
+		d->msg_errors++;
+		vlog_warn("%s: %s refused: %s", d->name, r->name,
+			  d->last_error[0] ? d->last_error : strerror(-rc));
+	} else {
+		vlog_debug("%s: %s", d->name, r->name);
+	}
+	if (r->replies)
+		return send_reply(d, m, 8);
+	if (ack) {
+		m->p.u64 = rc ? 1 : 0;
+		return send_reply(d, m, 8);
+	}
+	return 0;
+}
+
+void vu_dev_disconnect(struct vu_dev *d)
+{
+	for (unsigned int q = 0; q < d->nvrings; q++) {
+		vring_stop(d, q);
+		d->t->set_vring_fd(d->tctx, VU_FD_KICK, q, -1);
+		d->t->set_vring_fd(d->tctx, VU_FD_CALL, q, -1);
+		d->t->set_vring_fd(d->tctx, VU_FD_ERR, q, -1);
+		memset(&d->vring[q], 0, sizeof(d->vring[q]));
+		changed(d, q);
+	}
+	unmap_all(d, &d->mem);
+	d->features = 0;
+	d->proto = 0;
+	d->owner = false;
+	d->mtu = 0;
+}
+
+void vu_dev_init(struct vu_dev *d, const char *name,
+		 const struct vu_transport_ops *t, void *tctx,
+		 const struct vu_dev_hooks *hooks, void *hooks_arg,
+		 uint64_t offered, unsigned int max_qp)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->t = t;
+	d->tctx = tctx;
+	d->hooks = hooks;
+	d->hooks_arg = hooks_arg;
+	d->offered = offered | (1ull << VU_F_PROTOCOL_FEATURES);
+	d->offered_proto = (1ull << VU_PF_REPLY_ACK) |
+			   (1ull << VU_PF_CONFIGURE_MEM_SLOTS) |
+			   (1ull << VU_PF_MTU);
+	if (max_qp < 1)
+		max_qp = 1;
+	if (max_qp > VU_MAX_QUEUE_PAIRS)
+		max_qp = VU_MAX_QUEUE_PAIRS;
+	if (max_qp > 1 || (offered >> VU_F_NET_MQ) & 1)
+		d->offered_proto |= 1ull << VU_PF_MQ;
+	d->max_qp = max_qp;
+	d->nvrings = 2 * max_qp;
+	vu_mem_init(&d->mem);
+}
