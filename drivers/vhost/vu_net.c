@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vu_net: glue between a vhost-user net device and the switch.
+ *
+ * Security model: the rings are the peer's; vq/vnet validate them.  This
+ * file only picks which live rings to use and turns a broken ring into a
+ * broken port (logged once, signalled on the ring's err fd), so that one
+ * bad peer stops only its own port.
+ */
+#include "vu_net.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vlog.h"
+
+uint64_t vu_net_features(unsigned int max_qp)
+{
+	uint64_t f = (1ull << VU_F_VERSION_1) | (1ull << VU_F_NET_MRG_RXBUF) |
+		     (1ull << VU_F_RING_EVENT_IDX) |
+		     (1ull << VU_F_RING_INDIRECT_DESC) |
+		     (1ull << VU_F_NET_MTU) | (1ull << VU_F_NET_STATUS) |
+		     (1ull << VU_F_ANY_LAYOUT);
+
+	if (max_qp > 1)
+		f |= 1ull << VU_F_NET_MQ;
+	return f;
+}
+
+bool vu_net_running(const struct vu_net *n)
+{
+	return !n->broken && (n->n_live_tx || n->n_live_rx);
+}
+
+/* Look at every ring: rebuild the live lists and the broken state. */
+static void refresh(struct vu_net *n)
+{
+	struct vu_dev *d = &n->dev;
+	uint16_t hdr = (vu_has_feature(d, VU_F_VERSION_1) ||
+			vu_has_feature(d, VU_F_NET_MRG_RXBUF)) ? 12 : 10;
+	bool was_running = vu_net_running(n), broken = false;
+
+	n->n_live_tx = n->n_live_rx = 0;
+	for (unsigned int qp = 0; qp < d->max_qp; qp++) {
+		struct vu_vring *rx = &d->vring[2 * qp], *tx = &d->vring[2 * qp + 1];
+
+		n->rxq[qp].vq = &rx->vq;
+		n->rxq[qp].hdr_len = hdr;
+		n->rxq[qp].mrg_rxbuf = vu_has_feature(d, VU_F_NET_MRG_RXBUF);
+		n->txq[qp].vq = &tx->vq;
+		n->txq[qp].hdr_len = hdr;
+		if (vu_vring_live(d, 2 * qp))
+			n->live_rx[n->n_live_rx++] = (uint8_t)qp;
+		if (vu_vring_live(d, 2 * qp + 1))
+			n->live_tx[n->n_live_tx++] = (uint8_t)qp;
+		for (int k = 0; k < 2; k++) {
+			struct vu_vring *r = k ? tx : rx;
+
+			if (r->started && r->vq.broken && !broken) {
+				broken = true;
+				if (!n->broken)
+					snprintf(n->why, sizeof(n->why),
+						 "vring %u: %s", 2 * qp + k,
+						 r->vq.why);
+			}
+		}
+	}
+	if (broken && !n->broken)
+		vlog_err("%s: port broken: %s", n->name, n->why);
+	if (!broken && n->broken)
+		vlog_info("%s: port recovered", n->name);
+	n->broken = broken;
+	if (was_running != vu_net_running(n))
+		n->state_dirty = true;
+}
+
+static void hook_vring_changed(void *arg, unsigned int q)
+{
+	(void)q;
+	refresh(arg);
+}
+
+static void hook_mem_changed(void *arg)
+{
+	refresh(arg);
+}
+
+static const struct vu_dev_hooks net_hooks = {
+	.vring_changed = hook_vring_changed,
+	.mem_changed = hook_mem_changed,
+};
+
+void vu_net_init(struct vu_net *n, const char *name,
+		 const struct vu_transport_ops *t, void *tctx,
+		 unsigned int max_qp)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->name, sizeof(n->name), "%s", name);
+	vu_dev_init(&n->dev, n->name, t, tctx, &net_hooks, n,
+		    vu_net_features(max_qp), max_qp);
+	refresh(n);
+}
+
+/* A ring broke during forwarding: tell the frontend and mark the port. */
+static void ring_broke(struct vu_net *n, unsigned int q)
+{
+	n->dev.vring[q].breaks++;
+	if (n->dev.t->signal)
+		n->dev.t->signal(n->dev.tctx, VU_FD_ERR, q);
+	refresh(n);
+}
+
+static void signal_call(struct vu_net *n, unsigned int q)
+{
+	n->calls++;
+	n->dev.t->signal(n->dev.tctx, VU_FD_CALL, q);
+}
+
+static unsigned int net_recv(void *ctx, struct sw_frame *f, unsigned int max)
+{
+	struct vu_net *n = ctx;
+	unsigned int got = 0, nq = n->n_live_tx;
+
+	if (n->broken)
+		return 0;
+	for (unsigned int i = 0; i < nq && got < max; i++) {
+		unsigned int qp = n->live_tx[(n->next_tx + i) % nq];
+		struct vnet_txq *q = &n->txq[qp];
+
+		got += vnet_tx_burst(q, f + got, max - got, &n->st);
+		n->tx_taken |= 1u << qp;
+		if (q->vq->broken) {
+			ring_broke(n, 2 * qp + 1);
+			break;
+		}
+	}
+	n->next_tx++;
+	return got;
+}
+
+static void net_recv_done(void *ctx)
+{
+	struct vu_net *n = ctx;
+	uint32_t m = n->tx_taken;
+
+	n->tx_taken = 0;
+	while (m) {
+		unsigned int qp = (unsigned int)__builtin_ctz(m);
+
+		m &= m - 1;
+		if (vq_ready(n->txq[qp].vq) && vnet_tx_done(&n->txq[qp]))
+			signal_call(n, 2 * qp + 1);
+	}
+}
+
+/* Spread flows over the peer's RX rings; one flow stays on one ring. */
+static unsigned int pick_rxq(const struct vu_net *n, const struct sw_frame *f)
+{
+	uint32_t h = 0;
+
+	if (n->n_live_rx == 1)
+		return n->live_rx[0];
+	for (int i = 0; i < 12; i++)
+		h = h * 31 + f->eth[i];
+	return n->live_rx[h % n->n_live_rx];
+}
+
+static int net_send(void *ctx, const struct sw_frame *f)
+{
+	struct vu_net *n = ctx;
+	unsigned int qp;
+	int rc;
+
+	if (n->broken || !n->n_live_rx)
+		return -EIO;
+	qp = pick_rxq(n, f);
+	rc = vnet_rx_frame(&n->rxq[qp], f, &n->st);
+	if (rc == 0)
+		n->rx_dirty |= 1u << qp;
+	else if (rc == -EIO)
+		ring_broke(n, 2 * qp);
+	return rc;
+}
+
+static void net_flush(void *ctx)
+{
+	struct vu_net *n = ctx;
+	uint32_t m = n->rx_dirty;
+
+	n->rx_dirty = 0;
+	while (m) {
+		unsigned int qp = (unsigned int)__builtin_ctz(m);
+
+		m &= m - 1;
+		if (vq_ready(n->rxq[qp].vq) && vnet_rx_flush(&n->rxq[qp]))
+			signal_call(n, 2 * qp);
+	}
+}
+
+const struct sw_port_ops vu_net_port_ops = {
+	.recv = net_recv,
+	.recv_done = net_recv_done,
+	.send = net_send,
+	.flush = net_flush,
+};
+
+unsigned int vu_net_set_kicks(struct vu_net *n, bool on)
+{
+	unsigned int waiting = 0;
+
+	for (unsigned int i = 0; i < n->n_live_tx; i++) {
+		struct vq *vq = n->txq[n->live_tx[i]].vq;
+
+		if (!vq_ready(vq))
+			continue;
+		vq_set_kicks(vq, on);
+		if (on)
+			waiting += vq_avail_count(vq);
+	}
+	return waiting;
+}
