@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: parse the daemon's settings.  The format is INI-like:
+ *
+ *   [switch]            mac-max, mac-max-per-port, ageing-s, port-budget,
+ *                       idle-poll-us, log-level, control
+ *   [port NAME]         socket, mode (server|client), queues, reconnect-ms
+ *
+ * '#' starts a comment.  The text is untrusted: lines are bounded, numbers
+ * are range-checked, unknown sections and keys are errors, and all work is
+ * done on a copy that replaces the caller's config only on success.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vu_dev.h"
+
+#define LINE_MAX_LEN 512
+
+void vvu_config_default(struct vvu_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	sw_config_default(&c->sw);
+	c->log_level = VLOG_INFO;
+	c->idle_poll_us = 200;
+}
+
+static void port_default(struct vvu_port_cfg *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->queues = 1;
+	p->reconnect_ms = 1000;
+}
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* A decimal in [lo, hi].  0 or -EINVAL. */
+static int parse_num(const char *v, long lo, long hi, long *out)
+{
+	char *end;
+	long n;
+
+	if (!*v || (!isdigit((unsigned char)*v) && *v != '-'))
+		return -EINVAL;
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || *end || n < lo || n > hi)
+		return -EINVAL;
+	*out = n;
+	return 0;
+}
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n >= VVU_NAME_MAX)
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+static int set_path(char *dst, const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n >= VVU_PATH_MAX)
+		return -EINVAL;
+	memcpy(dst, v, n + 1);
+	return 0;
+}
+
+/* One key of a [port] section or a port spec.  Returns a message or NULL. */
+static const char *port_key(struct vvu_port_cfg *p, const char *k,
+			    const char *v)
+{
+	long n;
+
+	if (strcmp(k, "socket") == 0)
+		return set_path(p->socket, v) ? "socket path empty or too long" : NULL;
+	if (strcmp(k, "mode") == 0) {
+		if (strcmp(v, "server") == 0)
+			p->client = false;
+		else if (strcmp(v, "client") == 0)
+			p->client = true;
+		else
+			return "mode must be server or client";
+		return NULL;
+	}
+	if (strcmp(k, "queues") == 0) {
+		if (parse_num(v, 1, VU_MAX_QUEUE_PAIRS, &n))
+			return "queues must be 1..8";
+		p->queues = (unsigned int)n;
+		return NULL;
+	}
+	if (strcmp(k, "reconnect-ms") == 0) {
+		if (parse_num(v, 10, 600000, &n))
+			return "reconnect-ms must be 10..600000";
+		p->reconnect_ms = (unsigned int)n;
+		return NULL;
+	}
+	return "unknown port key";
+}
+
+static const char *switch_key(struct vvu_config *c, const char *k,
+			      const char *v)
+{
+	long n;
+
+	if (strcmp(k, "mac-max") == 0) {
+		if (parse_num(v, 16, 1 << 24, &n))
+			return "mac-max must be 16..16777216";
+		c->sw.mac_max = (uint32_t)n;
+	} else if (strcmp(k, "mac-max-per-port") == 0) {
+		if (parse_num(v, 1, 1 << 24, &n))
+			return "mac-max-per-port must be 1..16777216";
+		c->sw.mac_max_per_port = (uint32_t)n;
+	} else if (strcmp(k, "ageing-s") == 0) {
+		if (parse_num(v, 1, 1000000, &n))
+			return "ageing-s must be 1..1000000";
+		c->sw.ageing_s = (uint32_t)n;
+	} else if (strcmp(k, "port-budget") == 0) {
+		if (parse_num(v, 1, 65536, &n))
+			return "port-budget must be 1..65536";
+		c->sw.port_budget = (uint32_t)n;
+	} else if (strcmp(k, "idle-poll-us") == 0) {
+		if (parse_num(v, -1, 10000000, &n))
+			return "idle-poll-us must be -1..10000000";
+		c->idle_poll_us = (int)n;
+	} else if (strcmp(k, "log-level") == 0) {
+		if (vlog_parse_level(v, &c->log_level))
+			return "log-level must be err, warn, info or debug";
+	} else if (strcmp(k, "control") == 0) {
+		if (set_path(c->control, v))
+			return "control path empty or too long";
+	} else {
+		return "unknown switch key";
+	}
+	return NULL;
+}
+
+static int find_port(const struct vvu_config *c, const char *name)
+{
+	for (unsigned int i = 0; i < c->nports; i++)
+		if (strcmp(c->ports[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Checks that span sections.  Returns a message or NULL. */
+static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
+{
+	for (unsigned int i = 0; i < c->nports; i++) {
+		*bad = i;
+		if (!c->ports[i].socket[0])
+			return "has no socket";
+		for (unsigned int j = 0; j < i; j++)
+			if (strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
+				return "uses the socket of another port";
+	}
+	if (c->sw.mac_max_per_port > c->sw.mac_max) {
+		*bad = c->nports;
+		return "mac-max-per-port is larger than mac-max";
+	}
+	return NULL;
+}
+
+int vvu_config_parse(struct vvu_config *c, const char *text,
+		     const char *origin, char *err, size_t errlen)
+{
+	struct vvu_config *n = malloc(sizeof(*n));
+	unsigned int port_line[SW_MAX_PORTS] = { 0 };
+	enum { SEC_NONE, SEC_SWITCH, SEC_PORT } sec = SEC_NONE;
+	struct vvu_port_cfg *port = NULL;
+	unsigned int lineno = 0;
+	const char *p = text;
+	int rc = 0;
+
+	if (!n)
+		return fail(err, errlen, "%s: out of memory", origin);
+	*n = *c;
+	while (*p && rc == 0) {
+		char line[LINE_MAX_LEN + 1];
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		char *s, *eq, *hash;
+
+		lineno++;
+		if (len > LINE_MAX_LEN) {
+			rc = fail(err, errlen, "%s:%u: line longer than %d bytes",
+				  origin, lineno, LINE_MAX_LEN);
+			break;
+		}
+		memcpy(line, p, len);
+		line[len] = '\0';
+		p = eol ? eol + 1 : p + len;
+		if (memchr(line, '\0', len) != NULL && strlen(line) != len) {
+			rc = fail(err, errlen, "%s:%u: NUL byte", origin, lineno);
+			break;
+		}
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		s = trim(line);
+		if (!*s)
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			char *name;
+
+			if (!close || trim(close + 1)[0]) {
+				rc = fail(err, errlen, "%s:%u: malformed section header",
+					  origin, lineno);
+				break;
+			}
+			*close = '\0';
+			name = trim(s + 1);
+			if (strcmp(name, "switch") == 0) {
+				sec = SEC_SWITCH;
+				continue;
+			}
+			if (strncmp(name, "port", 4) != 0 ||
+			    !isspace((unsigned char)name[4])) {
+				rc = fail(err, errlen, "%s:%u: unknown section [%s]",
+					  origin, lineno, name);
+				break;
+			}
+			name = trim(name + 5);
+			if (!valid_name(name)) {
+				rc = fail(err, errlen,
+					  "%s:%u: port name must be 1-31 of [A-Za-z0-9._-]",
+					  origin, lineno);
+				break;
+			}
+			if (find_port(n, name) >= 0) {
+				rc = fail(err, errlen, "%s:%u: port %s defined twice",
+					  origin, lineno, name);
+				break;
+			}
+			if (n->nports >= SW_MAX_PORTS) {
+				rc = fail(err, errlen, "%s:%u: more than %d ports",
+					  origin, lineno, SW_MAX_PORTS);
+				break;
+			}
+			port = &n->ports[n->nports];
+			port_line[n->nports] = lineno;
+			n->nports++;
+			port_default(port);
+			memcpy(port->name, name, strlen(name) + 1);
+			sec = SEC_PORT;
+			continue;
+		}
+		eq = strchr(s, '=');
+		if (!eq) {
+			rc = fail(err, errlen, "%s:%u: expected key = value", origin,
+				  lineno);
+			break;
+		}
+		*eq = '\0';
+		char *k = trim(s), *v = trim(eq + 1);
+		const char *why;
+
+		if (sec == SEC_NONE)
+			why = "key outside any section";
+		else if (sec == SEC_SWITCH)
+			why = switch_key(n, k, v);
+		else
+			why = port_key(port, k, v);
+		if (why)
+			rc = fail(err, errlen, "%s:%u: %s: %s", origin, lineno, k, why);
+	}
+	if (rc == 0) {
+		unsigned int bad = 0;
+		const char *why = check_whole(n, &bad);
+
+		if (why && bad < n->nports)
+			rc = fail(err, errlen, "%s:%u: port %s %s", origin,
+				  port_line[bad], n->ports[bad].name, why);
+		else if (why)
+			rc = fail(err, errlen, "%s: %s", origin, why);
+	}
+	if (rc == 0)
+		*c = *n;
+	free(n);
+	return rc;
+}
+
+int vvu_config_load(struct vvu_config *c, const char *path, char *err,
+		    size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+	int rc;
+
+	if (!f) {
+		rc = -errno;
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		return rc;
+	}
+	buf = malloc(1 << 20);
+	if (!buf) {
+		fclose(f);
+		return fail(err, errlen, "%s: out of memory", path);
+	}
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	if (!feof(f)) {
+		fclose(f);
+		free(buf);
+		return fail(err, errlen, "%s: larger than 1 MiB", path);
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (strlen(buf) != n) {
+		free(buf);
+		return fail(err, errlen, "%s: contains a NUL byte", path);
+	}
+	rc = vvu_config_parse(c, buf, path, err, errlen);
+	free(buf);
+	return rc;
+}
+
+int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
+			     char *err, size_t errlen)
+{
+	struct vvu_port_cfg p;
+	char buf[LINE_MAX_LEN + 1];
+	char *save = NULL, *tok;
+
+	if (strlen(spec) > LINE_MAX_LEN)
+		return fail(err, errlen, "--port: spec too long");
+	if (c->nports >= SW_MAX_PORTS)
+		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
+	memcpy(buf, spec, strlen(spec) + 1);
+	port_default(&p);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		const char *why;
+
+		if (!eq)
+			return fail(err, errlen, "--port %s: '%s' is not key=value",
+				    spec, tok);
+		*eq = '\0';
+		if (strcmp(tok, "name") == 0) {
+			if (!valid_name(eq + 1))
+				return fail(err, errlen,
+					    "--port %s: name must be 1-31 of [A-Za-z0-9._-]",
+					    spec);
+			memcpy(p.name, eq + 1, strlen(eq + 1) + 1);
+			continue;
+		}
+		why = port_key(&p, tok, eq + 1);
+		if (why)
+			return fail(err, errlen, "--port %s: %s: %s", spec, tok, why);
+	}
+	if (!p.name[0])
+		snprintf(p.name, sizeof(p.name), "p%u", c->nports);
+	if (!p.socket[0])
+		return fail(err, errlen, "--port %s: no socket", spec);
+	if (find_port(c, p.name) >= 0)
+		return fail(err, errlen, "--port %s: port %s exists", spec, p.name);
+	for (unsigned int i = 0; i < c->nports; i++)
+		if (strcmp(c->ports[i].socket, p.socket) == 0)
+			return fail(err, errlen, "--port %s: socket in use by %s",
+				    spec, c->ports[i].name);
+	c->ports[c->nports++] = p;
+	return 0;
+}

@@ -1,0 +1,290 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ctl: control requests over a socket or a stream.  Requests are
+ * untrusted text from whoever can reach the socket: they are bounded to
+ * CTL_REQ_MAX bytes, a longer line gets an error and the connection is
+ * closed, and a client that stops mid-line holds only its own connection.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "vlog.h"
+
+void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		size_t room = b->cap - b->len;
+
+		va_start(ap, fmt);
+		n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < room) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap * 2 : 4096;
+
+		while (cap < b->len + (size_t)n + 1)
+			cap *= 2;
+		char *s = realloc(b->s, cap);
+
+		if (!s) {
+			b->oom = true;
+			return;
+		}
+		b->s = s;
+		b->cap = cap;
+	}
+}
+
+void sb_json_str(struct sbuf *b, const char *s)
+{
+	sb_printf(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			sb_printf(b, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			sb_printf(b, "\\u%04x", c);
+		else
+			sb_printf(b, "%c", c);
+	}
+	sb_printf(b, "\"");
+}
+
+void sb_free(struct sbuf *b)
+{
+	free(b->s);
+	memset(b, 0, sizeof(*b));
+}
+
+struct ctl_conn {
+	struct ctl_server *srv;
+	int fd;
+	char buf[CTL_REQ_MAX + 1];
+	size_t have;
+	struct ctl_conn *next;
+};
+
+struct ctl_server {
+	struct ev_loop *ev;
+	int listen_fd;
+	bool stream;			/* one long-lived fd, never closed by us */
+	char path[108];
+	ctl_handler h;
+	void *arg;
+	struct ctl_conn *conns;
+};
+
+static void conn_free(struct ctl_conn *c)
+{
+	struct ctl_server *s = c->srv;
+
+	for (struct ctl_conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
+	ev_del(s->ev, c->fd);
+	if (!s->stream)
+		close(c->fd);
+	free(c);
+}
+
+/* Write all of buf; the answer is small and the client is waiting. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			usleep(1000);
+			continue;
+		}
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int answer(struct ctl_conn *c, const char *req)
+{
+	struct sbuf out = { 0 };
+	char head[48];
+	int rc = c->srv->h(c->srv->arg, req, &out);
+
+	if (out.oom) {
+		sb_free(&out);
+		rc = 1;
+		sb_printf(&out, "out of memory\n");
+	}
+	snprintf(head, sizeof(head), "%s %zu\n", rc ? "ERR" : "OK", out.len);
+	rc = write_all(c->fd, head, strlen(head));
+	if (rc == 0 && out.len)
+		rc = write_all(c->fd, out.s, out.len);
+	sb_free(&out);
+	return rc;
+}
+
+static void conn_cb(void *arg, int fd, uint32_t events)
+{
+	struct ctl_conn *c = arg;
+	ssize_t n;
+
+	(void)events;
+	n = read(fd, c->buf + c->have, CTL_REQ_MAX - c->have);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (!c->srv->stream)
+			conn_free(c);
+		return;
+	}
+	c->have += (size_t)n;
+	for (;;) {
+		char *nl = memchr(c->buf, '\n', c->have);
+
+		if (!nl) {
+			if (c->have == CTL_REQ_MAX) {
+				const char *m = "ERR 24\nrequest line too long\n";
+
+				write_all(c->fd, m, strlen(m));
+				c->have = 0;
+				if (!c->srv->stream)
+					conn_free(c);
+			}
+			return;
+		}
+		*nl = '\0';
+		if (nl > c->buf && nl[-1] == '\r')
+			nl[-1] = '\0';
+		int rc = answer(c, c->buf);
+		size_t used = (size_t)(nl - c->buf) + 1;
+
+		memmove(c->buf, nl + 1, c->have - used);
+		c->have -= used;
+		if (!c->srv->stream || rc) {
+			if (!c->srv->stream)
+				conn_free(c);
+			return;
+		}
+	}
+}
+
+static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
+{
+	struct ctl_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->srv = s;
+	c->fd = fd;
+	if (ev_add(s->ev, fd, conn_cb, c) < 0) {
+		free(c);
+		return NULL;
+	}
+	c->next = s->conns;
+	s->conns = c;
+	return c;
+}
+
+static void listen_cb(void *arg, int fd, uint32_t events)
+{
+	struct ctl_server *s = arg;
+	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	(void)events;
+	if (c < 0)
+		return;
+	if (!conn_new(s, c))
+		close(c);
+}
+
+struct ctl_server *ctl_listen(struct ev_loop *ev, const char *path,
+			      ctl_handler h, void *arg)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct ctl_server *s;
+
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->ev = ev;
+	s->h = h;
+	s->arg = arg;
+	memcpy(s->path, path, strlen(path) + 1);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->listen_fd < 0)
+		goto fail;
+	unlink(path);
+	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    listen(s->listen_fd, 8) < 0 ||
+	    ev_add(ev, s->listen_fd, listen_cb, s) < 0)
+		goto fail;
+	return s;
+fail:
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	free(s);
+	return NULL;
+}
+
+struct ctl_server *ctl_serve_stream(struct ev_loop *ev, int fd,
+				    ctl_handler h, void *arg)
+{
+	struct ctl_server *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->ev = ev;
+	s->h = h;
+	s->arg = arg;
+	s->stream = true;
+	s->listen_fd = -1;
+	if (!conn_new(s, fd)) {
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void ctl_close(struct ctl_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_free(s->conns);
+	if (s->listen_fd >= 0) {
+		ev_del(s->ev, s->listen_fd);
+		close(s->listen_fd);
+		unlink(s->path);
+	}
+	free(s);
+}

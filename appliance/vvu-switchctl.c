@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vvu-switchctl: ask a running switch for its ports, counters and MAC
+ * table.  Speaks the control framing of ctl.h over a UNIX socket: the
+ * daemon's control socket on a host, or the host end of the appliance's
+ * virtio-serial port.  The answer's length is checked before it is read.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ANSWER_MAX (16u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vvu-switchctl [-s SOCKET] [--json] "
+		   "ports|stats|mac|status|clear-stats\n"
+		   "  SOCKET defaults to $VVU_SWITCH_CTL or /run/vvu-switch.sock\n");
+}
+
+static int read_line(int fd, char *buf, size_t n)
+{
+	size_t i = 0;
+
+	while (i + 1 < n) {
+		ssize_t r = read(fd, buf + i, 1);
+
+		if (r <= 0)
+			return -1;
+		if (buf[i] == '\n') {
+			buf[i] = '\0';
+			return 0;
+		}
+		i++;
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = getenv("VVU_SWITCH_CTL");
+	const char *cmd = NULL;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char req[128], head[64], kind[8];
+	bool json = false;
+	unsigned long len;
+	char *body;
+	int fd;
+
+	if (!path)
+		path = "/run/vvu-switch.sock";
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (!cmd && argv[i][0] != '-')
+			cmd = argv[i];
+		else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!cmd || strlen(cmd) > 64 || strlen(path) >= sizeof(a.sun_path)) {
+		usage(stderr);
+		return 2;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		fprintf(stderr, "vvu-switchctl: %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	snprintf(req, sizeof(req), "%s%s\n", cmd, json ? " json" : "");
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
+	    read_line(fd, head, sizeof(head)) ||
+	    sscanf(head, "%7s %lu", kind, &len) != 2 || len > ANSWER_MAX ||
+	    (strcmp(kind, "OK") && strcmp(kind, "ERR"))) {
+		fprintf(stderr, "vvu-switchctl: bad answer from %s\n", path);
+		return 2;
+	}
+	body = malloc(len + 1);
+	if (!body)
+		return 2;
+	for (size_t got = 0; got < len;) {
+		ssize_t r = read(fd, body + got, len - got);
+
+		if (r <= 0) {
+			fprintf(stderr, "vvu-switchctl: answer cut short\n");
+			return 2;
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	fwrite(body, 1, len, strcmp(kind, "OK") ? stderr : stdout);
+	free(body);
+	return strcmp(kind, "OK") ? 1 : 0;
+}
