@@ -104,8 +104,22 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 			      r->addr.avail, r->addr.used, last_avail,
 			      vu_has_feature(d, VU_F_RING_EVENT_IDX),
 			      vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
-		if (rc == 0)
+		if (rc == 0) {
+			/*
+			 * We never keep a chain popped across messages, so every
+			 * chain we took is in the used ring: used->idx is where
+			 * we stopped.  A frontend that lost track (DPDK
+			 * virtio_user after our restart sends base 0) gets the
+			 * ring resumed from there instead of re-reading chains.
+			 */
+			if (r->vq.last_avail != r->vq.used_idx) {
+				vlog_info("%s: vring %u: base %u, used idx %u: resuming at %u",
+					  d->name, q, r->vq.last_avail, r->vq.used_idx,
+					  r->vq.used_idx);
+				r->vq.last_avail = r->vq.used_idx;
+			}
 			return;
+		}
 		/* vq_setup left its reason in vq.why; keep it and mark broken. */
 		char why[sizeof(r->vq.why)];
 

@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+"""Run the host-mode switch (vvu-switchd) and DPDK testpmd peers for tests.
+
+The switch and every peer are real processes on real UNIX sockets; this
+module only starts them, asks them for counters and always kills them
+(context managers plus vmlib's atexit registry), whatever a test did.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "vm"))
+
+import vmlib  # noqa: E402
+
+
+def build_dir():
+    return os.environ.get("VVU_BUILD", os.path.join(ROOT, "build"))
+
+
+def switchd_path():
+    return os.path.join(build_dir(), "appliance", "vvu-switchd")
+
+
+def switchctl_path():
+    return os.path.join(build_dir(), "appliance", "vvu-switchctl")
+
+
+class SwitchError(Exception):
+    pass
+
+
+class Switch:
+    """vvu-switchd with one server-mode vhost-user port per name."""
+
+    def __init__(self, ports=("p0", "p1"), workdir=None, extra_args=(), client=False):
+        self.dir = workdir or tempfile.mkdtemp(prefix="switch-", dir=vmlib.session_dir())
+        self.ports = list(ports)
+        self.client = client
+        self.ctl_path = os.path.join(self.dir, "ctl.sock")
+        self.log = os.path.join(self.dir, "switchd.log")
+        self.extra_args = list(extra_args)
+        self.proc = None
+
+    def sock(self, port):
+        return os.path.join(self.dir, f"{port}.sock")
+
+    def argv(self):
+        argv = [switchd_path(), "--control", self.ctl_path, "--log-level", "info"]
+        for p in self.ports:
+            mode = "client" if self.client else "server"
+            argv += ["--port", f"name={p},socket={self.sock(p)},mode={mode},reconnect-ms=200"]
+        return argv + self.extra_args
+
+    def start(self, timeout=10):
+        if not os.access(switchd_path(), os.X_OK):
+            raise SwitchError(f"no daemon at {switchd_path()}: build first")
+        vmlib._register(self)
+        lf = open(self.log, "ab")
+        try:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=lf,
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=vmlib._die_with_parent)
+        finally:
+            lf.close()
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(self.ctl_path):
+            if self.proc.poll() is not None:
+                raise SwitchError(f"vvu-switchd exited {self.proc.returncode}:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                raise SwitchError(f"vvu-switchd: no control socket:\n{self.log_text()}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        """Stop the daemon; return its exit status."""
+        if self.proc is None:
+            return None
+        self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        vmlib._unregister(self)
+        self.proc = None
+        return rc
+
+    def kill(self):
+        if self.proc is not None:
+            vmlib._kill_proc(self.proc)
+            vmlib._unregister(self)
+            self.proc = None
+
+    def ctl(self, cmd, json_out=True):
+        argv = [switchctl_path(), "-s", self.ctl_path] + (["--json"] if json_out else []) + [cmd]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=10)
+        if r.returncode != 0:
+            raise SwitchError(f"vvu-switchctl {cmd}: rc={r.returncode}: {r.stderr}")
+        return json.loads(r.stdout) if json_out else r.stdout
+
+    def port(self, name):
+        for p in self.ctl("ports")["ports"]:
+            if p["name"] == name:
+                return p
+        raise SwitchError(f"no port {name}")
+
+    def stats(self, name):
+        for p in self.ctl("stats")["ports"]:
+            if p["name"] == name:
+                return p
+        raise SwitchError(f"no port {name}")
+
+    def wait_up(self, names, timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            states = {p["name"]: p["state"] for p in self.ctl("ports")["ports"]}
+            if all(states.get(n) == "up" for n in names):
+                return
+            if self.proc.poll() is not None:
+                raise SwitchError(f"vvu-switchd died:\n{self.log_text()}")
+            if time.monotonic() > deadline:
+                raise SwitchError(f"ports not up after {timeout}s: {states}\n{self.log_text()}")
+            time.sleep(0.2)
+
+    def log_text(self, lines=60):
+        return f"--- vvu-switchd ({self.log}) ---\n{vmlib.tail(self.log, lines)}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
+
+
+class TestpmdPeer:
+    """An interactive dpdk-testpmd whose one port is net_virtio_user on a
+    vhost-user socket: a frontend we did not write."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, name, sock, mac, peer_mac, lcores="0,1", workdir=None):
+        self.name = name
+        self.sock = sock
+        self.mac = mac
+        self.peer_mac = peer_mac
+        self.lcores = lcores
+        self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=vmlib.session_dir())
+        self.log = os.path.join(self.dir, "testpmd.log")
+        self.prefix = f"vvu{os.getpid()}{name}"
+        self.proc = None
+
+    def argv(self):
+        # stdbuf: testpmd printf()s are block-buffered into a file otherwise.
+        return ["stdbuf", "-oL", vmlib.testpmd_path(), "-l", self.lcores, "--no-pci",
+                "--no-huge", "-m", "512",
+                f"--file-prefix={self.prefix}",
+                "--vdev", f"net_virtio_user0,path={self.sock},queues=1,mac={self.mac}",
+                "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192",
+                "--forward-mode=mac", f"--eth-peer=0,{self.peer_mac}",
+                "--port-topology=loop"]
+
+    def start(self, timeout=180):
+        vmlib._register(self)
+        lf = open(self.log, "wb")
+        try:
+            self.proc = subprocess.Popen(self.argv(), stdin=subprocess.PIPE, stdout=lf,
+                                         stderr=subprocess.STDOUT,
+                                         preexec_fn=vmlib._die_with_parent)
+        finally:
+            lf.close()
+        self.wait_for(r"testpmd> ", timeout)
+        return self
+
+    def text(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def wait_for(self, pattern, timeout=30, start=0):
+        deadline = time.monotonic() + timeout
+        rx = re.compile(pattern)
+        while True:
+            t = self.text()
+            if rx.search(t, start):
+                return t
+            if self.proc.poll() is not None:
+                raise SwitchError(f"{self.name}: testpmd exited:\n{vmlib.tail(self.log)}")
+            if time.monotonic() > deadline:
+                raise SwitchError(f"{self.name}: no /{pattern}/ in {timeout}s:\n"
+                                  f"{vmlib.tail(self.log)}")
+            time.sleep(0.1)
+
+    def cmd(self, line, timeout=30):
+        """Send one command; wait for the next prompt; return its output."""
+        start = len(self.text())
+        self.proc.stdin.write((line + "\n").encode())
+        self.proc.stdin.flush()
+        self.wait_for(r"testpmd> ", timeout, start)
+        return self.text()[start:]
+
+    def port_stats(self):
+        out = self.cmd("show port stats 0")
+        rx = re.search(r"RX-packets:\s+(\d+)", out)
+        tx = re.search(r"TX-packets:\s+(\d+)", out)
+        if not (rx and tx):
+            raise SwitchError(f"{self.name}: cannot parse stats:\n{out}")
+        return {"rx_packets": int(rx.group(1)), "tx_packets": int(tx.group(1))}
+
+    def kill(self):
+        if self.proc is not None:
+            vmlib._kill_proc(self.proc, grace=5.0, sig=signal.SIGINT)
+            vmlib._unregister(self)
+            self.proc = None
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+        return False
