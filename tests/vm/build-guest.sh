@@ -24,6 +24,8 @@ PRINT_ENV=0
 
 log() { if [ "$PRINT_ENV" = 1 ]; then echo "build-guest: $*" >&2; else echo "build-guest: $*"; fi; }
 die() { echo "build-guest: error: $*" >&2; exit 1; }
+# Exit 77 (the automake "skipped" code) when the host lacks a prerequisite.
+missing() { echo "build-guest: missing: $*" >&2; exit 77; }
 
 # Base command line for TCG: no mitigations, no KASLR, little console output,
 # skip probing we do not need (keyboard controller, extra UARTs, RNG waits).
@@ -32,14 +34,14 @@ i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 random.trust_cpu=on \
 tsc=reliable no_timer_check nowatchdog cryptomgr.notests rcupdate.rcu_expedited=1"
 
 for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip ldd sha256sum; do
-    command -v "$tool" >/dev/null || die "missing tool: $tool"
+    command -v "$tool" >/dev/null || missing "tool $tool"
 done
 BUSYBOX=/bin/busybox
-[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -qx insmod || die "need busybox-static (apt-get install busybox-static)"
+[ -x "$BUSYBOX" ] && "$BUSYBOX" --list | grep -x insmod >/dev/null || missing "busybox-static (apt-get install busybox-static)"
 file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
-file_is_static "$BUSYBOX" || die "$BUSYBOX is not static: install busybox-static"
+file_is_static "$BUSYBOX" || missing "$BUSYBOX is not static: install busybox-static"
 IPERF3="$(command -v iperf3 || true)"
-[ -n "$IPERF3" ] || die "need iperf3 (apt-get install iperf3)"
+[ -n "$IPERF3" ] || missing "iperf3 (apt-get install iperf3)"
 
 # apt-cache finds nothing on a fresh machine until the lists are fetched.
 apt_lists_empty() { ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; }
@@ -173,9 +175,12 @@ for w in $(cat /proc/cmdline); do
 done
 hostname "$NAME"
 ip link set lo up
+# virtio_net probes synchronously in insmod; the wait is only a safety net.
 i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
-if [ -e /sys/class/net/eth0 ]; then
+while [ -n "$IP" ] && [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do usleep 50000; i=$((i+1)); done
+if [ -z "$IP" ] && [ ! -e /sys/class/net/eth0 ]; then
+    echo "VVU-READY name=$NAME ip=none up=$(cut -d' ' -f1 /proc/uptime)"
+elif [ -e /sys/class/net/eth0 ]; then
     [ -n "$MAC" ] && ip link set eth0 address "$MAC"
     [ -n "$MTU" ] && ip link set eth0 mtu "$MTU"
     ip link set eth0 up

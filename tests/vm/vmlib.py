@@ -37,6 +37,10 @@ class VMError(Exception):
     """A VM did not start, boot, or answer as expected."""
 
 
+class Missing(VMError):
+    """The host lacks something needed to run VMs (tests turn this into a skip)."""
+
+
 class CommandFailed(VMError):
     """A guest command exited non-zero (run(check=True))."""
 
@@ -76,6 +80,8 @@ def guest_image():
         else:
             res = subprocess.run(["bash", BUILD_GUEST, "--print-env"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, timeout=900)
+            if res.returncode == 77:
+                raise Missing(res.stderr.strip().splitlines()[-1])
             if res.returncode != 0:
                 raise VMError(f"build-guest.sh failed ({res.returncode}):\n{res.stderr}")
             for line in res.stdout.splitlines():
@@ -263,7 +269,7 @@ class VM:
         if self.proc is not None:
             raise VMError(f"{self.name}: already started")
         if not os.access(qemu_path(), os.X_OK):
-            raise VMError(f"no QEMU at {qemu_path()}")
+            raise Missing(f"no QEMU at {qemu_path()}")
         argv = self.qemu_argv()
         # We listen, QEMU connects as a client: no console byte is lost.
         _unlink(self.serial_path)
