@@ -390,10 +390,13 @@ static void conn_readable(struct vut_port *p)
 					k = VU_MAX_FDS;
 				memcpy(got, CMSG_DATA(c), k * sizeof(int));
 				for (unsigned int i = 0; i < k; i++) {
-					if (p->nfds < VU_MAX_FDS)
+					if (p->nfds < VU_MAX_FDS) {
 						p->fds[p->nfds++] = got[i];
-					else
+					} else {
 						close(got[i]);
+						/* One message, split over reads: still too many. */
+						mh.msg_flags |= MSG_CTRUNC;
+					}
 				}
 			}
 			if (mh.msg_flags & MSG_CTRUNC) {
