@@ -491,9 +491,14 @@ static void do_connect(struct vut_port *p)
 	}
 	memcpy(a.sun_path, p->path, sizeof(p->path));
 	p->conn_fd = s;
+	/*
+	 * AF_UNIX connects at once or not at all: EAGAIN means the listener's
+	 * backlog is full and nothing is in progress, so it is a failure to
+	 * retry later, not a connect to wait for.
+	 */
 	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
 		transition(p, VUT_EV_CONNECTED);
-	} else if (errno == EINPROGRESS || errno == EAGAIN) {
+	} else if (errno == EINPROGRESS) {
 		if (ev_add_out(p->ev, s, conn_cb, p) < 0)
 			transition(p, VUT_EV_CONNECT_FAILED);
 	} else {
