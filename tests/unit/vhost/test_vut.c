@@ -1,0 +1,551 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the UNIX-socket vhost-user transport (drivers/unix/vut.c)
+ * with a real vu_net on top, driven by tests/lib/fake_frontend over real
+ * sockets and an event loop run by the test.  The frontend hangs up
+ * mid-message, stalls, sends too many fds or oversized headers; the port
+ * must go back to listening with nothing leaked, and a stalled frontend
+ * must not hold up another port in the same loop.  A client-mode port must
+ * reconnect within its retry interval.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ev.h"
+#include "fake_frontend.h"
+#include "ttransport.h"
+#include "vlog.h"
+#include "vu_net.h"
+#include "vut.h"
+
+#define V	VU_VERSION
+#define TMO	2000
+#define UVA_BASE 0x7f0000000000ull
+#define MEM_SIZE 0x10000
+
+#define PROTO_ALL ((1ull << VU_PF_REPLY_ACK) | (1ull << VU_PF_CONFIGURE_MEM_SLOTS) | \
+		   (1ull << VU_PF_MQ) | (1ull << VU_PF_MTU))
+
+struct port {
+	struct vu_net net;
+	struct vut_port vut;
+	char path[108];
+	bool started;
+};
+
+static struct ev_loop *loop;
+static char dir[64];
+static struct port ports[2];
+static int fds_before;
+
+static void pump(void *arg)
+{
+	(void)arg;
+	ev_run(loop, 1);
+	for (int i = 0; i < 2; i++)
+		if (ports[i].started)
+			vut_tick(&ports[i].vut, ev_now_ns());
+}
+
+static uint64_t now_ms(void)
+{
+	return ev_now_ns() / 1000000;
+}
+
+static bool wait_state(struct port *p, enum vut_state s, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	while (p->vut.state != s && now_ms() < end)
+		pump(NULL);
+	return p->vut.state == s;
+}
+
+static int port_start(struct port *p, const char *name, bool client,
+		      unsigned int retry_ms)
+{
+	snprintf(p->path, sizeof(p->path), "%s/%s.sock", dir, name);
+	vu_net_init(&p->net, name, &vut_ops, &p->vut, 2);
+	p->started = true;
+	return vut_start(&p->vut, loop, name, p->path, client, retry_ms,
+			 &p->net.dev);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	fds_before = tt_count_fds();
+	snprintf(dir, sizeof(dir), "/tmp/vut-test-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	loop = ev_new();
+	memset(ports, 0, sizeof(ports));
+	return loop ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		if (ports[i].started) {
+			vut_stop(&ports[i].vut);
+			ports[i].started = false;
+		}
+	}
+	ev_free(loop);
+	loop = NULL;
+	rmdir(dir);
+	if (tt_count_fds() != fds_before) {
+		fprintf(stderr, "fd leak: %d before, %d after\n", fds_before,
+			tt_count_fds());
+		return -1;
+	}
+	return 0;
+}
+
+static void ff_open(struct ff *f, struct port *p)
+{
+	memset(f, 0, sizeof(*f));
+	f->pump = pump;
+	assert_int_equal(ff_connect(f, p->path), 0);
+	assert_true(wait_state(p, VUT_CONNECTED, TMO));
+}
+
+/* The frontend's side of guest memory: a memfd it also maps. */
+struct guest {
+	int fd;
+	uint8_t *mem;
+};
+
+static void guest_open(struct guest *g)
+{
+	g->fd = tt_memfd(MEM_SIZE);
+	g->mem = mmap(NULL, MEM_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, g->fd, 0);
+	assert_true(g->mem != MAP_FAILED);
+}
+
+static void guest_close(struct guest *g)
+{
+	munmap(g->mem, MEM_SIZE);
+	close(g->fd);
+}
+
+/* QEMU's bring-up over the socket: features, memory, every ring live. */
+static void bringup(struct ff *f, struct port *p, struct guest *g)
+{
+	struct vu_mem_table_wire mt;
+	uint64_t feat, pf, v;
+
+	assert_int_equal(ff_get_u64(f, VU_GET_FEATURES, &feat, TMO), 0);
+	assert_int_equal(ff_get_u64(f, VU_GET_PROTOCOL_FEATURES, &pf, TMO), 0);
+	assert_int_equal(pf & PROTO_ALL, PROTO_ALL);
+	v = PROTO_ALL;
+	assert_int_equal(ff_send(f, VU_SET_PROTOCOL_FEATURES, V, &v, 8, NULL, 0, 0), 0);
+	assert_int_equal(ff_get_u64(f, VU_GET_QUEUE_NUM, &v, TMO), 0);
+	assert_int_equal(v, 2);
+	assert_int_equal(ff_request_ack(f, VU_SET_OWNER, NULL, 0, NULL, 0, TMO), 0);
+	assert_int_equal(ff_request_ack(f, VU_SET_FEATURES, &feat, 8, NULL, 0, TMO), 0);
+	memset(&mt, 0, sizeof(mt));
+	mt.nregions = 1;
+	mt.r[0].gpa = 0;
+	mt.r[0].size = MEM_SIZE;
+	mt.r[0].uva = UVA_BASE;
+	assert_int_equal(ff_request_ack(f, VU_SET_MEM_TABLE, &mt, 40, &g->fd, 1, TMO), 0);
+	for (unsigned int q = 0; q < 4; q++) {
+		struct vu_vring_state s = { q, 256 };
+		struct vu_vring_addr a = {
+			.index = q,
+			.desc = UVA_BASE + q * 0x4000ull,
+			.avail = UVA_BASE + q * 0x4000ull + 0x1000,
+			.used = UVA_BASE + q * 0x4000ull + 0x2000,
+		};
+		int ev = tt_eventfd();
+
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_NUM, &s, 8, NULL, 0, TMO), 0);
+		s.num = 0;
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_BASE, &s, 8, NULL, 0, TMO), 0);
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_ADDR, &a, 40, NULL, 0, TMO), 0);
+		v = q;
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_KICK, &v, 8, &ev, 1, TMO), 0);
+		close(ev);
+		ev = tt_eventfd();
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_CALL, &v, 8, &ev, 1, TMO), 0);
+		close(ev);
+		s.num = 1;
+		assert_int_equal(ff_request_ack(f, VU_SET_VRING_ENABLE, &s, 8, NULL, 0, TMO), 0);
+		assert_true(vu_vring_live(&p->net.dev, q));
+	}
+	assert_true(vu_net_running(&p->net));
+	assert_true(p->vut.vfd[VU_FD_KICK][0] >= 0);
+}
+
+/* The fds a connected port holds go away with the connection. */
+static void assert_port_clean(struct port *p)
+{
+	assert_int_equal(p->vut.conn_fd, -1);
+	assert_int_equal(p->vut.nfds, 0);
+	assert_int_equal(p->vut.have, 0);
+	for (int k = 0; k < 3; k++)
+		for (int q = 0; q < VU_MAX_VRINGS; q++)
+			assert_int_equal(p->vut.vfd[k][q], -1);
+	assert_int_equal(p->net.dev.mem.nregions, 0);
+	assert_false(vu_net_running(&p->net));
+}
+
+static void test_server_handshake_and_hangup(void **state)
+{
+	struct ff f;
+	struct guest g;
+	int listening_fds;
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	assert_int_equal(ports[0].vut.state, VUT_LISTENING);
+	listening_fds = tt_count_fds();
+	guest_open(&g);
+	ff_open(&f, &ports[0]);
+	bringup(&f, &ports[0], &g);
+	ff_close(&f);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_port_clean(&ports[0]);
+	assert_int_equal(ports[0].vut.connects, 1);
+	assert_int_equal(ports[0].vut.disconnects, 1);
+	guest_close(&g);
+	assert_int_equal(tt_count_fds(), listening_fds);
+	/* A new frontend gets a fresh device. */
+	guest_open(&g);
+	ff_open(&f, &ports[0]);
+	bringup(&f, &ports[0], &g);
+	ff_close(&f);
+	guest_close(&g);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_int_equal(tt_count_fds(), listening_fds);
+}
+
+/* Header (with its fd) and then EOF: back to listening, the fd freed. */
+static void test_hangup_mid_message(void **state)
+{
+	struct ff f;
+	int listening_fds, fd;
+	uint32_t faults[] = { FF_HDR_ONLY_CLOSE, FF_HALF_PAYLOAD };
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	listening_fds = tt_count_fds();
+	for (size_t i = 0; i < 2; i++) {
+		struct vu_mem_table_wire mt = { .nregions = 1 };
+
+		mt.r[0].size = MEM_SIZE;
+		fd = tt_memfd(MEM_SIZE);
+		ff_open(&f, &ports[0]);
+		assert_int_equal(ff_send(&f, VU_SET_MEM_TABLE, V, &mt, 40, &fd, 1,
+					 faults[i]), 0);
+		close(fd);
+		for (int k = 0; k < 20; k++)
+			pump(NULL);
+		if (faults[i] == FF_HALF_PAYLOAD) {
+			/* Still waiting for the rest, holding the fd. */
+			assert_int_equal(ports[0].vut.state, VUT_CONNECTED);
+			assert_int_equal(ports[0].vut.nfds, 1);
+			ff_close(&f);
+		}
+		assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+		assert_non_null(strstr(ports[0].vut.last_error, "mid-message"));
+		assert_port_clean(&ports[0]);
+		assert_int_equal(tt_count_fds(), listening_fds);
+	}
+}
+
+/* One port's frontend stalls mid-message; the other port carries on. */
+static void test_stall_does_not_block_other_port(void **state)
+{
+	struct ff fa, fb;
+	struct guest g;
+	struct vu_msg m;
+	struct vu_vring_state st = { 1, 0 };
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	assert_int_equal(port_start(&ports[1], "b", false, 0), 0);
+	ff_open(&fa, &ports[0]);
+	assert_int_equal(ff_send(&fa, VU_GET_VRING_BASE, V, &st, 8, NULL, 0,
+				 FF_HALF_PAYLOAD), 0);
+	guest_open(&g);
+	ff_open(&fb, &ports[1]);
+	bringup(&fb, &ports[1], &g);
+	assert_int_equal(ports[0].vut.state, VUT_CONNECTED);
+	assert_int_equal(ports[0].vut.have, sizeof(struct vu_msg_hdr) + 4);
+	/* No reply yet: the message is not whole. */
+	assert_int_equal(ff_recv(&fa, &m, 50), -ETIMEDOUT);
+	/* The rest arrives: handled as one message. */
+	assert_int_equal(ff_finish(&fa), 0);
+	assert_int_equal(ff_recv(&fa, &m, TMO), 0);
+	assert_int_equal(m.hdr.request, VU_GET_VRING_BASE);
+	assert_int_equal(m.hdr.size, 8);
+	assert_int_equal(m.p.state.index, 1);
+	ff_close(&fa);
+	ff_close(&fb);
+	guest_close(&g);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_true(wait_state(&ports[1], VUT_LISTENING, TMO));
+}
+
+static void test_too_many_fds_and_oversize(void **state)
+{
+	struct ff f;
+	int fds[FF_MAX_FDS], listening_fds;
+	struct vu_mem_table_wire mt = { .nregions = 8 };
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	listening_fds = tt_count_fds();
+	for (unsigned int n = 9; n <= FF_MAX_FDS; n += 7) {
+		for (unsigned int i = 0; i < n; i++)
+			fds[i] = tt_eventfd();
+		ff_open(&f, &ports[0]);
+		assert_int_equal(ff_send(&f, VU_SET_MEM_TABLE, V, &mt, 8 + 8 * 32, fds,
+					 n, 0), 0);
+		for (unsigned int i = 0; i < n; i++)
+			close(fds[i]);
+		assert_true(ff_hung_up(&f, TMO));
+		ff_close(&f);
+		assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+		assert_port_clean(&ports[0]);
+		assert_int_equal(tt_count_fds(), listening_fds);
+	}
+	/* A header claiming more than VU_MAX_PAYLOAD: dropped before reading it. */
+	fds[0] = tt_eventfd();
+	ff_open(&f, &ports[0]);
+	assert_int_equal(ff_send(&f, VU_SET_FEATURES, V, NULL, 8, fds, 1,
+				 FF_SIZE_OVER_MAX), 0);
+	close(fds[0]);
+	assert_true(ff_hung_up(&f, TMO));
+	ff_close(&f);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_non_null(strstr(ports[0].vut.last_error, "payload bytes"));
+	assert_port_clean(&ports[0]);
+	assert_int_equal(tt_count_fds(), listening_fds);
+}
+
+/* A protocol violation drops only that frontend; a second one is refused while connected. */
+static void test_violation_and_second_frontend(void **state)
+{
+	struct ff f, f2;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	ff_open(&f, &ports[0]);
+	memset(&f2, 0, sizeof(f2));
+	f2.pump = pump;
+	assert_int_equal(ff_connect(&f2, ports[0].path), 0);
+	assert_true(ff_hung_up(&f2, TMO));
+	ff_close(&f2);
+	assert_int_equal(ports[0].vut.state, VUT_CONNECTED);
+	assert_int_equal(ff_get_u64(&f, VU_GET_FEATURES, &v, TMO), 0);
+	/* SET_FEATURES with 7 bytes: the connection goes. */
+	assert_int_equal(ff_send(&f, VU_SET_FEATURES, V, &v, 7, NULL, 0, 0), 0);
+	assert_true(ff_hung_up(&f, TMO));
+	ff_close(&f);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_non_null(strstr(ports[0].vut.last_error, "SET_FEATURES"));
+}
+
+/* Listen at path now (as a frontend in server mode would). */
+static int listen_at(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s, 4), 0);
+	return s;
+}
+
+/* Accept within ms while pumping the backend's loop; the fd or -1. */
+static int accept_within(int ls, int ms, uint64_t *took_ms)
+{
+	uint64_t start = now_ms();
+
+	while (now_ms() - start < (uint64_t)ms) {
+		int c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+
+		if (c >= 0) {
+			*took_ms = now_ms() - start;
+			return c;
+		}
+		pump(NULL);
+	}
+	return -1;
+}
+
+static void test_client_reconnects(void **state)
+{
+	struct port *p = &ports[0];
+	struct ff f;
+	uint64_t took, v;
+	int ls, c;
+
+	(void)state;
+	assert_int_equal(port_start(p, "c", true, 100), 0);
+	/* Nobody listens yet: it backs off and keeps trying. */
+	assert_true(wait_state(p, VUT_BACKOFF, TMO));
+	for (int i = 0; i < 30; i++)
+		pump(NULL);
+	assert_int_not_equal(p->vut.state, VUT_CONNECTED);
+	ls = listen_at(p->path);
+	c = accept_within(ls, 1000, &took);
+	assert_true(c >= 0);
+	print_message("client connected %llu ms after the listener appeared\n",
+		      (unsigned long long)took);
+	assert_true(took <= 100 + 50);
+	assert_true(wait_state(p, VUT_CONNECTED, TMO));
+	memset(&f, 0, sizeof(f));
+	f.pump = pump;
+	ff_attach(&f, c);
+	assert_int_equal(ff_get_u64(&f, VU_GET_FEATURES, &v, TMO), 0);
+	assert_true(v & (1ull << VU_F_VERSION_1));
+	/* The frontend goes away: back off, then reconnect by itself. */
+	ff_close(&f);
+	assert_true(wait_state(p, VUT_BACKOFF, TMO));
+	c = accept_within(ls, 1000, &took);
+	assert_true(c >= 0);
+	print_message("client reconnected %llu ms after the hangup\n",
+		      (unsigned long long)took);
+	assert_true(took <= 100 + 50);
+	assert_true(wait_state(p, VUT_CONNECTED, TMO));
+	assert_int_equal(p->vut.connects, 2);
+	assert_int_equal(p->vut.disconnects, 1);
+	ff_attach(&f, c);
+	assert_int_equal(ff_get_u64(&f, VU_GET_PROTOCOL_FEATURES, &v, TMO), 0);
+	/* A protocol violation in client mode also ends in a reconnect. */
+	assert_int_equal(ff_send(&f, 99, V, NULL, 0, NULL, 0, 0), 0);
+	assert_true(ff_hung_up(&f, TMO));
+	ff_close(&f);
+	c = accept_within(ls, 1000, &took);
+	assert_true(c >= 0);
+	close(c);
+	close(ls);
+	unlink(p->path);
+	vut_stop(&p->vut);
+	p->started = false;
+	assert_int_equal(p->vut.state, VUT_IDLE);
+	assert_int_equal(p->vut.conn_fd, -1);
+}
+
+/*
+ * fds split over the parts of one message: more than one message may
+ * carry in total must drop the connection, as nine in one part do.
+ */
+static void test_fds_split_over_parts(void **state)
+{
+	struct ff f;
+	int fds[8], listening_fds;
+	struct vu_mem_table_wire mt = { .nregions = 8 };
+	uint8_t buf[sizeof(struct vu_msg_hdr) + 8 + 8 * 32];
+	struct vu_msg_hdr h = { VU_SET_MEM_TABLE, V, 8 + 8 * 32 };
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	listening_fds = tt_count_fds();
+	for (int i = 0; i < 8; i++) {
+		mt.r[i].gpa = (uint64_t)i << 20;
+		mt.r[i].size = 0x1000;
+		mt.r[i].uva = UVA_BASE + ((uint64_t)i << 20);
+		fds[i] = tt_memfd(0x1000);
+	}
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), &mt, 8 + 8 * 32);
+	ff_open(&f, &ports[0]);
+	/* The header with eight fds, then the payload with one more. */
+	assert_int_equal(ff_send_raw(&f, buf, sizeof(h), fds, 8), 0);
+	for (int k = 0; k < 10; k++)
+		pump(NULL);
+	assert_int_equal(ff_send_raw(&f, buf + sizeof(h), sizeof(buf) - sizeof(h),
+				     fds, 1), 0);
+	for (int i = 0; i < 8; i++)
+		close(fds[i]);
+	assert_true(ff_hung_up(&f, TMO));
+	ff_close(&f);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+	assert_int_equal(ports[0].net.dev.mem.nregions, 0);
+	assert_port_clean(&ports[0]);
+	assert_int_equal(tt_count_fds(), listening_fds);
+}
+
+/*
+ * A frontend whose listen backlog is full: a non-blocking AF_UNIX
+ * connect() fails with EAGAIN and nothing is in progress.  The port must
+ * back off and retry, never claim to be connected.
+ */
+static void test_client_backlog_full(void **state)
+{
+	struct port *p = &ports[0];
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	uint64_t took;
+	int ls, filler, c;
+
+	(void)state;
+	snprintf(p->path, sizeof(p->path), "%s/full.sock", dir);
+	ls = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	memcpy(a.sun_path, p->path, strlen(p->path) + 1);
+	assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(ls, 0), 0);
+	filler = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	assert_int_equal(connect(filler, (struct sockaddr *)&a, sizeof(a)), 0);
+
+	vu_net_init(&p->net, "full", &vut_ops, &p->vut, 1);
+	p->started = true;
+	assert_int_equal(vut_start(&p->vut, loop, "full", p->path, true, 50,
+				   &p->net.dev), 0);
+	for (int i = 0; i < 200; i++)
+		pump(NULL);
+	assert_int_equal(p->vut.connects, 0);
+	assert_int_not_equal(p->vut.state, VUT_CONNECTED);
+	/* Room in the backlog again: it connects on a retry. */
+	c = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(c >= 0);
+	close(c);
+	close(filler);
+	c = accept_within(ls, 1000, &took);
+	assert_true(c >= 0);
+	assert_true(wait_state(p, VUT_CONNECTED, TMO));
+	assert_int_equal(p->vut.connects, 1);
+	close(c);
+	close(ls);
+	unlink(p->path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_server_handshake_and_hangup, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hangup_mid_message, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stall_does_not_block_other_port, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_fds_and_oversize, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_violation_and_second_frontend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_reconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fds_split_over_parts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_client_backlog_full, setup, teardown),
+	};
+
+	if (!getenv("VU_TEST_VERBOSE"))
+		vlog_set_level(VLOG_ERR);
+	return cmocka_run_group_tests_name("vut", tests, NULL, NULL);
+}
