@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Run every test: unit tests (plain and ASan+UBSan), static analysis, and
+# the integration tests against real frontends (dpdk-testpmd, QEMU guests).
+# Installs what is missing first.  Ends with "N passed, N failed, N skipped".
+# Usage: tools/test.sh [--quick]   (--quick: unit tests and analysis only)
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+quick=0
+[ "${1:-}" = --quick ] && quick=1
+
+passed=0 failed=0 skipped=0
+failures=()
+step() { printf '\n==> %s\n' "$*"; }
+count() { # name rc
+	if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
+}
+
+step "setup"
+tools/setup.sh build || { echo "setup failed"; exit 1; }
+
+# meson test: add its Ok/Fail/Skipped counts to ours.
+meson_suite() { # build-dir label
+	local log rc
+	log=$(mktemp)
+	meson test -C "$1" --print-errorlogs --suite unit 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	local ok fail skip
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+	fail=$(sed -n 's/^Fail: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+	skip=$(sed -n 's/^Skipped: *\([0-9]*\).*/\1/p' "$log" | tail -1)
+	passed=$((passed + ${ok:-0})); failed=$((failed + ${fail:-0})); skipped=$((skipped + ${skip:-0}))
+	if [ "$rc" != 0 ] && [ "${fail:-0}" = 0 ]; then failed=$((failed + 1)); fi
+	[ "$rc" = 0 ] || failures+=("$2 unit tests")
+	rm -f "$log"
+}
+
+step "unit tests"
+meson_suite build "plain"
+
+step "unit tests under ASan+UBSan"
+if [ ! -f build-asan/build.ninja ]; then
+	CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dbuildtype=debug >/dev/null
+fi
+if ninja -C build-asan >/dev/null; then
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+		meson_suite build-asan "ASan+UBSan"
+else
+	ninja -C build-asan | tail -20
+	count "ASan build" 1
+fi
+
+step "cppcheck"
+ninja -C build cppcheck; count cppcheck $?
+step "clang-tidy"
+ninja -C build clang-tidy; count clang-tidy $?
+
+if [ "$quick" = 0 ]; then
+	step "integration tests (real frontends: dpdk-testpmd, QEMU guests under TCG)"
+	log=$(mktemp)
+	/usr/bin/python3 -m pytest -v -rs tests/integration tests/vm 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	last=$(grep -E '^=+ .*(passed|failed|skipped|error).* =+$' "$log" | tail -1)
+	for k in passed failed skipped error; do
+		n=$(echo "$last" | grep -oE "[0-9]+ $k" | grep -oE '[0-9]+' || true)
+		case $k in
+		passed) passed=$((passed + ${n:-0})) ;;
+		failed|error) failed=$((failed + ${n:-0})) ;;
+		skipped) skipped=$((skipped + ${n:-0})) ;;
+		esac
+	done
+	[ "$rc" = 0 ] || [ "$rc" = 5 ] || failures+=("integration tests")
+	rm -f "$log"
+fi
+
+echo
+((${#failures[@]})) && echo "failing: ${failures[*]}"
+echo "${passed} passed, ${failed} failed, ${skipped} skipped"
+[ "$failed" = 0 ] && ((${#failures[@]} == 0))
