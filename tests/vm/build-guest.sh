@@ -53,11 +53,13 @@ fi
 
 KPKG="${VVU_GUEST_KERNEL_PKG:-}"
 if [ -z "$KPKG" ]; then
-    KPKG="$(apt-cache depends linux-image-cloud-amd64 2>/dev/null |
-            awk '/Depends: linux-image-[0-9]/ { print $2; exit }')"
+    # One apt-cache call (they are slow): "Depends: linux-image-X (= V)".
+    read -r KPKG KVER_PKG < <(apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^Depends: \(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -1) || true
     [ -n "$KPKG" ] || die "cannot resolve linux-image-cloud-amd64 to a kernel package"
+else
+    KVER_PKG="$(apt-cache policy "$KPKG" | awk '/Candidate:/ { print $2; exit }')"
 fi
-KVER_PKG="$(apt-cache policy "$KPKG" | awk '/Candidate:/ { print $2; exit }')"
 [ -n "$KVER_PKG" ] && [ "$KVER_PKG" != "(none)" ] || die "no candidate for $KPKG"
 KREL="${KPKG#linux-image-}"      # e.g. 6.1.0-56-cloud-amd64
 

@@ -82,3 +82,21 @@ def test_command_status_and_output(vms):
     v.kill()
     assert not v.alive()
     assert not os.path.exists(v.serial_path)
+
+
+def test_ping_with_qemu_as_vhost_user_server(vms, capsys):
+    """QEMU listens (server=on,wait=off), testpmd connects as the client:
+    the other way round a backend may attach to peers."""
+    cable = vms.cable(client=True)
+    a = vms.vm("sa", cable.sock_a, ip=IP_A + "/24", server=True)
+    b = vms.vm("sb", cable.sock_b, ip=IP_B + "/24", server=True)
+    a.start()
+    b.start()
+    cable.start()
+    a.wait_ready()
+    b.wait_ready()
+    a.ping(IP_B, count=1)
+    sent, recv, rtt = a.ping(IP_B, count=10)
+    assert (sent, recv) == (10, 10), f"lost {sent - recv} of {sent}"
+    assert cable.port_stats()[0]["rx_packets"] >= 10
+    report(capsys, "testpmd-cable-qemu-server", {"ping_rtt_ms": rtt})

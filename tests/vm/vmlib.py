@@ -524,8 +524,12 @@ class DpdkCable:
     two net_vhost ports (servers on sock_a and sock_b) in io forward mode,
     no hugepages. A reference backend to compare our switch with."""
 
-    def __init__(self, name="cable", workdir=None, lcores="0-1"):
+    def __init__(self, name="cable", workdir=None, lcores="0-1", client=False):
+        """client=False: testpmd listens on sock_a/sock_b (VMs use the default
+        server=False). client=True: testpmd connects, retrying, to sockets
+        that VMs started with server=True create."""
         self.name = name
+        self.client = client
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=session_dir())
         self.sock_a = os.path.join(self.dir, "a.sock")
         self.sock_b = os.path.join(self.dir, "b.sock")
@@ -537,24 +541,27 @@ class DpdkCable:
     def argv(self):
         return [testpmd_path(), "-l", self.lcores, "--no-pci", "--no-huge", "-m", "256",
                 f"--file-prefix={self.prefix}", "--log-level=lib.vhost.config:info",
-                "--vdev", f"net_vhost0,iface={self.sock_a}",
-                "--vdev", f"net_vhost1,iface={self.sock_b}",
+                "--vdev", f"net_vhost0,iface={self.sock_a},client={int(self.client)}",
+                "--vdev", f"net_vhost1,iface={self.sock_b},client={int(self.client)}",
                 "--", "--forward-mode=io", "--auto-start", "--stats-period=1",
                 "--nb-cores=1", "--total-num-mbufs=16384"]
 
     def start(self, timeout=60):
-        for p in (self.sock_a, self.sock_b):
-            _unlink(p)
+        if not self.client:
+            for p in (self.sock_a, self.sock_b):
+                _unlink(p)
         _register(self)
         with open(self.log, "wb") as lf:
             self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=lf,
                                          stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + timeout
-        while not (os.path.exists(self.sock_a) and os.path.exists(self.sock_b)):
+        ready = (lambda: "Port 1:" in tail(self.log)) if self.client else (
+            lambda: os.path.exists(self.sock_a) and os.path.exists(self.sock_b))
+        while not ready():
             if self.proc.poll() is not None:
                 raise VMError(f"testpmd exited rc={self.proc.returncode}:\n{tail(self.log)}")
             if time.monotonic() > deadline:
-                raise VMError(f"testpmd: sockets not created in {timeout}s:\n{tail(self.log)}")
+                raise VMError(f"testpmd: not up in {timeout}s:\n{tail(self.log)}")
             time.sleep(0.1)
         return self
 
@@ -573,8 +580,9 @@ class DpdkCable:
     def kill(self):
         _unregister(self)
         _kill_proc(self.proc, grace=5.0, sig=signal.SIGINT)
-        for p in (self.sock_a, self.sock_b):
-            _unlink(p)
+        if not self.client:
+            for p in (self.sock_a, self.sock_b):
+                _unlink(p)
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
     def log_text(self, lines=60):
