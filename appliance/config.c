@@ -344,8 +344,12 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	fclose(f);
 	buf[n] = '\0';
 	if (strlen(buf) != n) {
+		unsigned int line = 1;
+
+		for (const char *q = buf; *q; q++)
+			line += *q == '\n';
 		free(buf);
-		return fail(err, errlen, "%s: contains a NUL byte", path);
+		return fail(err, errlen, "%s:%u: NUL byte", path, line);
 	}
 	rc = vvu_config_parse(c, buf, path, err, errlen);
 	free(buf);
