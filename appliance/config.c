@@ -336,7 +336,8 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 		return fail(err, errlen, "%s: out of memory", path);
 	}
 	n = fread(buf, 1, (1 << 20) - 1, f);
-	if (!feof(f)) {
+	/* A file of exactly the limit ends without feof() set: peek. */
+	if (!feof(f) && (n < (1 << 20) - 1 || fgetc(f) != EOF)) {
 		fclose(f);
 		free(buf);
 		return fail(err, errlen, "%s: larger than 1 MiB", path);
