@@ -321,13 +321,9 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			s->verdict[k] = SW_V_FLOOD;
 			continue;
 		}
+		/* never a down port: going down forgets the port's MACs */
 		p = slot_port(&s->tab[dst_slot]);
-		if (p == in)
-			s->verdict[k] = SW_V_DROP + SW_DROP_HAIRPIN;
-		else if (!(s->up >> p & 1))
-			s->verdict[k] = SW_V_FLOOD;	/* stale: as unknown */
-		else
-			s->verdict[k] = (uint8_t)p;
+		s->verdict[k] = p == in ? SW_V_DROP + SW_DROP_HAIRPIN : (uint8_t)p;
 	}
 }
 
@@ -359,8 +355,11 @@ static inline void send_one(struct sw *s, unsigned int q,
 }
 
 /*
- * Act on the verdicts.  The masks are read live, not from the verdicts'
- * time: should a callback take a port down mid-burst, it gets nothing more.
+ * Act on the verdicts.  Port state is read live, not as it was when the
+ * burst was classified: should a callback take a port down mid-burst, it
+ * gets nothing more, and unicast still aimed at it is dropped as
+ * SW_DROP_PORT_DOWN on the ingress port (as is the rest of the burst if
+ * the ingress port itself went down).
  */
 static void forward(struct sw *s, unsigned int in, unsigned int n)
 {
