@@ -204,7 +204,7 @@ int vvu_config_parse(struct vvu_config *c, const char *text,
 	unsigned int port_line[SW_MAX_PORTS] = { 0 };
 	enum { SEC_NONE, SEC_SWITCH, SEC_PORT } sec = SEC_NONE;
 	struct vvu_port_cfg *port = NULL;
-	unsigned int lineno = 0;
+	unsigned int lineno = 0, mac_line = 0;
 	const char *p = text;
 	int rc = 0;
 
@@ -300,6 +300,8 @@ int vvu_config_parse(struct vvu_config *c, const char *text,
 			why = port_key(port, k, v);
 		if (why)
 			rc = fail(err, errlen, "%s:%u: %s: %s", origin, lineno, k, why);
+		else if (sec == SEC_SWITCH && strncmp(k, "mac-max", 7) == 0)
+			mac_line = lineno;	/* where a MAC limit clash is reported */
 	}
 	if (rc == 0) {
 		unsigned int bad = 0;
@@ -308,6 +310,8 @@ int vvu_config_parse(struct vvu_config *c, const char *text,
 		if (why && bad < n->nports)
 			rc = fail(err, errlen, "%s:%u: port %s %s", origin,
 				  port_line[bad], n->ports[bad].name, why);
+		else if (why && mac_line)
+			rc = fail(err, errlen, "%s:%u: %s", origin, mac_line, why);
 		else if (why)
 			rc = fail(err, errlen, "%s: %s", origin, why);
 	}
