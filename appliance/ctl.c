@@ -168,8 +168,11 @@ static void conn_cb(void *arg, int fd, uint32_t events)
 
 		if (!nl) {
 			if (c->have == CTL_REQ_MAX) {
-				const char *m = "ERR 24\nrequest line too long\n";
+				static const char body[] = "request line too long\n";
+				char m[64];
 
+				snprintf(m, sizeof(m), "ERR %zu\n%s", sizeof(body) - 1,
+					 body);
 				write_all(c->fd, m, strlen(m));
 				c->have = 0;
 				if (!c->srv->stream)
