@@ -1,0 +1,317 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the daemon's config parser (appliance/config.c): a good
+ * file, every kind of error with the "origin:line" it must name, the
+ * caller's config left untouched on error, files read from disk (NUL
+ * bytes, size limit) and --port specs.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+static struct vvu_config C, before;
+static char err[256];
+
+static int setup(void **state)
+{
+	(void)state;
+	vvu_config_default(&C);
+	memset(err, 0, sizeof(err));
+	return 0;
+}
+
+static void test_good(void **state)
+{
+	const char *text =
+		"# the switch\n"
+		"[switch]\n"
+		"mac-max = 4096   # global\n"
+		"mac-max-per-port=512\n"
+		"  ageing-s = 60\n"
+		"port-budget = 64\n"
+		"idle-poll-us = -1\n"
+		"log-level = debug\n"
+		"control = /run/vvu/ctl.sock\n"
+		"\n"
+		"[ port p0 ]\r\n"
+		"socket = /tmp/p0.sock\r\n"
+		"[port vm-1.eth_0]\n"
+		"socket=/tmp/p1.sock\n"
+		"mode = client\n"
+		"queues = 8\n"
+		"reconnect-ms = 250\n"
+		"[switch]\n"
+		"ageing-s = 61";	/* no final newline */
+
+	(void)state;
+	assert_int_equal(vvu_config_parse(&C, text, "t.conf", err, sizeof(err)), 0);
+	assert_int_equal(C.sw.mac_max, 4096);
+	assert_int_equal(C.sw.mac_max_per_port, 512);
+	assert_int_equal(C.sw.ageing_s, 61);
+	assert_int_equal(C.sw.port_budget, 64);
+	assert_int_equal(C.idle_poll_us, -1);
+	assert_int_equal(C.log_level, VLOG_DEBUG);
+	assert_string_equal(C.control, "/run/vvu/ctl.sock");
+	assert_int_equal(C.nports, 2);
+	assert_string_equal(C.ports[0].name, "p0");
+	assert_string_equal(C.ports[0].socket, "/tmp/p0.sock");
+	assert_false(C.ports[0].client);
+	assert_int_equal(C.ports[0].queues, 1);
+	assert_int_equal(C.ports[0].reconnect_ms, 1000);
+	assert_string_equal(C.ports[1].name, "vm-1.eth_0");
+	assert_true(C.ports[1].client);
+	assert_int_equal(C.ports[1].queues, 8);
+	assert_int_equal(C.ports[1].reconnect_ms, 250);
+	/* Empty text changes nothing and is fine. */
+	before = C;
+	assert_int_equal(vvu_config_parse(&C, "", "e", err, sizeof(err)), 0);
+	assert_memory_equal(&C, &before, sizeof(C));
+}
+
+struct bad {
+	const char *text;
+	const char *want;	/* the error must start with this */
+	const char *what;	/* and contain this */
+};
+
+static const struct bad bads[] = {
+	{ "[switch]\nfoo = 1\n", "o.conf:2: ", "unknown switch key" },
+	{ "[port a]\nsocket=/x\nfrob = 1\n", "o.conf:3: ", "unknown port key" },
+	{ "[switch]\n\n\nmac-max = 12ab\n", "o.conf:4: ", "mac-max" },
+	{ "[switch]\nmac-max = \n", "o.conf:2: ", "mac-max" },
+	{ "[switch]\nmac-max = +100\n", "o.conf:2: ", "mac-max" },
+	{ "[switch]\nmac-max = 0x100\n", "o.conf:2: ", "mac-max" },
+	{ "[switch]\nmac-max = 15\n", "o.conf:2: ", "16..16777216" },
+	{ "[switch]\nmac-max = 16777217\n", "o.conf:2: ", "16..16777216" },
+	{ "[switch]\nmac-max = 99999999999999999999999\n", "o.conf:2: ", "mac-max" },
+	{ "[switch]\nidle-poll-us = -2\n", "o.conf:2: ", "idle-poll-us" },
+	{ "[switch]\nlog-level = loud\n", "o.conf:2: ", "log-level" },
+	{ "[port a]\nsocket=/x\nqueues = 9\n", "o.conf:3: ", "queues must be 1..8" },
+	{ "[port a]\nsocket=/x\nqueues = 0\n", "o.conf:3: ", "queues must be 1..8" },
+	{ "[port a]\nsocket=/x\nreconnect-ms = 9\n", "o.conf:3: ", "reconnect-ms" },
+	{ "[port a]\nsocket=/x\nmode = both\n", "o.conf:3: ", "mode" },
+	{ "[port a]\nsocket=/x\n[port b]\nsocket=/y\n[port a]\n", "o.conf:5: ",
+	  "port a defined twice" },
+	{ "[port a]\nsocket=/x\n\n[port b]\nqueues=2\n[port c]\nsocket=/z\n",
+	  "o.conf:4: ", "port b has no socket" },
+	{ "[port a]\nsocket=/x\n[port b]\nsocket=/x\n", "o.conf:3: ",
+	  "port b uses the socket of another port" },
+	{ "[switch]\n[switch\n", "o.conf:2: ", "malformed section header" },
+	{ "[switch] x\n", "o.conf:1: ", "malformed section header" },
+	{ "\n\n[bridge]\n", "o.conf:3: ", "unknown section" },
+	{ "[port]\n", "o.conf:1: ", "unknown section" },
+	{ "[port a/b]\nsocket=/x\n", "o.conf:1: ", "port name" },
+	{ "[port ]\n", "o.conf:1: ", "" },
+	{ "# hi\nmac-max = 100\n", "o.conf:2: ", "key outside any section" },
+	{ "[switch]\njust words\n", "o.conf:2: ", "expected key = value" },
+	{ "[switch]\nmac-max = 16\nmac-max-per-port = 17\n", "o.conf:3: ",
+	  "mac-max-per-port is larger than mac-max" },
+	{ "[switch]\nmac-max-per-port = 17\n\nmac-max = 16\n[port a]\nsocket=/a\n",
+	  "o.conf:4: ", "mac-max-per-port is larger than mac-max" },
+};
+
+static void test_errors_name_origin_line(void **state)
+{
+	(void)state;
+	/* Start from a config with something in it: it must survive. */
+	assert_int_equal(vvu_config_parse(&C, "[port keep]\nsocket=/keep\n", "k",
+					  err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bads) / sizeof(bads[0]); i++) {
+		before = C;
+		err[0] = '\0';
+		if (vvu_config_parse(&C, bads[i].text, "o.conf", err, sizeof(err)) != -EINVAL)
+			fail_msg("case %zu accepted: %s", i, bads[i].text);
+		if (strncmp(err, bads[i].want, strlen(bads[i].want)) != 0 ||
+		    !strstr(err, bads[i].what))
+			fail_msg("case %zu: error '%s', want '%s...%s'", i, err,
+				 bads[i].want, bads[i].what);
+		assert_memory_equal(&C, &before, sizeof(C));
+	}
+}
+
+static void test_line_too_long(void **state)
+{
+	char text[2048];
+
+	(void)state;
+	/* 512 bytes is the longest line; 513 is refused with its line number. */
+	snprintf(text, sizeof(text), "[switch]\n# %0510d\n", 0);
+	assert_int_equal(strlen(text), 9 + 512 + 1);
+	assert_int_equal(vvu_config_parse(&C, text, "o", err, sizeof(err)), 0);
+	snprintf(text, sizeof(text), "[switch]\n\n# %0511d\n", 0);
+	before = C;
+	assert_int_equal(vvu_config_parse(&C, text, "o", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "o:3: line longer"));
+	/* Also as the last line, without a newline. */
+	snprintf(text, sizeof(text), "[switch]\n# %0600d", 0);
+	assert_int_equal(vvu_config_parse(&C, text, "o", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "o:2: line longer"));
+	assert_memory_equal(&C, &before, sizeof(C));
+}
+
+/* Ports from another origin (a --port, fw_cfg) clash by name and socket. */
+static void test_clash_with_existing(void **state)
+{
+	(void)state;
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=a,socket=/a", err,
+						  sizeof(err)), 0);
+	before = C;
+	assert_int_equal(vvu_config_parse(&C, "\n[port a]\nsocket=/b\n", "f", err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "f:2: port a defined twice"));
+	assert_int_equal(vvu_config_parse(&C, "[port b]\n\nsocket=/a\n", "f", err,
+					  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "f:1: port b uses the socket"));
+	assert_memory_equal(&C, &before, sizeof(C));
+}
+
+static void test_too_many_ports(void **state)
+{
+	char *text = malloc(64 * (SW_MAX_PORTS + 2));
+	size_t off = 0;
+
+	(void)state;
+	for (int i = 0; i <= SW_MAX_PORTS; i++)
+		off += (size_t)sprintf(text + off, "[port p%d]\nsocket=/s%d\n", i, i);
+	assert_int_equal(vvu_config_parse(&C, text, "m", err, sizeof(err)), -EINVAL);
+	char want[32];
+
+	snprintf(want, sizeof(want), "m:%d: more than", 2 * SW_MAX_PORTS + 1);
+	assert_non_null(strstr(err, want));
+	assert_int_equal(C.nports, 0);
+	free(text);
+}
+
+static char *write_file(const void *data, size_t len)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/vvu-config-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static void test_load(void **state)
+{
+	const char good[] = "[port a]\nsocket = /a\n";
+	const char nul[] = "[port a]\nsocket = /a\n# x\0y\n";
+	char *path, want[128];
+
+	(void)state;
+	path = write_file(good, sizeof(good) - 1);
+	assert_int_equal(vvu_config_load(&C, path, err, sizeof(err)), 0);
+	assert_int_equal(C.nports, 1);
+	unlink(path);
+
+	/* A NUL byte names the file and its line. */
+	before = C;
+	path = write_file(nul, sizeof(nul) - 1);
+	assert_int_equal(vvu_config_load(&C, path, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: ", path);
+	if (strncmp(err, want, strlen(want)) != 0 || !strstr(err, "NUL"))
+		fail_msg("NUL byte error '%s', want '%s... NUL'", err, want);
+	assert_memory_equal(&C, &before, sizeof(C));
+	unlink(path);
+
+	/* An error inside a file names the file. */
+	path = write_file("[port b]\nsocket=/b\nqueues=99\n", 29);
+	assert_int_equal(vvu_config_load(&C, path, err, sizeof(err)), -EINVAL);
+	snprintf(want, sizeof(want), "%s:3: queues", path);
+	assert_non_null(strstr(err, want));
+	unlink(path);
+
+	/* Missing file: -errno, named. */
+	assert_int_equal(vvu_config_load(&C, "/nonexistent/vvu.conf", err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/vvu.conf"));
+	assert_memory_equal(&C, &before, sizeof(C));
+}
+
+/* The size limit: 1 MiB - 1 bytes loads, 1 MiB does not. */
+static void test_load_size_limit(void **state)
+{
+	size_t max = (1u << 20) - 1;
+	char *big = malloc(max + 2);
+	char *path;
+
+	(void)state;
+	for (size_t i = 0; i < max + 1; i++)
+		big[i] = (i % 64 == 63) ? '\n' : (i % 64 == 0 ? '#' : 'x');
+	path = write_file(big, max);
+	if (vvu_config_load(&C, path, err, sizeof(err)) != 0)
+		fail_msg("%zu-byte file refused: %s", max, err);
+	unlink(path);
+	path = write_file(big, max + 1);
+	assert_int_equal(vvu_config_load(&C, path, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "larger than 1 MiB"));
+	unlink(path);
+	free(big);
+}
+
+static void test_port_spec(void **state)
+{
+	static const char *const bad_specs[] = {
+		"", ",,,", "name=a", "socket", "name=a,socket=/a,queues=9",
+		"name=a,socket=/a,queues=x", "name=a,socket=/a,mode=peer",
+		"name=a,socket=/a,reconnect-ms=5", "name=a,socket=/a,colour=red",
+		"name=a b,socket=/a", "name=,socket=/a", "name=a,socket=",
+		"name=a,socket=/b",	/* name taken */
+		"name=c,socket=/a",	/* socket taken */
+	};
+	char longspec[700];
+
+	(void)state;
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=a,socket=/a", err,
+						  sizeof(err)), 0);
+	assert_int_equal(vvu_config_add_port_spec(&C,
+		"socket=/b,mode=client,queues=4,reconnect-ms=10", err, sizeof(err)), 0);
+	assert_int_equal(C.nports, 2);
+	assert_string_equal(C.ports[1].name, "p1");
+	assert_true(C.ports[1].client);
+	assert_int_equal(C.ports[1].queues, 4);
+	assert_int_equal(C.ports[1].reconnect_ms, 10);
+	for (size_t i = 0; i < sizeof(bad_specs) / sizeof(bad_specs[0]); i++) {
+		before = C;
+		if (vvu_config_add_port_spec(&C, bad_specs[i], err, sizeof(err)) != -EINVAL)
+			fail_msg("spec '%s' accepted", bad_specs[i]);
+		assert_non_null(strstr(err, "--port"));
+		assert_memory_equal(&C, &before, sizeof(C));
+	}
+	memset(longspec, 'a', sizeof(longspec) - 1);
+	longspec[sizeof(longspec) - 1] = '\0';
+	memcpy(longspec, "socket=/", 8);
+	assert_int_equal(vvu_config_add_port_spec(&C, longspec, err, sizeof(err)), -EINVAL);
+	longspec[200] = '\0';
+	assert_int_equal(vvu_config_add_port_spec(&C, longspec, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "socket"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_good, setup),
+		cmocka_unit_test_setup(test_errors_name_origin_line, setup),
+		cmocka_unit_test_setup(test_line_too_long, setup),
+		cmocka_unit_test_setup(test_clash_with_existing, setup),
+		cmocka_unit_test_setup(test_too_many_ports, setup),
+		cmocka_unit_test_setup(test_load, setup),
+		cmocka_unit_test_setup(test_load_size_limit, setup),
+		cmocka_unit_test_setup(test_port_spec, setup),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the control channel's framing (appliance/ctl.c) over a
+ * real UNIX socket and a real stream (socketpair): every answer is
+ * "OK <n>\n" or "ERR <n>\n" followed by exactly n bytes, a request line
+ * longer than CTL_REQ_MAX gets ERR, and the server loop is the test's
+ * own while a client thread talks to it with blocking I/O.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+#include "ev.h"
+
+#define BIG 100000
+
+static int handler(void *arg, const char *req, struct sbuf *out)
+{
+	(void)arg;
+	if (strcmp(req, "ports") == 0) {
+		sb_printf(out, "p0 up\np1 down\n");
+		return 0;
+	}
+	if (strcmp(req, "empty") == 0)
+		return 0;
+	if (strcmp(req, "big") == 0) {
+		for (int i = 0; i < BIG / 10; i++)
+			sb_printf(out, "%09d\n", i);
+		return 0;
+	}
+	if (strcmp(req, "json") == 0) {
+		sb_json_str(out, "a\"b\\c\n\x01\x7f");
+		return 0;
+	}
+	if (strncmp(req, "echo ", 5) == 0) {
+		sb_printf(out, "%s", req + 5);
+		return 0;
+	}
+	sb_printf(out, "unknown request '%s'\n", req);
+	return 1;
+}
+
+/* One answer as the CLI reads it. */
+struct answer {
+	char kind[8];
+	size_t len;
+	char *body;
+	bool eof_after;		/* the server closed after the body */
+	int rc;
+};
+
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n <= 0)
+			return n < 0 ? -1 : (ssize_t)got;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* Read "KIND <n>\n" and exactly n bytes. */
+static int read_answer(int fd, struct answer *a, bool check_eof)
+{
+	char head[48];
+	size_t i = 0;
+
+	memset(a, 0, sizeof(*a));
+	while (i < sizeof(head) - 1) {
+		if (read(fd, &head[i], 1) != 1)
+			return -EPIPE;
+		if (head[i++] == '\n')
+			break;
+	}
+	head[i] = '\0';
+	if (sscanf(head, "%7s %zu\n", a->kind, &a->len) != 2)
+		return -EPROTO;
+	a->body = malloc(a->len + 1);
+	if (read_full(fd, a->body, a->len) != (ssize_t)a->len)
+		return -EMSGSIZE;
+	a->body[a->len] = '\0';
+	if (check_eof) {
+		char c;
+		ssize_t n = read(fd, &c, 1);
+
+		/* EOF, or ECONNRESET when it closed with our bytes unread. */
+		a->eof_after = n == 0 || (n < 0 && errno == ECONNRESET);
+	}
+	return 0;
+}
+
+struct client {
+	char path[108];
+	const char *req;	/* sent as is */
+	size_t reqlen;
+	struct answer a;
+	volatile int done;
+};
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		c->a.rc = -errno;
+	} else {
+		size_t off = 0;
+
+		while (off < c->reqlen) {
+			ssize_t n = write(s, c->req + off, c->reqlen - off);
+
+			if (n <= 0)
+				break;
+			off += (size_t)n;
+		}
+		c->a.rc = read_answer(s, &c->a, true);
+	}
+	if (s >= 0)
+		close(s);
+	__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+static struct ev_loop *loop;
+static struct ctl_server *srv;
+static char path[108];
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(path, sizeof(path), "/tmp/vvu-ctl-test-%d.sock", (int)getpid());
+	loop = ev_new();
+	srv = ctl_listen(loop, path, handler, NULL);
+	return srv ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	ctl_close(srv);
+	ev_free(loop);
+	unlink(path);
+	return 0;
+}
+
+/* Run one client request to completion while serving it. */
+static void ask(struct client *c, const char *req, size_t len)
+{
+	pthread_t th;
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->path, path, strlen(path) + 1);
+	c->req = req;
+	c->reqlen = len;
+	assert_int_equal(pthread_create(&th, NULL, client_thread, c), 0);
+	for (int i = 0; i < 5000 && !__atomic_load_n(&c->done, __ATOMIC_ACQUIRE); i++)
+		ev_run(loop, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(c->a.rc, 0);
+}
+
+static void test_ok_framing(void **state)
+{
+	struct client c;
+
+	(void)state;
+	ask(&c, "ports\n", 6);
+	assert_string_equal(c.a.kind, "OK");
+	assert_int_equal(c.a.len, 14);
+	assert_string_equal(c.a.body, "p0 up\np1 down\n");
+	assert_true(c.a.eof_after);	/* one request per connection */
+	free(c.a.body);
+
+	ask(&c, "empty\r\n", 7);
+	assert_string_equal(c.a.kind, "OK");
+	assert_int_equal(c.a.len, 0);
+	assert_true(c.a.eof_after);
+	free(c.a.body);
+
+	ask(&c, "big\n", 4);
+	assert_string_equal(c.a.kind, "OK");
+	assert_int_equal(c.a.len, BIG);
+	assert_int_equal(strncmp(c.a.body + BIG - 10, "000009999\n", 10), 0);
+	assert_true(c.a.eof_after);
+	free(c.a.body);
+
+	ask(&c, "json\n", 5);
+	assert_string_equal(c.a.body, "\"a\\\"b\\\\c\\u000a\\u0001\\u007f\"");
+	free(c.a.body);
+
+	ask(&c, "nonsense\n", 9);
+	assert_string_equal(c.a.kind, "ERR");
+	assert_int_equal(c.a.len, strlen(c.a.body));
+	assert_non_null(strstr(c.a.body, "nonsense"));
+	free(c.a.body);
+}
+
+static void test_long_request(void **state)
+{
+	struct client c;
+	char req[CTL_REQ_MAX + 64];
+
+	(void)state;
+	/* The longest line that fits: CTL_REQ_MAX - 1 bytes and its newline. */
+	memcpy(req, "echo ", 5);
+	memset(req + 5, 'x', CTL_REQ_MAX - 1 - 5);
+	req[CTL_REQ_MAX - 1] = '\n';
+	ask(&c, req, CTL_REQ_MAX);
+	assert_string_equal(c.a.kind, "OK");
+	assert_int_equal(c.a.len, CTL_REQ_MAX - 1 - 5);
+	free(c.a.body);
+
+	/* One byte more: ERR, with exactly the bytes it announces. */
+	memset(req + 5, 'x', CTL_REQ_MAX - 5);
+	req[CTL_REQ_MAX] = '\n';
+	ask(&c, req, CTL_REQ_MAX + 1);
+	assert_string_equal(c.a.kind, "ERR");
+	assert_int_equal(c.a.len, strlen(c.a.body));
+	assert_non_null(strstr(c.a.body, "too long"));
+	assert_true(c.a.eof_after);
+	free(c.a.body);
+
+	/* Much longer, no newline at all. */
+	memset(req, 'y', sizeof(req));
+	ask(&c, req, sizeof(req));
+	assert_string_equal(c.a.kind, "ERR");
+	assert_int_equal(c.a.len, strlen(c.a.body));
+	free(c.a.body);
+}
+
+/* A stream (virtio-serial port): many requests, pipelined, never closed. */
+static void test_stream(void **state)
+{
+	int sv[2];
+	struct ctl_server *s;
+	struct answer a;
+	char longline[CTL_REQ_MAX + 10];
+	const char *reqs = "ports\necho one\r\nnonsense\necho two\n";
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	s = ctl_serve_stream(loop, sv[0], handler, NULL);
+	assert_non_null(s);
+	assert_int_equal(write(sv[1], reqs, strlen(reqs)), (ssize_t)strlen(reqs));
+	for (int i = 0; i < 20; i++)
+		ev_run(loop, 1);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.body, "p0 up\np1 down\n");
+	free(a.body);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.kind, "OK");
+	assert_string_equal(a.body, "one");
+	free(a.body);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.kind, "ERR");
+	free(a.body);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.body, "two");
+	free(a.body);
+	/* A line too long gets ERR and the stream goes on. */
+	memset(longline, 'z', sizeof(longline));
+	longline[sizeof(longline) - 1] = '\n';
+	assert_int_equal(write(sv[1], longline, sizeof(longline)), (ssize_t)sizeof(longline));
+	for (int i = 0; i < 20; i++)
+		ev_run(loop, 1);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.kind, "ERR");
+	assert_int_equal(a.len, strlen(a.body));
+	free(a.body);
+	/* The tail of the long line ("zzzz...\n") is a request of its own. */
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.kind, "ERR");
+	free(a.body);
+	assert_int_equal(write(sv[1], "echo three\n", 11), 11);
+	for (int i = 0; i < 20; i++)
+		ev_run(loop, 1);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.body, "three");
+	free(a.body);
+	ctl_close(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ok_framing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
+}
