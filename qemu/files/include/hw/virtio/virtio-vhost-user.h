@@ -1,0 +1,115 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The virtio-vhost-user device (docs/virtio-vhost-user.md in vvu-switch): state shared by the
+ * device model and its PCI proxy. The frontend on the chardev is untrusted; the guest driver
+ * is trusted only to break its own device.
+ */
+
+#ifndef HW_VIRTIO_VIRTIO_VHOST_USER_H
+#define HW_VIRTIO_VIRTIO_VHOST_USER_H
+
+#include "hw/virtio/virtio.h"
+#include "chardev/char-fe.h"
+#include "qemu/event_notifier.h"
+#include "qemu/uuid.h"
+#include "exec/memory.h"
+
+#define TYPE_VIRTIO_VHOST_USER "virtio-vhost-user-device"
+OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVhostUser, VIRTIO_VHOST_USER)
+
+/* Unassigned by the virtio spec and by Linux; see the spec's section 1. */
+#define VIRTIO_ID_VHOST_USER_VVU 58
+
+/* Config space (section 2), little-endian. */
+#define VVU_STATUS_BACKEND_UP   (1u << 0)
+#define VVU_STATUS_FRONTEND_UP  (1u << 1)
+#define VVU_MAX_MSG_SIZE        4096u
+#define VVU_HDR_SIZE            12u
+
+typedef struct VvuConfig {
+    uint32_t status;
+    uint32_t max_vhost_queues;
+    uint8_t uuid[16];
+    uint32_t max_mem_slots;
+    uint32_t max_msg_size;
+} QEMU_PACKED VvuConfig;
+
+/* PCI capability types (section 4). */
+#define VVU_PCI_CAP_DOORBELL_CFG      6
+#define VVU_PCI_CAP_NOTIFICATION_CFG  7
+#define VVU_PCI_CAP_SHARED_MEMORY_CFG 8
+
+/* BAR 0 layout (section 4). */
+#define VVU_BAR0_SIZE            0x2000
+#define VVU_DOORBELL_OFFSET      0x0
+#define VVU_DOORBELL_MULTIPLIER  4
+#define VVU_NOTIFICATION_OFFSET  0x1000
+#define VVU_NOTIFICATION_SIZE    4
+
+#define VVU_MAX_VRINGS_LIMIT     256
+#define VVU_MAX_SLOTS_LIMIT      509
+
+/* One message being read from a socket, with the fds that came with it. */
+#define VVU_MAX_FDS 16
+typedef struct VvuInMsg {
+    uint8_t buf[VVU_HDR_SIZE + VVU_MAX_MSG_SIZE];
+    uint32_t have;      /* bytes in buf */
+    int fds[VVU_MAX_FDS];
+    int nfds;
+    bool complete;      /* parsed and waiting for an rxq buffer */
+} VvuInMsg;
+
+/* A window of BAR 2 holding part of one frontend file. */
+typedef struct VvuRegion {
+    bool used;
+    uint64_t gpa, size, uaddr, mmap_offset;   /* as the frontend sent them */
+    uint64_t bar_base, bar_len;               /* the mapping in BAR 2 */
+    uint64_t bar_off;                         /* R: where gpa appears */
+    uint64_t dev, ino;                        /* file identity */
+    MemoryRegion *mr;
+} VvuRegion;
+
+typedef struct VvuVring {
+    struct VirtIOVhostUser *s;
+    unsigned index;
+    EventNotifier kick, call, err;
+    bool has_kick, has_call, has_err;
+    bool kick_watched;
+    uint16_t vector;
+} VvuVring;
+
+struct VirtIOVhostUser {
+    VirtIODevice parent_obj;
+
+    /* properties */
+    CharBackend chr;
+    QemuUUID uuid;
+    uint32_t max_vhost_queues;
+    uint32_t max_mem_slots;
+    uint64_t shm_size;
+
+    VirtQueue *rxq, *txq;
+    MemoryRegion bar0;       /* doorbells + notification registers */
+    MemoryRegion shm;        /* BAR 2 container */
+
+    uint32_t status;         /* config status field */
+    bool connected, armed, reading;
+    bool disconnect_pending;
+    QEMUBH *disconnect_bh;
+    char *disconnect_reason;
+
+    VvuInMsg main_in;        /* from the chardev */
+    VvuInMsg bchan_in;       /* from the backend channel */
+    int bchan_fd;            /* backend request channel, or -1 */
+
+    VvuVring *vrings;        /* max_vhost_queues entries */
+    EventNotifier log_call;
+    bool has_log_call;
+    uint16_t notification_select;
+
+    VvuRegion *regions;      /* max_mem_slots entries */
+    VvuRegion log;
+    uint64_t map_generation;
+};
+
+#endif
