@@ -96,10 +96,11 @@ static void check_frame_live(const struct sw_frame *f)
 	for (unsigned int i = 0; i < FPORT_MAX; i++) {
 		const struct fport *o = all[i];
 
-		if (!o || b < o->buf[0] || b >= o->buf[SW_BURST])
+		if (!o || b < &o->buf[0][0] ||
+		    b >= &o->buf[0][0] + sizeof(o->buf))
 			continue;
 		assert_true(o->in_burst);
-		assert_true((size_t)(b - o->buf[0]) / sizeof(o->buf[0]) <
+		assert_true((size_t)(b - &o->buf[0][0]) / sizeof(o->buf[0]) <
 			    o->held);
 		return;
 	}
@@ -219,10 +220,10 @@ unsigned int fport_got_count(const struct fport *p, const struct fmac *dst,
 	unsigned int n = 0;
 
 	for (unsigned int i = 0; i < p->ngot; i++) {
-		if (dst && memcmp(p->got[i].eth, dst->b, SW_ETH_ALEN))
+		if (dst && memcmp(p->got[i].eth, dst->b, SW_ETH_ALEN) != 0)
 			continue;
 		if (src && memcmp(p->got[i].eth + SW_ETH_ALEN, src->b,
-				  SW_ETH_ALEN))
+				  SW_ETH_ALEN) != 0)
 			continue;
 		n++;
 	}

@@ -97,7 +97,7 @@ static int find_cb(const struct sw_mac_entry *me, void *arg)
 {
 	struct find_arg *a = arg;
 
-	if (memcmp(me->mac, a->mac.b, SW_ETH_ALEN))
+	if (memcmp(me->mac, a->mac.b, SW_ETH_ALEN) != 0)
 		return 0;
 	a->e = *me;
 	a->found++;
@@ -736,7 +736,7 @@ static void test_foreach(void **state)
 		int j;
 
 		for (j = 0; j < c.n; j++)
-			if (!memcmp(c.e[j].mac, m[i].b, SW_ETH_ALEN))
+			if (memcmp(c.e[j].mac, m[i].b, SW_ETH_ALEN) == 0)
 				break;
 		assert_true(j < c.n);
 		assert_int_equal(c.e[j].port, i == 2 ? 3 : i);
