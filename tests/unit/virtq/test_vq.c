@@ -123,6 +123,37 @@ static void test_setup_checks(void **state)
 				  0, true, true), -EINVAL);
 }
 
+/* Both the frontend address and our mapping of it must be aligned. */
+static void test_setup_alignment_uva_vs_hva(void **state)
+{
+	struct drv_ring *r = &P.drv;
+	struct vu_mem_region reg;
+
+	(void)state;
+	/* Frontend addresses 8 bytes off from our mapping's alignment. */
+	vu_mem_init(&P.vm);
+	pair_region(&P, &reg);
+	reg.uva = H_UVA + 8;
+	assert_int_equal(vu_mem_insert(&P.vm, &reg), 0);
+	/* uva misaligned, hva aligned. */
+	assert_int_equal(vq_setup(&P.vq, &P.vm, 8, H_UVA + 8 + r->desc_off,
+				  H_UVA + 8 + r->avail_off, H_UVA + 8 + r->used_off,
+				  0, false, true), -EINVAL);
+	assert_non_null(strstr(P.vq.why, "descriptor table"));
+	/* uva aligned, hva misaligned. */
+	assert_int_equal(vq_setup(&P.vq, &P.vm, 8, H_UVA + 16 + r->desc_off,
+				  H_UVA + 8 + r->avail_off, H_UVA + 8 + r->used_off,
+				  0, false, true), -EINVAL);
+	assert_non_null(strstr(P.vq.why, "descriptor table"));
+	/* Frontend and our addresses differing by a multiple of 16: fine. */
+	vu_mem_init(&P.vm);
+	reg.uva = H_UVA + 16;
+	assert_int_equal(vu_mem_insert(&P.vm, &reg), 0);
+	assert_int_equal(vq_setup(&P.vq, &P.vm, 8, H_UVA + 16 + r->desc_off,
+				  H_UVA + 16 + r->avail_off, H_UVA + 16 + r->used_off,
+				  0, false, true), 0);
+}
+
 static void test_setup_reads_used_idx(void **state)
 {
 	(void)state;
@@ -330,7 +361,11 @@ static void test_event_idx_notify(void **state)
 	pop_n(6, h);
 	/* Nothing pushed: nothing to say. */
 	assert_false(vq_publish(&P.vq));
-	/* First publish: we never checked, so we notify. */
+	/*
+	 * First publish: we never checked, so we notify, even though
+	 * used_event (far away) would say no.
+	 */
+	drv_set_used_event(&P.drv, 100);
 	vq_push(&P.vq, h[0], 0);
 	assert_true(vq_publish(&P.vq));
 	/* The driver wants to hear once used idx passes 3 (entry 3 used). */
@@ -984,6 +1019,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_setup_checks, pair_std, pair_down),
+		cmocka_unit_test_setup_teardown(test_setup_alignment_uva_vs_hva, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_setup_reads_used_idx, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_pop_push_roundtrip, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_indirect_ok, pair_std, pair_down),
