@@ -29,6 +29,7 @@
 #include "fake_frontend.h"
 #include "ttransport.h"
 #include "vlog.h"
+#include "vq.h"
 #include "vu_net.h"
 #include "vut.h"
 
@@ -532,6 +533,51 @@ static void test_client_backlog_full(void **state)
 	unlink(p->path);
 }
 
+/*
+ * The frontend shrinks its memory file under a live ring: the access
+ * faults (SIGBUS), the guard swaps in zero pages, and only that port is
+ * told.  The other port's memory is untouched.
+ */
+static void test_sigbus_guard(void **state)
+{
+	struct ff fa, fb;
+	struct guest ga, gb;
+	struct vq *vq;
+
+	(void)state;
+	assert_int_equal(vut_guard_init(), 0);
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	assert_int_equal(port_start(&ports[1], "b", false, 0), 0);
+	guest_open(&ga);
+	guest_open(&gb);
+	ff_open(&fa, &ports[0]);
+	bringup(&fa, &ports[0], &ga);
+	ff_open(&fb, &ports[1]);
+	bringup(&fb, &ports[1], &gb);
+	/* The guest publishes two buffers on port b's ring 1. */
+	gb.mem[0x4000 + 0x1000 + 2] = 2;
+	assert_int_equal(vq_avail_count(&ports[1].net.dev.vring[1].vq), 2);
+
+	munmap(ga.mem, MEM_SIZE);
+	assert_int_equal(ftruncate(ga.fd, 0), 0);
+	vq = &ports[0].net.dev.vring[1].vq;
+	assert_int_equal(vq_avail_count(vq), 0);	/* faulted, zero page */
+	assert_true(vut_take_fault(&ports[0].vut));
+	assert_false(vut_take_fault(&ports[0].vut));
+	assert_false(vut_take_fault(&ports[1].vut));
+	assert_int_equal(vq_avail_count(&ports[1].net.dev.vring[1].vq), 2);
+	/* What the daemon does with it: drop that frontend. */
+	vut_drop(&ports[0].vut, "peer memory vanished");
+	assert_int_equal(ports[0].vut.state, VUT_LISTENING);
+	assert_port_clean(&ports[0]);
+	assert_true(ff_hung_up(&fa, TMO));
+	ff_close(&fa);
+	close(ga.fd);
+	ff_close(&fb);
+	guest_close(&gb);
+	assert_true(wait_state(&ports[1], VUT_LISTENING, TMO));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -543,6 +589,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_reconnects, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fds_split_over_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_backlog_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sigbus_guard, setup, teardown),
 	};
 
 	if (!getenv("VU_TEST_VERBOSE"))
