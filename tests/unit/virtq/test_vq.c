@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 
 #include <cmocka.h>
@@ -1015,6 +1016,98 @@ static void test_random_descriptors(void **state)
 	assert_true(breaks > 100);
 }
 
+/*
+ * A guest that rewrites its descriptors, indirect table and avail ring
+ * from another thread while we walk them: whatever we see, every segment
+ * we hand out must lie inside its memory, and we must not crash or hang.
+ */
+struct scribbler {
+	pthread_t tid;
+	volatile bool stop;
+	size_t table;
+	uint64_t seed;
+};
+
+static uint64_t xs(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void *scribble(void *arg)
+{
+	struct scribbler *sc = arg;
+	uint64_t s = sc->seed;
+
+	while (!sc->stop) {
+		uint64_t v = xs(&s);
+		unsigned int i = (unsigned int)(v >> 60) & 7;
+		volatile struct vring_desc *d = (v & 1) ? &P.drv.desc[i] :
+			(volatile struct vring_desc *)drv_ptr(&P.m, sc->table + 16 * i);
+
+		switch ((v >> 1) & 7) {
+		case 0:
+			d->addr = P.m.gpa + xs(&s) % (P.m.size + 64) - 32;
+			break;
+		case 1:
+			d->addr = (v & 2) ? drv_gpa(&P.m, sc->table) : xs(&s);
+			break;
+		case 2:
+			d->len = (uint32_t)xs(&s) % 512;
+			break;
+		case 3:
+			d->len = (v & 4) ? 16 * ((uint32_t)xs(&s) % 10) : (uint32_t)xs(&s);
+			break;
+		case 4:
+			d->flags = (uint16_t)(xs(&s) % 8);
+			break;
+		case 5:
+			d->next = (uint16_t)(xs(&s) % 10);
+			break;
+		default:
+			P.drv.avail->ring[i] = (uint16_t)(xs(&s) % 9);
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void test_concurrent_rewrite(void **state)
+{
+	struct scribbler sc = { .stop = false, .seed = 0x1234567887654321ull };
+	unsigned int ok = 0, breaks = 0;
+
+	(void)state;
+	sc.table = ind_table(8);
+	assert_int_equal(pthread_create(&sc.tid, NULL, scribble, &sc), 0);
+	for (int round = 0; round < 200000; round++) {
+		struct vq_chain c;
+		int rc;
+
+		drv_set_avail_idx(&P.drv, (uint16_t)(P.vq.last_avail + 1));
+		rc = vq_pop(&P.vq, &c);
+		if (rc == 1 || rc == -EMSGSIZE) {
+			ok++;
+			assert_true(c.n_out + c.n_in <= VQ_MAX_IOV);
+			for (unsigned int i = 0; i < (unsigned int)c.n_out + c.n_in; i++)
+				assert_true(pair_owns(&P, c.iov[i].base, c.iov[i].len));
+			vq_push(&P.vq, c.head, 0);
+			vq_publish(&P.vq);
+		} else {
+			assert_int_equal(rc, -EIO);
+			breaks++;
+			assert_int_equal(pair_vq_setup(&P, false, true), 0);
+		}
+	}
+	sc.stop = true;
+	pthread_join(sc.tid, NULL);
+	print_message("concurrent: %u chains, %u breaks\n", ok, breaks);
+	assert_true(ok > 0);
+	assert_true(breaks > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1064,6 +1157,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_avail_backwards, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_region_at_top_wraps, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_random_descriptors, pair_std, pair_down),
+		cmocka_unit_test_setup_teardown(test_concurrent_rewrite, pair_std, pair_down),
 	};
 
 	return cmocka_run_group_tests_name("virtq", tests, NULL, NULL);
