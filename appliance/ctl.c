@@ -91,20 +91,23 @@ struct ctl_server {
 	struct ctl_conn *conns;
 };
 
+static void conn_release(struct ctl_conn *c)
+{
+	ev_del(c->srv->ev, c->fd);
+	if (!c->srv->stream)
+		close(c->fd);
+	free(c);
+}
+
 static void conn_free(struct ctl_conn *c)
 {
-	struct ctl_server *s = c->srv;
-
-	for (struct ctl_conn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+	for (struct ctl_conn **pp = &c->srv->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	}
-	ev_del(s->ev, c->fd);
-	if (!s->stream)
-		close(c->fd);
-	free(c);
+	conn_release(c);
 }
 
 /* Write all of buf; the answer is small and the client is waiting. */
@@ -282,8 +285,12 @@ void ctl_close(struct ctl_server *s)
 {
 	if (!s)
 		return;
-	while (s->conns)
-		conn_free(s->conns);
+	while (s->conns) {
+		struct ctl_conn *c = s->conns;
+
+		s->conns = c->next;
+		conn_release(c);
+	}
 	if (s->listen_fd >= 0) {
 		ev_del(s->ev, s->listen_fd);
 		close(s->listen_fd);

@@ -41,12 +41,35 @@ static int read_line(int fd, char *buf, size_t n)
 	return -1;
 }
 
+/* "OK <n>" or "ERR <n>", n <= ANSWER_MAX.  0 or -1. */
+static int parse_head(const char *head, bool *ok, unsigned long *len)
+{
+	const char *num;
+	char *end;
+
+	if (strncmp(head, "OK ", 3) == 0) {
+		*ok = true;
+		num = head + 3;
+	} else if (strncmp(head, "ERR ", 4) == 0) {
+		*ok = false;
+		num = head + 4;
+	} else {
+		return -1;
+	}
+	if (*num < '0' || *num > '9')
+		return -1;
+	errno = 0;
+	*len = strtoul(num, &end, 10);
+	return errno || *end || *len > ANSWER_MAX ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *path = getenv("VVU_SWITCH_CTL");
 	const char *cmd = NULL;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char req[128], head[64], kind[8];
+	char req[128], head[64];
+	bool ok = false;
 	bool json = false;
 	unsigned long len;
 	char *body;
@@ -81,9 +104,7 @@ int main(int argc, char **argv)
 	}
 	snprintf(req, sizeof(req), "%s%s\n", cmd, json ? " json" : "");
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
-	    read_line(fd, head, sizeof(head)) ||
-	    sscanf(head, "%7s %lu", kind, &len) != 2 || len > ANSWER_MAX ||
-	    (strcmp(kind, "OK") && strcmp(kind, "ERR"))) {
+	    read_line(fd, head, sizeof(head)) || parse_head(head, &ok, &len)) {
 		fprintf(stderr, "vvu-switchctl: bad answer from %s\n", path);
 		return 2;
 	}
@@ -100,7 +121,7 @@ int main(int argc, char **argv)
 		got += (size_t)r;
 	}
 	close(fd);
-	fwrite(body, 1, len, strcmp(kind, "OK") ? stderr : stdout);
+	fwrite(body, 1, len, ok ? stdout : stderr);
 	free(body);
-	return strcmp(kind, "OK") ? 1 : 0;
+	return ok ? 0 : 1;
 }

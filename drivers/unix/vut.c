@@ -523,8 +523,6 @@ static void enter(struct vut_port *p, enum vut_state to)
 		close_conn(p);
 		p->retry_at_ns = ev_now_ns() + p->retry_ns;
 		break;
-	case VUT_CONNECTING:
-		break;
 	default:
 		break;
 	}

@@ -43,7 +43,8 @@ static void refresh(struct vu_net *n)
 
 	n->n_live_tx = n->n_live_rx = 0;
 	for (unsigned int qp = 0; qp < d->max_qp; qp++) {
-		struct vu_vring *rx = &d->vring[2 * qp], *tx = &d->vring[2 * qp + 1];
+		struct vu_vring *rx = &d->vring[2 * (size_t)qp];
+		struct vu_vring *tx = &d->vring[2 * (size_t)qp + 1];
 
 		n->rxq[qp].vq = &rx->vq;
 		n->rxq[qp].hdr_len = hdr;
