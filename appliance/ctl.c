@@ -110,9 +110,18 @@ static void conn_free(struct ctl_conn *c)
 	conn_release(c);
 }
 
-/* Write all of buf; the answer is small and the client is waiting. */
+/* A reader that takes nothing for this long loses its answer. */
+#define CTL_STALL_MS 500
+
+/*
+ * Write all of buf.  The client is waiting and normally reads at once;
+ * one that stops reading must not hold the daemon's loop, so after
+ * CTL_STALL_MS without progress this gives up (-1).
+ */
 static int write_all(int fd, const char *buf, size_t len)
 {
+	unsigned int stalled_ms = 0;
+
 	while (len) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
@@ -121,9 +130,14 @@ static int write_all(int fd, const char *buf, size_t len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
+			if (++stalled_ms > CTL_STALL_MS) {
+				vlog_warn("ctl: client stopped reading, answer dropped");
+				return -1;
+			}
 			usleep(1000);
 			continue;
 		}
+		stalled_ms = 0;
 		if (n <= 0)
 			return -1;
 		buf += n;
