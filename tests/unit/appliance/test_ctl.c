@@ -25,6 +25,7 @@
 #include "ev.h"
 
 #define BIG 100000
+#define HUGE (8 << 20)	/* more than any socket buffer */
 
 static int handler(void *arg, const char *req, struct sbuf *out)
 {
@@ -42,6 +43,11 @@ static int handler(void *arg, const char *req, struct sbuf *out)
 	}
 	if (strcmp(req, "json") == 0) {
 		sb_json_str(out, "a\"b\\c\n\x01\x7f");
+		return 0;
+	}
+	if (strcmp(req, "huge") == 0) {
+		for (int i = 0; i < HUGE / 10; i++)
+			sb_printf(out, "%09d\n", i);
 		return 0;
 	}
 	if (strncmp(req, "echo ", 5) == 0) {
@@ -301,12 +307,74 @@ static void test_stream(void **state)
 	close(sv[1]);
 }
 
+/*
+ * A client asks for an answer larger than the socket buffer and then
+ * stops reading.  It may lose its answer; it must not hold the daemon's
+ * loop (and so the switch) for more than a bounded time.
+ */
+static void *stalled_client(void *arg)
+{
+	struct client *c = arg;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char b[4096];
+	size_t got = 0;
+	ssize_t n;
+
+	memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(s, "huge\n", 5) != 5) {
+		c->a.rc = -1;
+		__atomic_store_n(&c->done, 1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	while (!__atomic_load_n(&c->done, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	/* Released: what arrived is the head of the answer, then EOF. */
+	while ((n = read(s, b, sizeof(b))) > 0)
+		got += (size_t)n;
+	c->a.len = got;
+	close(s);
+	return NULL;
+}
+
+static void test_stalled_reader(void **state)
+{
+	struct client c;
+	pthread_t th;
+	uint64_t t0, took;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	memcpy(c.path, path, strlen(path) + 1);
+	assert_int_equal(pthread_create(&th, NULL, stalled_client, &c), 0);
+	alarm(30);	/* without a bound the loop below never returns */
+	t0 = ev_now_ns();
+	while (ev_now_ns() - t0 < 3000000000ull)
+		if (ev_run(loop, 10) > 0 && ev_now_ns() - t0 > 100000000ull)
+			break;
+	took = (ev_now_ns() - t0) / 1000000;
+	alarm(0);
+	__atomic_store_n(&c.done, 1, __ATOMIC_RELEASE);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(c.a.rc, 0);
+	print_message("loop back after %llu ms; client got %zu of %d bytes\n",
+		      (unsigned long long)took, c.a.len, HUGE);
+	assert_true(took < 3000);
+	assert_true(c.a.len < (size_t)HUGE);
+	/* And the loop still serves the next client. */
+	ask(&c, "ports\n", 6);
+	assert_string_equal(c.a.kind, "OK");
+	free(c.a.body);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ok_framing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
