@@ -65,9 +65,10 @@ static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
 	return true;
 }
 
-static void tx_return(struct vnet_txq *q, uint16_t head)
+/* A chain that is not a frame goes back at once (published with the burst). */
+static void tx_reject(struct vnet_txq *q, uint16_t head)
 {
-	q->pending[q->npending++] = head;
+	vq_push(q->vq, head, 0);
 }
 
 unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
@@ -75,8 +76,10 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 {
 	struct vq_chain *c = &q->chain;
 	unsigned int got = 0;
+	/* Rejects cost a pop too: bound the work one call may do. */
+	unsigned int budget = 2 * ARRAY_LEN(q->pending);
 
-	while (got < n && q->npending < ARRAY_LEN(q->pending)) {
+	while (got < n && q->npending < ARRAY_LEN(q->pending) && budget--) {
 		int rc = vq_pop(q->vq, c);
 
 		if (rc == 0)
@@ -92,22 +95,22 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 				st->tx_too_many_segs++;
 			else
 				st->tx_bad_len++;
-			tx_return(q, c->head);
+			tx_reject(q, c->head);
 			continue;
 		}
 		if (c->out_len < (uint32_t)q->hdr_len + SW_ETH_HLEN ||
 		    c->out_len - q->hdr_len > VNET_MAX_FRAME) {
 			st->tx_bad_len++;
-			tx_return(q, c->head);
+			tx_reject(q, c->head);
 			continue;
 		}
 		if (!chain_to_frame(c, q->hdr_len, &f[got])) {
 			st->tx_too_many_segs++;
-			tx_return(q, c->head);
+			tx_reject(q, c->head);
 			continue;
 		}
 		copy_eth(&f[got]);
-		tx_return(q, c->head);
+		q->pending[q->npending++] = c->head;
 		got++;
 	}
 	return got;

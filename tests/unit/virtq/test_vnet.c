@@ -237,11 +237,35 @@ static void test_tx_bad_len(void **state)
 	check_frame(&f[1], VNET_MAX_FRAME, 3);
 	check_frame(&f[2], 200, 6);
 	assert_int_equal(ST.tx_bad_len, 4);
+	/* Rejected chains go back at once, frames when done. */
+	assert_int_equal(TQ.npending, 3);
 	vnet_tx_done(&TQ);
-	/* Every chain comes back, in the order taken. */
-	for (unsigned int i = 0; i < 7; i++)
-		expect_used(&A, h[i], 0);
+	expect_used(&A, h[0], 0);
+	expect_used(&A, h[1], 0);
+	expect_used(&A, h[4], 0);
+	expect_used(&A, h[5], 0);
+	expect_used(&A, h[2], 0);
+	expect_used(&A, h[3], 0);
+	expect_used(&A, h[6], 0);
 	assert_false(A.vq.broken);
+}
+
+/* A flood of rejects cannot keep one call busy for the whole ring. */
+static void test_tx_reject_budget(void **state)
+{
+	struct sw_frame f[4];
+
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		tx_post(&A, 5, 0, NULL, 0, false);
+	tx_post(&A, 100, 7, NULL, 0, false);
+	assert_int_equal(vnet_tx_burst(&TQ, f, 4, &ST), 0);
+	assert_int_equal(ST.tx_bad_len, 128);
+	assert_int_equal(vnet_tx_burst(&TQ, f, 4, &ST), 1);
+	assert_int_equal(ST.tx_bad_len, 200);
+	check_frame(&f[0], 100, 7);
+	assert_true(vnet_tx_done(&TQ));
+	assert_int_equal(A.drv.used->idx, 201);
 }
 
 static void test_tx_too_many_segs(void **state)
@@ -282,9 +306,10 @@ static void test_tx_too_many_segs(void **state)
 	assert_int_equal(ST.tx_bad_len, 0);
 	assert_false(A.vq.broken);
 	vnet_tx_done(&TQ);
-	expect_used(&A, h[0], 0);
-	expect_used(&A, h[1], 0);
-	assert_int_equal(A.drv.used->ring[2].id, 200);
+	assert_int_equal(A.drv.used->ring[0].id, h[1]);
+	assert_int_equal(A.drv.used->ring[1].id, 200);
+	assert_int_equal(A.drv.used->ring[2].id, h[0]);
+	assert_int_equal(A.drv.used->idx, 3);
 }
 
 static void test_tx_writable(void **state)
@@ -710,6 +735,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_burst, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_eth_is_a_copy, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_bad_len, up12, down),
+		cmocka_unit_test_setup_teardown(test_tx_reject_budget, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_too_many_segs, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_writable, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_not_set_up, up12, down),
