@@ -71,6 +71,8 @@ struct sw {
 	struct sw_mac_slot *tab;
 	struct sw_port port[SW_MAX_PORTS];
 	uint8_t verdict[SW_BURST];
+	uint32_t hsrc[SW_BURST], hdst[SW_BURST];	/* home slots */
+	uint64_t ksrc[SW_BURST], kdst[SW_BURST];	/* MACs */
 	struct sw_frame burst[SW_BURST];
 };
 
@@ -161,14 +163,12 @@ static inline uint32_t home_slot(const struct sw *s, uint64_t mac)
 }
 
 /*
- * The slot holding mac, or the empty slot where it would go.  The table is
- * never more than half full, so there is always an empty slot; the loop
- * bound is only a guard.
+ * The slot holding mac, or the empty slot where it would go, searching
+ * from i, its home slot.  The table is never more than half full, so there
+ * is always an empty slot; the loop bound is only a guard.
  */
-static inline uint32_t probe(const struct sw *s, uint64_t mac)
+static inline uint32_t probe(const struct sw *s, uint64_t mac, uint32_t i)
 {
-	uint32_t i = home_slot(s, mac);
-
 	for (uint32_t n = 0; n <= s->mask; n++) {
 		uint64_t m = s->tab[i].w & SW_MAC_MASK;
 
@@ -274,12 +274,45 @@ static inline void learn(struct sw *s, unsigned int in, uint64_t mac,
 }
 
 /*
+ * First pass over a burst: the MACs of each frame and their home slots,
+ * with the slots prefetched.  No table access, no dependency from one
+ * frame to the next but the repeat check, so the hashes overlap.  Frames
+ * of one burst mostly share their MACs: a repeat is not hashed again.
+ */
+static void hash_burst(struct sw *s, unsigned int n)
+{
+	uint64_t ps = UINT64_MAX, pd = UINT64_MAX;
+	uint32_t hs = 0, hd = 0;
+
+	for (unsigned int k = 0; k < n; k++) {
+		const struct sw_frame *f = &s->burst[k];
+		uint64_t dst = sw_mac_key(f->eth);
+		uint64_t src = sw_mac_key(f->eth + SW_ETH_ALEN);
+
+		if (src != ps) {
+			ps = src;
+			hs = home_slot(s, src);
+			__builtin_prefetch(&s->tab[hs]);
+		}
+		if (dst != pd && !(dst & 1)) {
+			pd = dst;
+			hd = home_slot(s, dst);
+			__builtin_prefetch(&s->tab[hd]);
+		}
+		s->ksrc[k] = src;
+		s->kdst[k] = dst;
+		s->hsrc[k] = hs;
+		s->hdst[k] = hd;
+	}
+}
+
+/*
  * Give each of the n frames in s->burst, received on port in, a verdict in
  * s->verdict, learning source MACs on the way (so a frame can be sent to a
- * MAC learned from an earlier frame of the same burst).  Frames of one
- * burst mostly share a source and destination, so the last slot of each is
- * remembered: within this loop entries are only added or updated in place,
- * never moved, so a remembered slot stays valid.
+ * MAC learned from an earlier frame of the same burst).  The last slot of
+ * each of source and destination is remembered: within this loop entries
+ * are only added or updated in place, never moved, so a remembered slot
+ * stays valid.
  */
 static void classify(struct sw *s, unsigned int in, unsigned int n,
 		     uint64_t now)
@@ -287,10 +320,10 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX;
 	uint32_t src_slot = 0, dst_slot = 0;
 
+	hash_burst(s, n);
 	for (unsigned int k = 0; k < n; k++) {
 		const struct sw_frame *f = &s->burst[k];
-		uint64_t dst = sw_mac_key(f->eth);
-		uint64_t src = sw_mac_key(f->eth + SW_ETH_ALEN);
+		uint64_t dst = s->kdst[k], src = s->ksrc[k];
 		unsigned int p;
 
 		if (f->len < SW_ETH_HLEN) {
@@ -302,7 +335,7 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			continue;
 		}
 		if (src != last_src) {
-			src_slot = probe(s, src);
+			src_slot = probe(s, src, s->hsrc[k]);
 			last_src = src;
 		}
 		learn(s, in, src, src_slot, now);
@@ -312,7 +345,7 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			continue;
 		}
 		if (dst != last_dst) {
-			dst_slot = probe(s, dst);
+			dst_slot = probe(s, dst, s->hdst[k]);
 			last_dst = dst;
 		}
 		if (!s->tab[dst_slot].w) {
