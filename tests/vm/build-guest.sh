@@ -33,7 +33,7 @@ CMDLINE="console=ttyS0,115200 quiet loglevel=1 panic=-1 mitigations=off nokaslr 
 i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 random.trust_cpu=on \
 tsc=reliable no_timer_check nowatchdog cryptomgr.notests rcupdate.rcu_expedited=1"
 
-for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip ldd sha256sum; do
+for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip ldd sha256sum python3; do
     command -v "$tool" >/dev/null || missing "tool $tool"
 done
 BUSYBOX=/bin/busybox
@@ -94,7 +94,14 @@ log "downloading $KPKG $KVER_PKG"
 APT_OPTS=()
 # apt drops to user _apt for downloads; it cannot write into our private dir.
 [ "$(id -u)" = 0 ] && APT_OPTS=(-o APT::Sandbox::User=root)
-(cd "$WORK" && apt-get "${APT_OPTS[@]}" -q download "$KPKG=$KVER_PKG" >&2)
+if ! (cd "$WORK" && apt-get "${APT_OPTS[@]}" -q download "$KPKG=$KVER_PKG" >&2); then
+    # Stale lists name a kernel the mirror no longer has: refresh once, start over.
+    [ "$(id -u)" = 0 ] && [ -z "${VVU_GUEST_APT_UPDATED:-}" ] || die "cannot download $KPKG=$KVER_PKG"
+    log "download failed: apt-get update and retry"
+    apt-get update -qq >&2
+    rm -rf "$WORK"
+    VVU_GUEST_APT_UPDATED=1 exec bash "$SELF" "$@"
+fi
 dpkg-deb -x "$WORK"/"${KPKG}"_*.deb "$WORK/kpkg"
 VMLINUZ="$WORK/kpkg/boot/vmlinuz-$KREL"
 [ -f "$VMLINUZ" ] || die "no vmlinuz in $KPKG"
@@ -105,7 +112,7 @@ MODDIR="$WORK/kpkg/lib/modules/$KREL"
 # each module's own "depends=" field from its .modinfo section.
 declare -A KO_PATH=()
 while IFS= read -r -d '' ko; do
-    name="$(basename "$ko" .ko)"
+    name="${ko##*/}"; name="${name%.ko}"   # no forks: there are ~1100 modules
     KO_PATH["${name//-/_}"]="$ko"
 done < <(find "$MODDIR/kernel" -name '*.ko' -print0)
 builtin_has() { grep -q "/$1.ko\$" "$MODDIR/modules.builtin" 2>/dev/null; }
@@ -132,9 +139,16 @@ log "modules: ${ORDER[*]}"
 R="$WORK/root"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,lib/modules}
 cp "$BUSYBOX" "$R/bin/busybox"
-for applet in $("$BUSYBOX" --list-full); do
-    [ -e "$R/$applet" ] || ln -s /bin/busybox "$R/$applet"
-done
+# One process for ~270 links: a fork per link costs seconds on a busy host.
+"$BUSYBOX" --list-full | python3 -c '
+import os, sys
+root = sys.argv[1]
+for applet in sys.stdin.read().split():
+    path = os.path.join(root, applet)
+    if not os.path.lexists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink("/bin/busybox", path)
+' "$R"
 : > "$R/etc/modules.order"
 for m in "${ORDER[@]}"; do
     cp "${KO_PATH[$m]}" "$R/lib/modules/$m.ko"
