@@ -339,6 +339,8 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			last_src = src;
 		}
 		learn(s, in, src, src_slot, now);
+		if (!s->tab[src_slot].w)
+			last_src = UINT64_MAX;	/* refused: no slot to keep */
 
 		if (dst & 1) {
 			s->verdict[k] = SW_V_FLOOD;
@@ -398,15 +400,14 @@ static void forward(struct sw *s, unsigned int in, unsigned int n)
 {
 	struct sw_port *ip = &s->port[in];
 	uint64_t inbit = 1ULL << in, bytes = 0;
+	unsigned int k;
 
-	for (unsigned int k = 0; k < n; k++) {
+	for (k = 0; k < n && (s->up & inbit); k++) {
 		const struct sw_frame *f = &s->burst[k];
 		unsigned int v = s->verdict[k];
 
 		bytes += f->len;
-		if (!(s->up & inbit)) {
-			ip->st.drops[SW_DROP_PORT_DOWN]++;
-		} else if (v < SW_V_FLOOD) {
+		if (v < SW_V_FLOOD) {
 			if (s->up >> v & 1)
 				send_one(s, v, f);
 			else
@@ -424,6 +425,11 @@ static void forward(struct sw *s, unsigned int in, unsigned int n)
 			ip->st.drops[v - SW_V_DROP]++;
 		}
 	}
+	if (s->cur_in != (int)in)
+		return;		/* the port was removed: no counters left */
+	ip->st.drops[SW_DROP_PORT_DOWN] += n - k;
+	for (; k < n; k++)
+		bytes += s->burst[k].len;
 	ip->st.rx_packets += n;
 	ip->st.rx_bytes += bytes;
 }

@@ -829,6 +829,37 @@ static void test_port_down_mid_burst(void **state)
 	assert_int_equal(e->p[1].ngot, 2);
 	assert_int_equal(e->p[2].ngot, 2);
 	assert_int_equal(st(e, 0)->drops[SW_DROP_PORT_DOWN], 1);
+	assert_int_equal(st(e, 0)->rx_packets, 3);
+}
+
+/* From inside a send, take port A (the ingress) down. */
+static void take_a_down(struct fport *p)
+{
+	struct env *e = p->arg;
+
+	sw_port_set_up(e->s, 0, false);
+	p->on_send = NULL;
+}
+
+static void test_ingress_down_mid_burst(void **state)
+{
+	struct env *e = *state;
+
+	e->p[2].on_send = take_a_down;
+	e->p[2].arg = e;
+	for (int i = 0; i < 3; i++)
+		fport_push(&e->p[0], fmac_bcast, fmac(2, 0xa), 60 + i);
+	assert_int_equal(sw_poll(e->s, SEC), 3);
+	/* the first frame is flooded on (the flood is under way) ... */
+	assert_int_equal(e->p[1].ngot, 1);
+	assert_int_equal(e->p[2].ngot, 1);
+	assert_int_equal(e->p[3].ngot, 1);
+	/* ... the rest are dropped, and the port gets its buffers back */
+	assert_int_equal(st(e, 0)->drops[SW_DROP_PORT_DOWN], 2);
+	assert_int_equal(st(e, 0)->rx_packets, 3);
+	assert_int_equal(st(e, 0)->rx_bytes, 60 + 61 + 62);
+	assert_int_equal(e->p[0].recv_done_calls, 1);
+	assert_int_equal(sw_mac_count(e->s), 0);
 }
 
 /* Remove the ingress port from inside a send: no recv_done to a ghost. */
@@ -1150,6 +1181,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_frames, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_flush_per_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_port_down_mid_burst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ingress_down_mid_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ingress_removed_mid_burst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_clear, setup, teardown),
 		cmocka_unit_test(test_config),
