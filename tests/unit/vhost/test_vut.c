@@ -578,6 +578,79 @@ static void test_sigbus_guard(void **state)
 	assert_true(wait_state(&ports[1], VUT_LISTENING, TMO));
 }
 
+static uint64_t rng = 0x2545f4914f6cdd1dull;
+
+static uint32_t rnd_below(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return (uint32_t)(rng % n);
+}
+
+/*
+ * Random byte streams, cut at random points, with random fds on random
+ * parts, from 300 frontends in turn: the framing must never crash, leak
+ * an fd or stay connected to a frontend that hung up.
+ */
+static void test_random_streams(void **state)
+{
+	int listening_fds;
+	unsigned int drops = 0;
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "r", false, 0), 0);
+	listening_fds = tt_count_fds();
+	for (int conn = 0; conn < 300; conn++) {
+		uint8_t buf[4096];
+		size_t len = 0;
+		struct ff f;
+
+		/* Mostly headers of known requests with sizes near the truth. */
+		while (len < sizeof(buf) - sizeof(struct vu_msg)) {
+			struct vu_msg_hdr h = {
+				.request = rnd_below(8) ? 1 + rnd_below(40) : (uint32_t)rng,
+				.flags = rnd_below(8) ? V : (uint32_t)rng,
+				.size = rnd_below(4) ? 8 * rnd_below(6) : rnd_below(1200),
+			};
+			size_t body = h.size > VU_MAX_PAYLOAD ? rnd_below(64) : h.size;
+
+			memcpy(buf + len, &h, sizeof(h));
+			len += sizeof(h);
+			for (size_t i = 0; i < body; i++)
+				buf[len + i] = (uint8_t)rnd_below(256);
+			len += body;
+			if (rnd_below(4) == 0)
+				break;
+		}
+		ff_open(&f, &ports[0]);
+		for (size_t off = 0; off < len && f.fd >= 0;) {
+			size_t part = 1 + rnd_below(64);
+			int fds[12];
+			unsigned int nfds = rnd_below(3) ? 0 : rnd_below(12);
+
+			if (part > len - off)
+				part = len - off;
+			for (unsigned int i = 0; i < nfds; i++)
+				fds[i] = rnd_below(2) ? tt_eventfd() : tt_memfd(0x1000);
+			if (ff_send_raw(&f, buf + off, part, fds, nfds) != 0)
+				off = len;	/* the backend hung up on us */
+			for (unsigned int i = 0; i < nfds; i++)
+				close(fds[i]);
+			off += part;
+			pump(NULL);
+		}
+		if (ports[0].vut.state != VUT_CONNECTED || ff_hung_up(&f, 0))
+			drops++;
+		ff_close(&f);
+		assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+		assert_port_clean(&ports[0]);
+		assert_int_equal(tt_count_fds(), listening_fds);
+	}
+	print_message("random streams: %u of 300 dropped by the backend\n", drops);
+	assert_true(drops > 30);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -590,6 +663,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fds_split_over_parts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_client_backlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigbus_guard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_random_streams, setup, teardown),
 	};
 
 	if (!getenv("VU_TEST_VERBOSE"))
