@@ -57,6 +57,9 @@ ninja -C build cppcheck; count cppcheck $?
 step "clang-tidy"
 ninja -C build clang-tidy; count clang-tidy $?
 
+step "fuzzing (bounded: ${VVU_FUZZ_SECONDS:-20} s per target)"
+tests/fuzz/run.sh "${VVU_FUZZ_SECONDS:-20}"; count fuzz $?
+
 if [ "$quick" = 0 ]; then
 	step "integration tests (real frontends: dpdk-testpmd, QEMU guests under TCG)"
 	log=$(mktemp)
