@@ -463,11 +463,17 @@ static void listen_cb(void *arg, int fd, uint32_t events)
 static int do_listen(struct vut_port *p)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (s < 0)
 		return -errno;
 	memcpy(a.sun_path, p->path, sizeof(p->path));
+	/* Replace a stale socket, but never delete anything else. */
+	if (lstat(p->path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		close(s);
+		return -EEXIST;
+	}
 	unlink(p->path);
 	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0) {
 		int e = -errno;
