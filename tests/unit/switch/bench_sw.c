@@ -84,7 +84,7 @@ static void set_mac(uint8_t *m, unsigned int port, unsigned int host)
  * to a random host of another port (or to broadcast when bcast).
  */
 static int run(const char *label, unsigned int hosts, int bcast,
-	       unsigned int nports)
+	       unsigned int nports, uint32_t per_port)
 {
 	static struct bport ports[NPORTS];
 	struct sw_config c;
@@ -94,7 +94,7 @@ static int run(const char *label, unsigned int hosts, int bcast,
 
 	sw_config_default(&c);
 	c.mac_max = 65536;
-	c.mac_max_per_port = 16384;
+	c.mac_max_per_port = per_port;
 	s = sw_create(&c);
 	if (!s)
 		return 1;
@@ -150,10 +150,12 @@ int main(void)
 {
 	int r = 0;
 
-	r |= run("unicast, 2 ports, 1 MAC each", 1, 0, 2);
-	r |= run("unicast, 8 ports, 1 MAC each", 1, 0, 8);
-	r |= run("unicast, 8 ports, 1000 MACs each", 1000, 0, 8);
-	r |= run("unicast, 8 ports, 8000 MACs each", 8000, 0, 8);
-	r |= run("broadcast, 8 ports", 1, 1, 8);
+	r |= run("unicast, 2 ports, 1 MAC each", 1, 0, 2, 16384);
+	r |= run("unicast, 8 ports, 1 MAC each", 1, 0, 8, 16384);
+	r |= run("unicast, 8 ports, 1000 MACs each", 1000, 0, 8, 16384);
+	r |= run("unicast, 8 ports, 8000 MACs each", 8000, 0, 8, 16384);
+	r |= run("broadcast, 8 ports", 1, 1, 8, 16384);
+	/* a MAC flood: 4096 sources per port, 1024 learned, the rest refused */
+	r |= run("MAC flood, 8 ports, limit 1024", 1U << 24, 0, 8, 1024);
 	return r;
 }
