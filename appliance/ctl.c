@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -247,6 +248,7 @@ struct ctl_server *ctl_listen(struct ev_loop *ev, const char *path,
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct ctl_server *s;
+	struct stat st;
 
 	if (strlen(path) >= sizeof(a.sun_path)) {
 		errno = ENAMETOOLONG;
@@ -263,6 +265,11 @@ struct ctl_server *ctl_listen(struct ev_loop *ev, const char *path,
 	s->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0)
 		goto fail;
+	/* Replace a stale socket, but never delete anything else. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		goto fail;
+	}
 	unlink(path);
 	if (bind(s->listen_fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
 	    listen(s->listen_fd, 8) < 0 ||
