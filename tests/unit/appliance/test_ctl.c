@@ -7,6 +7,7 @@
  * own while a client thread talks to it with blocking I/O.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -368,6 +369,37 @@ static void test_stalled_reader(void **state)
 	free(c.a.body);
 }
 
+/* The control path names a file that is not a socket: keep it, fail. */
+static void test_path_not_a_socket(void **state)
+{
+	char file[128];
+	struct ctl_server *s2;
+	int fd;
+
+	(void)state;
+	snprintf(file, sizeof(file), "/tmp/vvu-ctl-test-%d.file", (int)getpid());
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	s2 = ctl_listen(loop, file, handler, NULL);
+	assert_null(s2);
+	assert_int_equal(access(file, F_OK), 0);
+	unlink(file);
+	/* Our own (stale) socket path is replaced. */
+	ctl_close(srv);
+	srv = NULL;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	}
+	close(fd);
+	srv = ctl_listen(loop, path, handler, NULL);
+	assert_non_null(srv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -375,6 +407,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_long_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);

@@ -651,6 +651,41 @@ static void test_random_streams(void **state)
 	assert_true(drops > 30);
 }
 
+/*
+ * A socket path that names an existing file that is not a socket (a typo
+ * in a config, run as root): refuse to start, never delete the file.
+ * A stale socket from an earlier run is replaced.
+ */
+static void test_path_not_a_socket(void **state)
+{
+	char file[128];
+	int fd, s;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+
+	(void)state;
+	snprintf(file, sizeof(file), "%s/precious", dir);
+	fd = open(file, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "data", 4), 4);
+	close(fd);
+	vu_net_init(&ports[0].net, "p", &vut_ops, &ports[0].vut, 1);
+	assert_true(vut_start(&ports[0].vut, loop, "p", file, false, 0,
+			      &ports[0].net.dev) < 0);
+	assert_int_equal(access(file, F_OK), 0);
+	unlink(file);
+
+	/* A stale socket (its server gone) is fine to replace. */
+	snprintf(ports[0].path, sizeof(ports[0].path), "%s/stale.sock", dir);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	memcpy(a.sun_path, ports[0].path, strlen(ports[0].path) + 1);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	close(s);
+	assert_int_equal(vut_start(&ports[0].vut, loop, "p", ports[0].path, false, 0,
+				   &ports[0].net.dev), 0);
+	ports[0].started = true;
+	assert_int_equal(ports[0].vut.state, VUT_LISTENING);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -664,6 +699,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_client_backlog_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigbus_guard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
 	};
 
 	if (!getenv("VU_TEST_VERBOSE"))
