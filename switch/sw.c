@@ -8,8 +8,10 @@
  * sw_frame.eth and sw_frame.len are read, and the peer controls both: the
  * MAC table is keyed with a random secret and bounded globally and per
  * port, so a peer can neither aim its MACs at one bucket nor evict other
- * ports' MACs.  Port callbacks are our own code and are trusted to keep the
- * sw_port_ops contract.
+ * ports' MACs (a peer can still claim another port's MAC by sending from
+ * it: a MAC moves to where it was last seen).  Port callbacks are our own
+ * code and are trusted to keep the sw_port_ops contract; one may take a
+ * port down or remove it, even mid-burst, but must not destroy the switch.
  */
 #include "sw.h"
 
