@@ -31,7 +31,8 @@
 
 /* ---- SIGBUS containment ---- */
 
-#define GUARD_SLOTS 4096
+/* Room for every region of every port: 64 ports (SW_MAX_PORTS) x 256. */
+#define GUARD_SLOTS (64 * VU_MAX_MEM_REGIONS)
 
 struct guard_slot {
 	uintptr_t base;
@@ -42,7 +43,8 @@ struct guard_slot {
 static struct guard_slot guard[GUARD_SLOTS];
 static volatile sig_atomic_t guard_faults;
 
-static void guard_add(void *base, size_t len, struct vut_port *p)
+/* 0, or -ENOSPC when the table is full: the caller must not keep the mapping. */
+static int guard_add(void *base, size_t len, struct vut_port *p)
 {
 	for (int i = 0; i < GUARD_SLOTS; i++) {
 		if (!guard[i].base) {
@@ -50,12 +52,12 @@ static void guard_add(void *base, size_t len, struct vut_port *p)
 			guard[i].port = p;
 			__atomic_store_n(&guard[i].base, (uintptr_t)base,
 					 __ATOMIC_RELEASE);
-			return;
+			return 0;
 		}
 	}
-	/* Table full: the mapping is unguarded; say so once. */
-	vlog_warn("%s: more than %d mappings, SIGBUS guard off for one",
-		  p->name, GUARD_SLOTS);
+	vlog_warn("%s: more than %d mappings of peer memory", p->name,
+		  GUARD_SLOTS);
+	return -ENOSPC;
 }
 
 static void guard_del(void *base)
@@ -199,9 +201,14 @@ static int t_map(void *t, struct vu_mem_region *r, int fd)
 		free(m);
 		return e;
 	}
+	/* An unguarded mapping would let the peer kill us with a SIGBUS. */
+	if (guard_add(base, len, p)) {
+		munmap(base, len);
+		free(m);
+		return -ENOSPC;
+	}
 	m->base = base;
 	m->len = len;
-	guard_add(base, len, p);
 	r->hva = (uint8_t *)base + delta;
 	r->cookie = m;
 	return 0;
