@@ -20,6 +20,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -741,6 +742,71 @@ static void test_regions_share_a_memfd(void **state)
 	close(fd);
 }
 
+/*
+ * Every mapping of peer memory must be guarded: 64 ports with 256
+ * regions each is more mappings than the guard table had.  A mapping
+ * the guard does not cover must be refused, never made; a peer that
+ * shrinks a covered one is contained.  The touch runs in a child so an
+ * unguarded fault fails the test instead of killing it.
+ */
+/* Every port at its region limit, and some more. */
+#define MANY (SW_MAX_PORTS * VU_MAX_MEM_REGIONS + 64)
+
+static void test_every_mapping_guarded(void **state)
+{
+	static struct vu_mem_region r[MANY];
+	struct vut_port vp;
+	int prev_fd = -1, cur_fd = -1, n, rc = 0, status;
+	pid_t child;
+
+	(void)state;
+	assert_int_equal(vut_guard_init(), 0);
+	memset(&vp, 0, sizeof(vp));
+	snprintf(vp.name, sizeof(vp.name), "many");
+	for (n = 0; n < MANY; n++) {
+		int fd = tt_memfd(0x1000);
+
+		r[n] = (struct vu_mem_region){ .gpa = (uint64_t)n << 12, .size = 0x1000,
+					       .uva = UVA_BASE + ((uint64_t)n << 12) };
+		if (prev_fd >= 0)
+			close(prev_fd);
+		prev_fd = cur_fd;
+		cur_fd = dup(fd);
+		rc = vut_ops.map(&vp, &r[n], fd);
+		if (rc)
+			break;
+	}
+	print_message("%d mappings made, then %d\n", n, rc);
+	/* Every port can have all its regions; past that, refused. */
+	assert_true(n >= SW_MAX_PORTS * VU_MAX_MEM_REGIONS);
+	if (rc) {
+		assert_int_equal(rc, -ENOSPC);
+		close(cur_fd);
+		cur_fd = prev_fd;	/* the last mapping made */
+		prev_fd = -1;
+	}
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		volatile uint8_t *p = r[n - 1].hva;
+
+		if (ftruncate(cur_fd, 0) < 0)
+			_exit(2);
+		(void)p[0];
+		_exit(vut_take_fault(&vp) ? 0 : 3);
+	}
+	assert_int_equal(waitpid(child, &status, 0), child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("touching a shrunk mapping: %s %d",
+			 WIFSIGNALED(status) ? "killed by signal" : "exit",
+			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	close(cur_fd);
+	if (prev_fd >= 0)
+		close(prev_fd);
+	for (int i = 0; i < n; i++)
+		vut_ops.unmap(&vp, &r[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +822,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_random_streams, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_share_a_memfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_every_mapping_guarded, setup, teardown),
 	};
 
 	if (!getenv("VU_TEST_VERBOSE"))
