@@ -42,10 +42,12 @@ class SwitchError(Exception):
 class Switch:
     """vvu-switchd with one server-mode vhost-user port per name."""
 
-    def __init__(self, ports=("p0", "p1"), workdir=None, extra_args=(), client=False):
+    def __init__(self, ports=("p0", "p1"), workdir=None, extra_args=(), client=False,
+                 queues=1):
         self.dir = workdir or tempfile.mkdtemp(prefix="switch-", dir=vmlib.session_dir())
         self.ports = list(ports)
         self.client = client
+        self.queues = queues
         self.ctl_path = os.path.join(self.dir, "ctl.sock")
         self.log = os.path.join(self.dir, "switchd.log")
         self.extra_args = list(extra_args)
@@ -58,7 +60,8 @@ class Switch:
         argv = [switchd_path(), "--control", self.ctl_path, "--log-level", "info"]
         for p in self.ports:
             mode = "client" if self.client else "server"
-            argv += ["--port", f"name={p},socket={self.sock(p)},mode={mode},reconnect-ms=200"]
+            argv += ["--port", f"name={p},socket={self.sock(p)},mode={mode},reconnect-ms=200,"
+                     f"queues={self.queues}"]
         return argv + self.extra_args
 
     def start(self, timeout=10):
@@ -150,12 +153,13 @@ class TestpmdPeer:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, name, sock, mac, peer_mac, lcores="0,1", workdir=None):
+    def __init__(self, name, sock, mac, peer_mac, lcores="0,1", workdir=None, queues=1):
         self.name = name
         self.sock = sock
         self.mac = mac
         self.peer_mac = peer_mac
         self.lcores = lcores
+        self.queues = queues
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=vmlib.session_dir())
         self.log = os.path.join(self.dir, "testpmd.log")
         self.prefix = f"vvu{os.getpid()}{name}"
@@ -166,8 +170,9 @@ class TestpmdPeer:
         return ["stdbuf", "-oL", vmlib.testpmd_path(), "-l", self.lcores, "--no-pci",
                 "--no-huge", "-m", "512",
                 f"--file-prefix={self.prefix}",
-                "--vdev", f"net_virtio_user0,path={self.sock},queues=1,mac={self.mac}",
+                "--vdev", f"net_virtio_user0,path={self.sock},queues={self.queues},mac={self.mac}",
                 "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192",
+                f"--rxq={self.queues}", f"--txq={self.queues}",
                 "--forward-mode=mac", f"--eth-peer=0,{self.peer_mac}",
                 "--port-topology=loop"]
 

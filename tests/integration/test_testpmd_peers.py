@@ -27,8 +27,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def run_loop(a, b, seconds):
+    # tx_first sends its bursts on every forwarding stream (one per queue).
     b.cmd("start")
-    a.cmd(f"start tx_first {IN_FLIGHT // 32}")
+    a.cmd(f"start tx_first {IN_FLIGHT // 32 // a.queues}")
     time.sleep(seconds)
     a.cmd("stop")
     time.sleep(0.5)          # the loop drains into A's (stopped) RX ring
@@ -51,14 +52,19 @@ def assert_counters_agree(sw, a, b):
     return sa, sb, p0, p1
 
 
-def test_exchange_and_learning():
-    with Switch() as sw:
+@pytest.mark.parametrize("queues", [1, 2])
+def test_exchange_and_learning(queues):
+    with Switch(queues=queues) as sw:
         sw.start()
-        with TestpmdPeer("tpa", sw.sock("p0"), MAC_A, MAC_B) as a, \
-                TestpmdPeer("tpb", sw.sock("p1"), MAC_B, MAC_A) as b:
+        with TestpmdPeer("tpa", sw.sock("p0"), MAC_A, MAC_B, queues=queues) as a, \
+                TestpmdPeer("tpb", sw.sock("p1"), MAC_B, MAC_A, queues=queues) as b:
             a.start()
             b.start()
             sw.wait_up(["p0", "p1"])
+            for p in ("p0", "p1"):
+                port = sw.port(p)
+                assert port["live_rx_queues"] == queues == port["live_tx_queues"], port
+                assert ("mq" in port["features"]) == (queues > 1), port
             run_loop(a, b, 5)
             sa, sb, p0, p1 = assert_counters_agree(sw, a, b)
             print(f"\nforwarded {p0['rx_packets'] + p1['rx_packets']} frames in 5 s; "
