@@ -68,7 +68,11 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
-        for obj in getattr(item, "_vvu_objects", []):
+        objs = getattr(item, "_vvu_objects", [])
+        if objs:
+            vmlib.keep_logs = True
+            rep.sections.append(("vvu logs kept in", vmlib.session_dir()))
+        for obj in objs:
             try:
                 rep.sections.append((f"vvu log: {obj.name}", obj.log_text()))
             except Exception as e:  # a broken log must not hide the failure

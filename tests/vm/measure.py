@@ -39,17 +39,18 @@ def main():
     ap.add_argument("--vms", type=int, default=2, help="VMs booted at once (2 on the cable)")
     ap.add_argument("--cold", action="store_true", help="also time a cold guest build")
     ap.add_argument("--seconds", type=int, default=10, help="iperf3 duration")
+    ap.add_argument("--nic-opts", default="", help="virtio-net-pci properties, e.g. csum=off")
     ap.add_argument("--json", help="append the figures as one JSON line to this file")
     args = ap.parse_args()
 
-    res = {"load_before": os.getloadavg()[0]}
+    res = {"load_before": os.getloadavg()[0], "vms": args.vms, "nic_opts": args.nic_opts}
     if args.cold:
         res["cold_build_s"] = round(cold_build(), 1)
     vmlib.guest_image()
     with vmlib.DpdkCable() as cable:
         cable.start()
-        vms = [vmlib.VM("a", cable.sock_a, ip="10.0.0.1/24"),
-               vmlib.VM("b", cable.sock_b, ip="10.0.0.2/24")]
+        vms = [vmlib.VM("a", cable.sock_a, ip="10.0.0.1/24", nic_opts=args.nic_opts),
+               vmlib.VM("b", cable.sock_b, ip="10.0.0.2/24", nic_opts=args.nic_opts)]
         vms += [vmlib.VM(f"idle{i}") for i in range(args.vms - 2)]
         try:
             for v in vms:

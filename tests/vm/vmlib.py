@@ -100,6 +100,9 @@ def guest_image():
 _live = set()        # objects with a kill() still to be called
 _live_lock = threading.Lock()
 _session_dir = None
+# Set by whoever saw a failure (conftest does): the session dir and its logs
+# then survive the process. VVU_KEEP_LOGS=1 keeps them always.
+keep_logs = os.environ.get("VVU_KEEP_LOGS", "") in ("1", "yes", "true")
 
 
 def session_dir():
@@ -132,7 +135,13 @@ def kill_all():
             pass
 
 
-atexit.register(kill_all)
+def _at_exit():
+    kill_all()
+    if _session_dir and not keep_logs:
+        shutil.rmtree(_session_dir, ignore_errors=True)
+
+
+atexit.register(_at_exit)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -203,10 +212,15 @@ class VM:
              True: QEMU listens on sock (server=on,wait=off).
     mac:     the NIC's MAC (default 52:54:00:00:00:<n>).
     ip:      address/prefix eth0 gets in the guest (vvu.ip= on the cmdline).
+    msix:    None: MSI-X only if VVU_QEMU_MSIX=1 (Debian's QEMU 7.2 segfaults
+             under TCG with MSI-X on a vhost-user virtio-net: vectors=0).
+    nic_opts: extra virtio-net-pci properties, e.g. "mrg_rxbuf=off,csum=off".
+    extra_args: extra QEMU arguments (e.g. ["-bios", "qboot.rom"]).
     """
 
     def __init__(self, name, sock=None, *, ip=None, mac=None, server=False, mem_mb=256,
-                 mtu=None, extra_cmdline="", extra_args=(), msix=None, workdir=None):
+                 mtu=None, extra_cmdline="", extra_args=(), msix=None, nic_opts="",
+                 workdir=None):
         self.name = name
         self.n = next(_ids)
         self.sock = sock
@@ -218,6 +232,7 @@ class VM:
         self.extra_cmdline = extra_cmdline
         self.extra_args = list(extra_args)
         self.msix = qemu_msix_ok() if msix is None else msix
+        self.nic_opts = nic_opts
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=session_dir())
         self.console_log = os.path.join(self.dir, "console.log")
         self.qemu_log = os.path.join(self.dir, "qemu.log")
@@ -260,6 +275,8 @@ class VM:
             dev = f"virtio-net-pci,netdev=n0,mac={self.mac},romfile="
             if not self.msix:
                 dev += ",vectors=0"
+            if self.nic_opts:
+                dev += "," + self.nic_opts.lstrip(",")
             argv += ["-chardev", f"socket,id=c0,path={self.sock},{mode}",
                      "-netdev", "vhost-user,id=n0,chardev=c0", "-device", dev]
         return argv + self.extra_args

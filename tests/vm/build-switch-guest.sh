@@ -1,0 +1,201 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Builds the switch VM: Debian's cloud kernel (it has vfio-pci and the Intel
+# IOMMU driver) plus a busybox initramfs with the vfio modules, DPDK's runtime
+# libraries, dpdk-testpmd and our net_vvu PMD.  /init binds every
+# virtio-vhost-user device (1af4:107a) to vfio-pci, reserves hugepages and
+# gives a shell with the same READY marker as the peer guest (build-guest.sh),
+# so tests/vm/vmlib.py drives it the same way.  It trusts Debian's packages
+# and the PMD it is given; like build-guest.sh it needs no loop mounts.
+#
+# Usage: VVU_PMD_SO=<path to librte_net_vvu.so> build-switch-guest.sh [--print-env]
+#   Output (last lines, the only stdout with --print-env):
+#     VVU_SWITCH_KERNEL=<vmlinuz>  VVU_SWITCH_INITRD=<initramfs>
+#     VVU_SWITCH_CMDLINE=<kernel command line>
+# Environment: VVU_CACHE (default ~/.cache/vvu-switch), VVU_GUEST_KERNEL_PKG.
+# Exit 77 when the host lacks a prerequisite.
+set -euo pipefail
+
+SELF="$(readlink -f "${BASH_SOURCE[0]}")"
+CACHE_ROOT="${VVU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vvu-switch}"
+PRINT_ENV=0
+[ "${1:-}" = "--print-env" ] && PRINT_ENV=1
+
+log() { echo "build-switch-guest: $*" >&2; }
+die() { echo "build-switch-guest: error: $*" >&2; exit 1; }
+missing() { echo "build-switch-guest: missing: $*" >&2; exit 77; }
+
+# The peer guest's TCG-friendly line, plus the IOMMU for vfio and hugepages.
+CMDLINE="console=ttyS0,115200 quiet loglevel=1 panic=-1 mitigations=off nokaslr \
+i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 random.trust_cpu=on \
+tsc=reliable no_timer_check nowatchdog cryptomgr.notests rcupdate.rcu_expedited=1 \
+intel_iommu=on iommu=pt hugepagesz=2M hugepages=64"
+
+for tool in apt-get apt-cache dpkg-deb cpio gzip ldd sha256sum python3; do
+    command -v "$tool" >/dev/null || missing "tool $tool"
+done
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] && ! ldd "$BUSYBOX" >/dev/null 2>&1 || missing "busybox-static"
+TESTPMD="$(command -v dpdk-testpmd || true)"
+[ -n "$TESTPMD" ] || missing "dpdk-testpmd (apt-get install dpdk)"
+PMD_DIR=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
+[ -e "$PMD_DIR/librte_mempool_ring.so.23" ] || missing "DPDK mempool_ring plugin in $PMD_DIR"
+PMD_SO="${VVU_PMD_SO:-}"
+[ -n "$PMD_SO" ] && [ -f "$PMD_SO" ] || missing "our PMD: set VVU_PMD_SO to librte_net_vvu.so"
+
+KPKG="${VVU_GUEST_KERNEL_PKG:-}"
+if [ -z "$KPKG" ]; then
+    read -r KPKG KVER_PKG < <(apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
+        sed -n 's/^Depends: \(linux-image-[0-9][^ ,]*\) (= \([^)]*\)).*/\1 \2/p' | head -1) || true
+    [ -n "$KPKG" ] || die "cannot resolve linux-image-cloud-amd64 to a kernel package"
+else
+    KVER_PKG="$(apt-cache policy "$KPKG" | awk '/Candidate:/ { print $2; exit }')"
+fi
+KREL="${KPKG#linux-image-}"
+DPDK_VER="$(dpkg-query -W -f='${Version}' dpdk 2>/dev/null || echo unknown)"
+HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "dpdk=$DPDK_VER"; echo "cmdline=$CMDLINE";
+           sha256sum "$PMD_SO" "$BUSYBOX" | cut -d' ' -f1; cat "$SELF"; } | sha256sum | cut -c1-16)"
+OUT="$CACHE_ROOT/switch-guest/$HASH"
+
+emit() {
+    [ "$PRINT_ENV" = 1 ] || log "switch guest ready in $OUT"
+    echo "VVU_SWITCH_KERNEL='$OUT/vmlinuz'"
+    echo "VVU_SWITCH_INITRD='$OUT/initramfs.cpio.gz'"
+    echo "VVU_SWITCH_CMDLINE='$(cat "$OUT/cmdline")'"
+}
+if [ -f "$OUT/done" ]; then emit; exit 0; fi
+
+mkdir -p "$CACHE_ROOT/switch-guest"
+WORK="$(mktemp -d "$CACHE_ROOT/switch-guest/.build-XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+chmod 755 "$WORK"
+
+# The kernel deb: reuse one the peer guest build left, else download it.
+log "getting $KPKG $KVER_PKG"
+APT_OPTS=()
+[ "$(id -u)" = 0 ] && APT_OPTS=(-o APT::Sandbox::User=root)
+(cd "$WORK" && apt-get "${APT_OPTS[@]}" -q download "$KPKG=$KVER_PKG" >&2) ||
+    die "cannot download $KPKG=$KVER_PKG"
+dpkg-deb -x "$WORK"/"${KPKG}"_*.deb "$WORK/kpkg"
+VMLINUZ="$WORK/kpkg/boot/vmlinuz-$KREL"
+MODDIR="$WORK/kpkg/lib/modules/$KREL"
+[ -f "$VMLINUZ" ] && [ -d "$MODDIR" ] || die "no vmlinuz or modules in $KPKG"
+
+# Modules in dependency order (each module's own depends= field).
+declare -A KO_PATH=()
+while IFS= read -r -d '' ko; do
+    name="${ko##*/}"; name="${name%.ko}"
+    KO_PATH["${name//-/_}"]="$ko"
+done < <(find "$MODDIR/kernel" -name '*.ko' -print0)
+mod_depends() { tr '\0' '\n' < "$1" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '; }
+ORDER=()
+declare -A SEEN=()
+visit() {
+    local m="${1//-/_}" d
+    [ -n "${SEEN[$m]:-}" ] && return 0
+    SEEN[$m]=1
+    if [ -z "${KO_PATH[$m]:-}" ]; then
+        grep -q "/$m.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
+        grep -q "/${m//_/-}.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
+        die "module $m neither loadable nor built in"
+    fi
+    for d in $(mod_depends "${KO_PATH[$m]}"); do visit "$d"; done
+    ORDER+=("$m")
+}
+for m in vfio vfio_iommu_type1 vfio_pci; do visit "$m"; done
+log "modules: ${ORDER[*]}"
+
+R="$WORK/root"
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run,lib/modules,mnt/huge}
+cp "$BUSYBOX" "$R/bin/busybox"
+"$BUSYBOX" --list-full | python3 -c '
+import os, sys
+root = sys.argv[1]
+for applet in sys.stdin.read().split():
+    path = os.path.join(root, applet)
+    if not os.path.lexists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.symlink("/bin/busybox", path)
+' "$R"
+: > "$R/etc/modules.order"
+for m in "${ORDER[@]}"; do
+    cp "${KO_PATH[$m]}" "$R/lib/modules/$m.ko"
+    echo "$m" >> "$R/etc/modules.order"
+done
+
+# Binaries and every library ldd names, at the same paths.
+copy_libs() {
+    ldd "$1" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | while read -r lib; do
+        [ -e "$R$lib" ] && continue
+        mkdir -p "$R$(dirname "$lib")"
+        cp "$(readlink -f "$lib")" "$R$lib"
+    done
+}
+cp "$TESTPMD" "$R/usr/bin/dpdk-testpmd"
+copy_libs "$TESTPMD"
+# EAL loads every plugin in its plugin dir; give it only what we use.
+mkdir -p "$R$PMD_DIR"
+for so in librte_mempool_ring.so.23 librte_bus_pci.so.23 librte_bus_vdev.so.23; do
+    cp "$(readlink -f "$PMD_DIR/$so")" "$R$PMD_DIR/$so"
+    copy_libs "$PMD_DIR/$so"
+done
+cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
+copy_libs "$PMD_SO"
+echo "root:x:0:0:root:/root:/bin/sh" > "$R/etc/passwd"
+echo "root:x:0:" > "$R/etc/group"
+
+cat > "$R/init" <<'INIT'
+#!/bin/sh
+# vvu-switch switch VM init: vfio, hugepages, virtio-vhost-user devices on
+# vfio-pci, READY marker, then a root shell on ttyS0 for the test driver.
+export PATH=/sbin:/bin:/usr/sbin:/usr/bin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev 2>/dev/null
+mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+mount -t tmpfs tmp /tmp
+mount -t tmpfs run /run
+mount -t hugetlbfs none /mnt/huge
+echo "1 4 1 7" > /proc/sys/kernel/printk
+for m in $(cat /etc/modules.order); do
+    insmod /lib/modules/$m.ko || echo "VVU-WARN insmod $m failed"
+done
+hostname switch
+ip link set lo up
+VVU=
+for d in /sys/bus/pci/devices/*; do
+    [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x107a ] || continue
+    a=${d##*/}
+    echo vfio-pci > $d/driver_override
+    [ -e $d/driver ] && echo $a > $d/driver/unbind
+    echo $a > /sys/bus/pci/drivers_probe
+    [ -e $d/iommu_group ] || echo "VVU-WARN $a has no IOMMU group"
+    VVU="$VVU $a"
+done
+echo "$VVU" > /run/vvu-devices
+if [ ! -e /sys/class/iommu/dmar0 ] && [ -z "$(ls /sys/kernel/iommu_groups 2>/dev/null)" ]; then
+    echo "VVU-FAIL no IOMMU (intel-iommu device and intel_iommu=on needed)"
+else
+    echo "VVU-READY name=switch vvu=$(echo $VVU | tr ' ' ,) huge=$(cat /proc/sys/vm/nr_hugepages) up=$(cut -d' ' -f1 /proc/uptime)"
+fi
+stty -F /dev/ttyS0 -echo 2>/dev/null
+while :; do
+    setsid sh -c 'exec sh </dev/ttyS0 >/dev/ttyS0 2>&1'
+    echo "VVU-SHELL-EXITED"
+done
+INIT
+chmod 755 "$R/init"
+
+(cd "$R" && find . -print0 | LC_ALL=C sort -z |
+    cpio --null -o -H newc --owner=0:0 --quiet) | gzip -6 > "$WORK/initramfs.cpio.gz"
+
+STAGE="$WORK/out"
+mkdir -p "$STAGE"
+cp "$VMLINUZ" "$STAGE/vmlinuz"
+mv "$WORK/initramfs.cpio.gz" "$STAGE/"
+echo "$CMDLINE" > "$STAGE/cmdline"
+echo "kernel=$KPKG $KVER_PKG dpdk=$DPDK_VER modules=${ORDER[*]}" > "$STAGE/info"
+touch "$STAGE/done"
+rm -rf "$OUT"
+mv "$STAGE" "$OUT" 2>/dev/null || [ -f "$OUT/done" ] || die "cannot publish $OUT"
+emit
