@@ -446,23 +446,26 @@ static const struct req_size sizes[] = {
 /* A payload that would be valid at the right size. */
 static void good_payload(const struct req_size *s, uint8_t *buf)
 {
+	struct vu_mem_table_wire mt = { .nregions = 1 };
+	struct vu_mem_reg_wire mr = { .r = region(0, 0x10000) };
+	struct vu_vring_state st = { 0, 64 };
+	uint64_t mtu = 1500;
+
 	memset(buf, 0, VU_MAX_PAYLOAD);
+	mt.r[0] = region(0, 0x10000);
 	switch (s->req) {
-	case VU_SET_MEM_TABLE: {
-		struct vu_mem_table_wire *w = (void *)buf;
-		w->nregions = 1;
-		w->r[0] = region(0, 0x10000);
+	case VU_SET_MEM_TABLE:
+		memcpy(buf, &mt, 8 + 32);
 		break;
-	}
 	case VU_ADD_MEM_REG:
 	case VU_REM_MEM_REG:
-		((struct vu_mem_reg_wire *)buf)->r = region(0, 0x10000);
+		memcpy(buf, &mr, sizeof(mr));
 		break;
 	case VU_SET_VRING_NUM:
-		((struct vu_vring_state *)buf)->num = 64;
+		memcpy(buf, &st, sizeof(st));
 		break;
 	case VU_NET_SET_MTU:
-		*(uint64_t *)buf = 1500;
+		memcpy(buf, &mtu, 8);
 		break;
 	default:
 		break;
