@@ -106,7 +106,8 @@ for m in vfio vfio_iommu_type1 vfio_pci; do visit "$m"; done
 log "modules: ${ORDER[*]}"
 
 R="$WORK/root"
-mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run,lib/modules,mnt/huge}
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run,var,lib/modules,mnt/huge}
+ln -s /run "$R/var/run"
 cp "$BUSYBOX" "$R/bin/busybox"
 "$BUSYBOX" --list-full | python3 -c '
 import os, sys

@@ -1,0 +1,227 @@
+# SPDX-License-Identifier: MIT
+"""Two peer VMs (stock -netdev vhost-user, Linux virtio-net) ping each other
+through a switch VM, all under TCG. The switch VM runs our QEMU with two
+virtio-vhost-user devices behind a virtual Intel IOMMU; inside it,
+dpdk-testpmd io-forwards between the two devices through our net_vvu PMD
+(vfio-pci). Nothing runs on the host but the QEMUs. It trusts only what it
+measures: testpmd's port counters in the switch VM must show the traffic."""
+
+import glob
+import os
+import re
+import shlex
+import subprocess
+import time
+
+import pytest
+
+import vmlib
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD_SWITCH = os.path.join(REPO, "tests", "vm", "build-switch-guest.sh")
+IP_A, IP_B = "10.0.0.1", "10.0.0.2"
+# Where the switch VM's PCI slots put the two devices (see SwitchVM.qemu_argv).
+DEV_A, DEV_B = "0000:00:03.0", "0000:00:04.0"
+
+
+def _has_vvu(qemu):
+    try:
+        out = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return '"virtio-vhost-user-pci"' in out
+
+
+def vvu_qemu():
+    """Our patched QEMU: VVU_QEMU_VVU, else the newest build in the cache
+    (qemu/build.sh) that has the device; None when there is none."""
+    env = os.environ.get("VVU_QEMU_VVU")
+    if env:
+        return env if os.access(env, os.X_OK) and _has_vvu(env) else None
+    cache = os.environ.get("VVU_CACHE", os.path.expanduser("~/.cache/vvu-switch"))
+    bins = sorted(glob.glob(os.path.join(cache, "qemu", "*", "bin", "qemu-system-x86_64")),
+                  key=os.path.getmtime, reverse=True)
+    for b in bins:
+        if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(b)), ".complete")) \
+                and _has_vvu(b):
+            return b
+    return None
+
+
+def pmd_so():
+    """librte_net_vvu.so: VVU_PMD_SO, else the newest one in a build dir."""
+    env = os.environ.get("VVU_PMD_SO")
+    if env:
+        return env if os.path.isfile(env) else None
+    found = sorted(glob.glob(os.path.join(REPO, "build*", "drivers", "vvu", "librte_net_vvu.so")),
+                   key=os.path.getmtime, reverse=True)
+    return found[0] if found else None
+
+
+_switch_image = None
+
+
+def switch_image(so):
+    global _switch_image
+    if _switch_image is None:
+        res = subprocess.run(["bash", BUILD_SWITCH, "--print-env"], capture_output=True,
+                             text=True, timeout=1200, env={**os.environ, "VVU_PMD_SO": so})
+        if res.returncode == 77:
+            pytest.skip("SKIP: cannot build the switch VM: " +
+                        res.stderr.strip().splitlines()[-1])
+        if res.returncode != 0:
+            raise vmlib.VMError(f"build-switch-guest.sh failed:\n{res.stderr}")
+        env = {}
+        for line in res.stdout.splitlines():
+            for key, _, val in [tok.partition("=") for tok in shlex.split(line)]:
+                env[key] = val
+        _switch_image = env
+    return _switch_image
+
+
+class SwitchVM(vmlib.VM):
+    """The switch VM: our QEMU, q35 with a virtual IOMMU, one
+    virtio-vhost-user device per socket (the device listens; peers connect)."""
+
+    def __init__(self, name, qemu, image, socks, mem_mb=512, smp=2, dev_opts=""):
+        super().__init__(name, None, mem_mb=mem_mb)
+        self.qemu = qemu
+        self.image = image
+        self.socks = socks
+        self.smp = smp
+        self.dev_opts = dev_opts
+
+    def qemu_argv(self):
+        argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(self.smp),
+                "-m", str(self.mem_mb), "-machine", "q35",
+                "-nographic", "-nodefaults", "-no-user-config",
+                "-device", "intel-iommu,intremap=off,caching-mode=on",
+                "-chardev", f"socket,id=ser0,path={self.serial_path}",
+                "-serial", "chardev:ser0", "-monitor", "none",
+                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+                "-kernel", self.image["VVU_SWITCH_KERNEL"],
+                "-initrd", self.image["VVU_SWITCH_INITRD"],
+                "-append", self.image["VVU_SWITCH_CMDLINE"]]
+        for i, sock in enumerate(self.socks):
+            vmlib._unlink(sock)
+            dev = f"virtio-vhost-user-pci,chardev=vvu{i},addr={3 + i:#x}"
+            if self.dev_opts:
+                dev += "," + self.dev_opts
+            argv += ["-chardev", f"socket,id=vvu{i},path={sock},server=on,wait=off",
+                     "-device", dev]
+        return argv
+
+    def kill(self):
+        super().kill()
+        for s in self.socks:
+            vmlib._unlink(s)
+
+    def start_testpmd(self, devs, timeout=240):
+        allow = " ".join(f"-a {d}" for d in devs)
+        self.run("setsid sh -c 'exec dpdk-testpmd -l 0-1 -n 1 --iova-mode=pa "
+                 f"--huge-dir=/mnt/huge {allow} -- --forward-mode=io --auto-start "
+                 "--stats-period=1 --nb-cores=1 --total-num-mbufs=2048 "
+                 "> /tmp/testpmd.log 2>&1' </dev/null >/dev/null 2>&1 &")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.testpmd_log()
+            if "Port statistics" in log or "NIC statistics" in log:
+                return log
+            if self.run_status("pidof dpdk-testpmd")[0] != 0:
+                raise vmlib.VMError(f"testpmd exited in the switch VM:\n{log[-4000:]}")
+            time.sleep(2)
+        raise vmlib.VMError(f"testpmd not forwarding after {timeout}s:\n"
+                            f"{self.testpmd_log()[-4000:]}")
+
+    def testpmd_log(self):
+        return self.run("cat /tmp/testpmd.log 2>/dev/null || true", timeout=120)
+
+    def port_stats(self):
+        text = self.testpmd_log()
+        stats = {}
+        for m in re.finditer(r"NIC statistics for port (\d+)\s+#+\s+RX-packets:\s+(\d+).*?"
+                             r"TX-packets:\s+(\d+)", text, re.S):
+            stats[int(m.group(1))] = {"rx_packets": int(m.group(2)),
+                                      "tx_packets": int(m.group(3))}
+        return [stats.get(i, {"rx_packets": 0, "tx_packets": 0}) for i in (0, 1)]
+
+
+@pytest.fixture
+def switch_env():
+    qemu = vvu_qemu()
+    if not qemu:
+        pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh or set "
+                    "VVU_QEMU_VVU)")
+    so = pmd_so()
+    if not so:
+        pytest.skip("SKIP: librte_net_vvu.so not built (ninja drivers/vvu/librte_net_vvu.so, "
+                    "or set VVU_PMD_SO)")
+    if not os.access(vmlib.qemu_path(), os.X_OK):
+        pytest.skip(f"SKIP: no peer QEMU at {vmlib.qemu_path()}")
+    try:
+        vmlib.guest_image()
+    except vmlib.Missing as e:
+        pytest.skip(f"SKIP: cannot build peer guest: {e}")
+    return qemu, switch_image(so)
+
+
+@pytest.fixture
+def objs():
+    made = []
+    yield made
+    for o in made:
+        try:
+            o.kill()
+        except Exception:  # keep killing the rest
+            pass
+
+
+def report(capsys, name, figures):
+    line = " ".join(f"{k}={v}" for k, v in figures.items())
+    with capsys.disabled():
+        print(f"\nRESULT {name}: {line}")
+
+
+def test_peers_ping_through_testpmd_in_switch_vm(switch_env, objs, capsys):
+    qemu, image = switch_env
+    d = vmlib.session_dir()
+    sock_a, sock_b = os.path.join(d, "vvu-a.sock"), os.path.join(d, "vvu-b.sock")
+    sw = SwitchVM("switch", qemu, image, [sock_a, sock_b])
+    objs.append(sw)
+    sw.start()
+    boot_sw = sw.wait_ready(timeout=600)
+    assert f"vvu={DEV_A},{DEV_B}" in sw.log_text(200), sw.log_text()
+    sw.start_testpmd([DEV_A, DEV_B])
+
+    a = vmlib.VM("a", sock_a, ip=IP_A + "/24", mac="52:54:00:00:0b:01")
+    b = vmlib.VM("b", sock_b, ip=IP_B + "/24", mac="52:54:00:00:0b:02")
+    objs += [a, b]
+    a.start()
+    b.start()
+    a.wait_ready(timeout=600)
+    b.wait_ready(timeout=600)
+
+    # Links and ARP settle first: the first answer may take a while.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if a.ping(IP_B, count=1, timeout=5)[1]:
+            break
+    else:
+        pytest.fail(f"no answer through the switch VM\n{sw.testpmd_log()[-4000:]}")
+    sent, recv, rtt_ab = a.ping(IP_B, count=10)
+    assert (sent, recv) == (10, 10), f"a->b lost {sent - recv} of {sent}"
+    sent, recv, rtt_ba = b.ping(IP_A, count=10)
+    assert (sent, recv) == (10, 10), f"b->a lost {sent - recv} of {sent}"
+
+    b.iperf3_server()
+    tcp = a.iperf3_client(IP_B, seconds=5)
+    assert tcp["bytes"] > 100_000, f"iperf3 moved only {tcp['bytes']} bytes"
+
+    time.sleep(2)  # one more stats period
+    rx_a, rx_b = (p["rx_packets"] for p in sw.port_stats())
+    assert rx_a >= 20 and rx_b >= 20, f"testpmd counters: {sw.port_stats()}"
+    report(capsys, "vvu-testpmd", {
+        "boot_switch_s": round(boot_sw, 1), "boot_a_s": round(a.boot_seconds, 1),
+        "ping_rtt_ab_ms": rtt_ab, "ping_rtt_ba_ms": rtt_ba,
+        "tcp_mbps": round(tcp["received_mbps"], 2), "testpmd_rx_pkts": [rx_a, rx_b]})
