@@ -1,0 +1,681 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""vvubench: forwarding benchmark of vvu-switchd against dpdk-testpmd.
+
+Feeds identical DPDK net_virtio_user traffic through two devices under test
+(our switch, and testpmd io-forwarding between two net_vhost ports), measures
+their forwarded frame rate from their own counters, and counts instructions
+per frame under callgrind.  It trusts nothing it starts: every child runs in
+its own session, dies with us (PR_SET_PDEATHSIG) and is killed on exit.
+Standard library only.
+"""
+
+import argparse
+import ctypes
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+MAC0 = "02:00:00:00:00:01"
+MAC1 = "02:00:00:00:00:02"
+GEN_CPU = 0             # generator (both of its lcores) on this CPU
+DUT_CPU = 1             # device under test on this CPU
+PR_SET_PDEATHSIG = 1
+# testpmd printf()s into a pipe: make its stdout line-buffered so that we
+# see answers as they come (stdbuf's preload survives taskset and valgrind).
+UNBUF = ["stdbuf", "-oL", "-eL"]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _child_setup():
+    # Runs in the child between fork and exec: die when the bench dies,
+    # even if it is SIGKILLed and never runs its cleanup.
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class Proc:
+    """A child process in its own session, its output collected in memory
+    and copied to a log file.  stdin is a pipe when interactive."""
+
+    live = []
+
+    def __init__(self, name, argv, logdir, interactive=False):
+        self.name = name
+        self.argv = argv
+        self.buf = ""
+        self.lock = threading.Lock()
+        self.logf = open(os.path.join(logdir, name + ".log"), "w")
+        self.logf.write("$ " + " ".join(argv) + "\n")
+        self.logf.flush()
+        self.p = subprocess.Popen(
+            argv, stdin=subprocess.PIPE if interactive else subprocess.DEVNULL,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_child_setup)
+        Proc.live.append(self)
+        self.t = threading.Thread(target=self._reader, daemon=True)
+        self.t.start()
+
+    @property
+    def pid(self):
+        return self.p.pid
+
+    def _reader(self):
+        fd = self.p.stdout.fileno()
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            text = data.decode("utf-8", "replace")
+            with self.lock:
+                self.buf += text
+            self.logf.write(text)
+            self.logf.flush()
+
+    def mark(self):
+        with self.lock:
+            return len(self.buf)
+
+    def since(self, pos):
+        with self.lock:
+            return self.buf[pos:]
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def send(self, line):
+        if not self.alive():
+            raise BenchError(f"{self.name} exited (rc {self.p.returncode}); "
+                             f"see {self.logf.name}")
+        self.p.stdin.write((line + "\n").encode())
+        self.p.stdin.flush()
+
+    def wait_for(self, regex, timeout, pos=0):
+        """Wait until REGEX matches output after POS; returns the match."""
+        rx = re.compile(regex, re.M)
+        end = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.since(pos))
+            if m:
+                return m
+            if not self.alive():
+                raise BenchError(f"{self.name} exited (rc {self.p.returncode}) "
+                                 f"while waiting for /{regex}/; see {self.logf.name}")
+            if time.monotonic() > end:
+                raise BenchError(f"{self.name}: no /{regex}/ after {timeout}s; "
+                                 f"see {self.logf.name}")
+            time.sleep(0.05)
+
+    def stop(self, grace=3.0, quit_cmd=None):
+        """Ask politely (QUIT_CMD on stdin, then SIGTERM), then SIGKILL the
+        whole session.  Always returns with the process reaped."""
+        if self.alive() and quit_cmd:
+            try:
+                self.send(quit_cmd)
+                self.p.wait(timeout=grace)
+            except (BenchError, OSError, subprocess.TimeoutExpired):
+                pass
+        if self.alive():
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM)
+                self.p.wait(timeout=grace)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        try:
+            os.killpg(self.p.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.p.wait()
+        self.t.join(timeout=2)
+        self.logf.close()
+        if self in Proc.live:
+            Proc.live.remove(self)
+
+    @classmethod
+    def kill_all(cls):
+        for p in list(cls.live):
+            try:
+                os.killpg(p.p.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                p.p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            cls.live.remove(p)
+
+
+def cpu_ns(pid):
+    """CPU time (ns) used so far by all threads of PID, from schedstat."""
+    total = 0
+    for f in glob.glob(f"/proc/{pid}/task/*/schedstat"):
+        try:
+            with open(f) as fh:
+                total += int(fh.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
+def wait_paths(paths, timeout, proc):
+    end = time.monotonic() + timeout
+    while not all(os.path.exists(p) for p in paths):
+        if not proc.alive():
+            raise BenchError(f"{proc.name} exited (rc {proc.p.returncode}); "
+                             f"see {proc.logf.name}")
+        if time.monotonic() > end:
+            raise BenchError(f"{proc.name}: {paths} not there after {timeout}s")
+        time.sleep(0.05)
+
+
+# ---- testpmd command line and its statistics ----
+
+def eal_args(cpu, prefix, mem_mb):
+    # Both lcores (main and forwarding) on one CPU: the main lcore only
+    # reads commands, the forwarding lcore busy-polls.
+    return ["--lcores", f"0@{cpu},1@{cpu}", "--no-pci", "--no-huge",
+            "-m", str(mem_mb), "--file-prefix", prefix, "--log-level", "lib.eal:4"]
+
+
+STATS_RX = re.compile(
+    r"NIC statistics for port (\d+)\s+#+\s*\n"
+    r"\s*RX-packets:\s*(\d+)\s+RX-missed:\s*(\d+)\s+RX-bytes:\s*(\d+)\s*\n"
+    r"(?:.*\n)*?"
+    r"\s*TX-packets:\s*(\d+)\s+TX-errors:\s*(\d+)\s+TX-bytes:\s*(\d+)")
+
+
+def testpmd_stats(proc, nports=2, timeout=30):
+    """Per-port counters from `show port stats all`, with the time of the
+    request (midpoint of send and answer)."""
+    pos = proc.mark()
+    t0 = time.monotonic()
+    proc.send("show port stats all")
+    end = time.monotonic() + timeout
+    while True:
+        out = proc.since(pos)
+        found = STATS_RX.findall(out)
+        if len(found) >= nports:
+            break
+        if time.monotonic() > end:
+            raise BenchError(f"{proc.name}: no port stats after {timeout}s")
+        if not proc.alive():
+            raise BenchError(f"{proc.name} exited; see {proc.logf.name}")
+        time.sleep(0.01)
+    t1 = time.monotonic()
+    ports = {}
+    for port, rx, missed, rxb, tx, txerr, txb in found[:nports]:
+        ports[int(port)] = dict(rx=int(rx), rx_missed=int(missed), rx_bytes=int(rxb),
+                                tx=int(tx), tx_errors=int(txerr), tx_bytes=int(txb))
+    return (t0 + t1) / 2, ports
+
+
+# ---- devices under test ----
+
+class Dut:
+    """Common face of the two devices under test."""
+    name = "?"
+
+    def stats(self):
+        """(time, frames forwarded so far, frames dropped so far)"""
+        raise NotImplementedError
+
+
+class OurSwitch(Dut):
+    name = "vvu-switchd"
+
+    def __init__(self, args, tmp, wrap, tag):
+        self.ctl = os.path.join(tmp, "ctl.sock")
+        self.socks = [os.path.join(tmp, "p0.sock"), os.path.join(tmp, "p1.sock")]
+        for s in self.socks + [self.ctl]:
+            if os.path.exists(s):
+                os.unlink(s)
+        self.ctlbin = args.switchctl
+        argv = wrap + [args.switchd,
+                       "--port", f"name=p0,socket={self.socks[0]}",
+                       "--port", f"name=p1,socket={self.socks[1]}",
+                       "--control", self.ctl, "--idle-poll-us", "-1"]
+        self.proc = Proc(f"{tag}-vvu-switchd", ["taskset", "-c", str(DUT_CPU)] + argv,
+                         tmp)
+        wait_paths(self.socks + [self.ctl], args.start_timeout, self.proc)
+
+    def ctl_json(self, what):
+        r = subprocess.run([self.ctlbin, "-s", self.ctl, "--json", what],
+                           capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise BenchError(f"vvu-switchctl {what}: {r.stderr.strip() or r.stdout.strip()}")
+        return json.loads(r.stdout)
+
+    def start_forwarding(self):
+        pass
+
+    def stats(self):
+        t0 = time.monotonic()
+        js = self.ctl_json("stats")
+        t1 = time.monotonic()
+        fwd = sum(p["tx_packets"] for p in js["ports"])
+        drops = sum(sum(p["drops"].values()) for p in js["ports"])
+        return (t0 + t1) / 2, fwd, drops
+
+    def describe(self):
+        js = self.ctl_json("ports")
+        return "; ".join(f"{p['name']} {p['state']} features={p['features']}"
+                         for p in js["ports"])
+
+    def stop(self):
+        self.proc.stop()
+
+
+class TestpmdDut(Dut):
+    name = "testpmd-io"
+
+    def __init__(self, args, tmp, wrap, tag):
+        self.socks = [os.path.join(tmp, "p0.sock"), os.path.join(tmp, "p1.sock")]
+        for s in self.socks:
+            if os.path.exists(s):
+                os.unlink(s)
+        self.prefix = f"vvubench-dut-{os.getpid()}"
+        argv = wrap + [args.testpmd] + eal_args(DUT_CPU, self.prefix, 1024) + [
+            "--vdev", f"net_vhost0,iface={self.socks[0]},queues=1",
+            "--vdev", f"net_vhost1,iface={self.socks[1]},queues=1",
+            "--", "-i", "--forward-mode=io", "--total-num-mbufs=8192"]
+        self.proc = Proc(f"{tag}-testpmd-dut", UNBUF + ["taskset", "-c", str(DUT_CPU)] + argv,
+                         tmp, interactive=True)
+        self.proc.wait_for(r"^testpmd> ", args.start_timeout)
+        wait_paths(self.socks, args.start_timeout, self.proc)
+
+    def start_forwarding(self):
+        pos = self.proc.mark()
+        self.proc.send("start")
+        self.proc.wait_for(r"io packet forwarding", 60, pos)
+
+    def stats(self):
+        t, ports = testpmd_stats(self.proc)
+        fwd = sum(p["tx"] for p in ports.values())
+        drops = sum(p["rx_missed"] + p["tx_errors"] for p in ports.values())
+        return t, fwd, drops
+
+    def describe(self):
+        return "net_vhost0/1, io forwarding"
+
+    def stop(self):
+        self.proc.stop(quit_cmd="quit", grace=5)
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+
+
+class Generator:
+    """One testpmd with two net_virtio_user ports in mac forwarding mode,
+    each port's peer set to the other's MAC, so frames cross the DUT in both
+    directions with fixed source and destination addresses."""
+
+    def __init__(self, args, tmp, socks, size, tag):
+        self.prefix = f"vvubench-gen-{os.getpid()}"
+        qs = args.queue_size
+        argv = UNBUF + ["taskset", "-c", str(GEN_CPU), args.testpmd] + \
+            eal_args(GEN_CPU, self.prefix, 1024) + [
+            "--vdev", f"net_virtio_user0,path={socks[0]},queues=1,"
+                      f"queue_size={qs},mac={MAC0}",
+            "--vdev", f"net_virtio_user1,path={socks[1]},queues=1,"
+                      f"queue_size={qs},mac={MAC1}",
+            "--", "-i", "--forward-mode=mac",
+            f"--eth-peer=0,{MAC1}", f"--eth-peer=1,{MAC0}",
+            "--total-num-mbufs=16384", f"--burst={args.burst}"]
+        self.proc = Proc(f"{tag}-generator", argv, tmp, interactive=True)
+        m = self.proc.wait_for(r"^testpmd> |Bus \(vdev\) probe failed", args.start_timeout)
+        if "probe failed" in m.group(0):
+            raise BenchError(f"generator could not attach both ports; see {self.proc.logf.name}")
+        self.size = size
+
+    def start(self, bursts):
+        pos = self.proc.mark()
+        self.proc.send(f"set txpkts {self.size}")
+        self.proc.send(f"start tx_first {bursts}")
+        self.proc.wait_for(r"mac packet forwarding", 30, pos)
+
+    def stats(self):
+        t, ports = testpmd_stats(self.proc)
+        return t, sum(p["rx"] for p in ports.values()), ports
+
+    def stop(self):
+        self.proc.stop(quit_cmd="quit", grace=5)
+        shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
+
+
+DUTS = {"ours": OurSwitch, "testpmd": TestpmdDut}
+
+
+# ---- one measurement ----
+
+class Session:
+    """A DUT and a generator, connected and forwarding."""
+
+    def __init__(self, args, tmp, kind, size, wrap=(), tag=""):
+        self.dut = None
+        self.gen = None
+        try:
+            self.dut = DUTS[kind](args, tmp, list(wrap), tag)
+            self.dut.start_forwarding()
+            self.gen = Generator(args, tmp, self.dut.socks, size, tag)
+            self.gen.start(args.tx_first)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        if self.gen:
+            self.gen.stop()
+            self.gen = None
+        if self.dut:
+            self.dut.stop()
+            self.dut = None
+
+
+def throughput(args, tmp, kind, size, rep):
+    """Forwarded frames per second over one window after warm-up."""
+    s = Session(args, tmp, kind, size, tag=f"tput-{kind}-{size}-{rep}")
+    try:
+        time.sleep(args.warmup)
+        dpid, gpid = s.dut.proc.pid, s.gen.proc.pid
+        g0, r0, _ = s.gen.stats()
+        c0, q0 = cpu_ns(dpid), cpu_ns(gpid)
+        t0, f0, d0 = s.dut.stats()
+        time.sleep(args.window)
+        t1, f1, d1 = s.dut.stats()
+        c1, q1 = cpu_ns(dpid), cpu_ns(gpid)
+        g1, r1, _ = s.gen.stats()
+        if f1 == f0:
+            raise BenchError(f"{kind}: forwarded nothing in {args.window}s")
+        # CPU time is read just outside the DUT's counter reads, so the share
+        # is a slight overestimate and the per-CPU-second rate a slight
+        # underestimate (by the cost of one stats request).
+        wall = t1 - t0
+        res = dict(pps=(f1 - f0) / (t1 - t0), gen_pps=(r1 - r0) / (g1 - g0),
+                   drops=d1 - d0, dut_cpu=(c1 - c0) / 1e9 / wall,
+                   gen_cpu=(q1 - q0) / 1e9 / wall,
+                   pps_cpu=(f1 - f0) / max((c1 - c0) / 1e9, 1e-9))
+        if rep == 0 and size == args.sizes[0]:
+            log(f"  {kind}: {s.dut.describe()}")
+        return res
+    finally:
+        s.close()
+
+
+def callgrind_ipf(args, tmp, kind, size):
+    """Instructions the DUT process executes per forwarded frame, counted by
+    callgrind over a window of steady traffic.  The window is bracketed by
+    counter reads on both sides of the zero and of the dump, so the frame
+    count comes with an error bound; the estimate is the midpoint."""
+    cgdir = os.path.join(tmp, f"cg-{kind}-{size}")
+    os.makedirs(cgdir, exist_ok=True)
+    prefix = os.path.join(cgdir, "vgdb")
+    wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+            "--separate-threads=yes", f"--vgdb-prefix={prefix}", "--vgdb=yes",
+            f"--callgrind-out-file={cgdir}/callgrind.out"]
+    s = Session(args, tmp, kind, size, wrap=wrap, tag=f"cg-{kind}-{size}")
+    try:
+        vpid = s.dut.proc.pid      # stdbuf and taskset exec: same pid
+
+        def monitor(cmd):
+            # vgdb straight to callgrind's monitor: about 0.2s, against 0.6s
+            # for the callgrind_control script.
+            r = subprocess.run(["vgdb", f"--vgdb-prefix={prefix}", f"--pid={vpid}", cmd],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                raise BenchError(f"vgdb {cmd}: {r.stdout} {r.stderr}")
+
+        monitor("instrumentation on")
+        time.sleep(args.cg_warmup)
+        # Frames are counted where they come out of the DUT, at the
+        # generator: it runs natively, so its counters answer in
+        # milliseconds, and asking it costs the DUT no instructions.  The
+        # DUT's own counters, read outside the window, bound the count.
+        _, d0, _ = s.dut.stats()
+        _, a0, _ = s.gen.stats()
+        monitor("zero")
+        _, a1, _ = s.gen.stats()
+        time.sleep(args.cg_window)
+        _, b0, _ = s.gen.stats()
+        before = set(os.listdir(cgdir))
+        monitor("dump window")
+        _, b1, _ = s.gen.stats()
+        _, d1, _ = s.dut.stats()
+        dumps = sorted(os.path.join(cgdir, f) for f in set(os.listdir(cgdir)) - before
+                       if f.startswith("callgrind.out"))
+        if not dumps:
+            raise BenchError(f"callgrind wrote no dump in {cgdir}")
+        threads = [parse_callgrind(d) for d in dumps]
+        lo, hi = b0 - a1, b1 - a0
+        if lo <= 0:
+            raise BenchError(f"{kind} under callgrind forwarded nothing in the window")
+        frames = (lo + hi) / 2
+        slack = 2 * args.queue_size      # frames in the generator's RX rings
+        if not lo - slack <= frames <= d1 - d0 + slack:
+            raise BenchError(f"{kind} under callgrind: generator counted {frames:.0f} "
+                             f"frames, the DUT forwarded {d1 - d0} around the window")
+        ir = sum(t[0] for t in threads)
+        fwd = max(threads, key=lambda t: t[0])
+        return dict(ir=ir, frames=frames, ipf=ir / frames, fwd_ipf=fwd[0] / frames,
+                    nthreads=len(threads), err=(hi - lo) / 2 / frames, dumps=dumps,
+                    fns=fwd[1])
+    finally:
+        s.close()
+
+
+# Functions whose inclusive cost the report breaks out, when their symbols
+# are there (testpmd is stripped: only exported DPDK functions show).
+CG_FUNCS = ("sw_poll", "net_recv", "net_recv_done", "net_send", "net_flush",
+            "vnet_tx_burst", "vnet_rx_frame", "vq_pop", "vu_mem_gpa",
+            "ev_run", "ev_now_ns", "sync_ports",
+            "rte_vhost_dequeue_burst", "rte_vhost_enqueue_burst")
+
+
+def parse_callgrind(path):
+    """Total Ir of one dump, and the inclusive Ir of CG_FUNCS in it (via
+    callgrind_annotate, when it is there)."""
+    ir = None
+    with open(path) as f:
+        for line in f:
+            if line.startswith("summary:") or line.startswith("totals:"):
+                ir = int(line.split()[1])
+    if ir is None:
+        raise BenchError(f"no totals in {path}")
+    fns = {}
+    ann = shutil.which("callgrind_annotate")
+    if ann:
+        r = subprocess.run([ann, "--inclusive=yes", "--threshold=100", path],
+                           capture_output=True, text=True)
+        for line in r.stdout.splitlines():
+            m = re.match(r"\s*([\d,]+)\s+\([^)]*\)\s+(\S+)", line)
+            if not m:
+                continue
+            where = m.group(2)
+            fn = where.rsplit(":", 1)[-1]
+            if fn in CG_FUNCS:
+                key = f"{os.path.basename(where.rsplit(':', 1)[0])}:{fn}"
+                fns[key] = fns.get(key, 0) + int(m.group(1).replace(",", ""))
+    return ir, fns
+
+
+# ---- report ----
+
+def gbps(pps, size):
+    return pps * size * 8 / 1e9
+
+
+def median_of(runs, key):
+    return statistics.median(r[key] for r in runs) if runs else None
+
+
+def report(args, tput, cg):
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    print()
+    print(f"vvubench: {args.reps} run(s) per point, median shown; {args.window:g}s window "
+          f"after {args.warmup:g}s warm-up; generator on CPU {GEN_CPU}, DUT on CPU {DUT_CPU}; "
+          f"{args.tx_first}x{args.burst} frames in flight per direction")
+    print(f"load: {uptime}")
+    print()
+    print("  Mpps       frames forwarded by the DUT (both directions, its own counters) per"
+          " second of wall time")
+    print("  Gbps       Mpps x frame bytes x 8 (no preamble, gap or FCS)")
+    print("  Mpps/CPU   frames forwarded per second of CPU time the DUT actually got"
+          " (fair when the CPU is shared)")
+    print("  Ir/frame   instructions of the whole DUT process per forwarded frame (callgrind)")
+    print()
+    hdr = (f"{'frame':>5} | {'ours':>6} {'Gbps':>6} {'tpmd':>6} {'Gbps':>6} {'ratio':>5} |"
+           f" {'ours':>6} {'tpmd':>6} {'ratio':>5} | {'ours':>6} {'tpmd':>6} {'ratio':>5}")
+    print(f"{'':5} | {'Mpps (wall clock)':^38} | {'Mpps/CPU':^20} | {'Ir/frame':^20}")
+    print(hdr)
+    print("-" * len(hdr))
+
+    def num(v, fmt, w=6):
+        return format(v, fmt).rjust(w) if v is not None else "-".rjust(w)
+
+    def ratio(a, b):
+        return num(a / b, ".2f", 5) if a and b else "-".rjust(5)
+
+    for size in args.sizes:
+        o = tput.get(("ours", size), [])
+        t = tput.get(("testpmd", size), [])
+        op, tp = median_of(o, "pps"), median_of(t, "pps")
+        oc, tc = median_of(o, "pps_cpu"), median_of(t, "pps_cpu")
+        oi = cg[("ours", size)]["ipf"] if ("ours", size) in cg else None
+        ti = cg[("testpmd", size)]["ipf"] if ("testpmd", size) in cg else None
+        print(f"{size:>5} | {num(op and op / 1e6, '.3f')} {num(op and gbps(op, size), '.2f')} "
+              f"{num(tp and tp / 1e6, '.3f')} {num(tp and gbps(tp, size), '.2f')} "
+              f"{ratio(op, tp)} | {num(oc and oc / 1e6, '.3f')} {num(tc and tc / 1e6, '.3f')} "
+              f"{ratio(oc, tc)} | {num(oi, '.0f')} {num(ti, '.0f')} {ratio(oi, ti)}")
+    print()
+    print("per run: Mpps wall / Mpps per DUT CPU-s / DUT CPU share / generator CPU share /"
+          " generator-received Mpps / DUT drops")
+    for (kind, size), runs in sorted(tput.items()):
+        for r in runs:
+            print(f"  {kind:8} {size:5}: {r['pps'] / 1e6:.3f} / {r['pps_cpu'] / 1e6:.3f} / "
+                  f"{r['dut_cpu'] * 100:.0f}% / {r['gen_cpu'] * 100:.0f}% / "
+                  f"{r['gen_pps'] / 1e6:.3f} / {r['drops']}")
+    if cg:
+        print()
+        print("callgrind (whole DUT process, all threads, over the window):")
+        for (kind, size), c in sorted(cg.items()):
+            print(f"  {kind:8} {size:5}: {c['ir']:,} Ir / {c['frames']:,.0f} frames "
+                  f"= {c['ipf']:.0f} Ir/frame (frame count +-{c['err'] * 100:.1f}%); "
+                  f"busiest of {c['nthreads']} thread(s): {c['fwd_ipf']:.0f} Ir/frame")
+            top = sorted(c["fns"].items(), key=lambda kv: -kv[1])[:8]
+            for name, v in top:
+                if v / c["frames"] >= 5:
+                    print(f"      {v / c['frames']:8.0f} Ir/frame inclusive in {name}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=None, help="meson build dir with appliance/")
+    ap.add_argument("--quick", action="store_true", help="about one minute")
+    ap.add_argument("--reps", type=int)
+    ap.add_argument("--window", type=float)
+    ap.add_argument("--warmup", type=float)
+    ap.add_argument("--sizes", default="64,1518")
+    ap.add_argument("--duts", default="ours,testpmd")
+    ap.add_argument("--no-callgrind", action="store_true")
+    ap.add_argument("--cg-window", type=float)
+    ap.add_argument("--cg-warmup", type=float, default=2.0)
+    ap.add_argument("--tx-first", type=int, default=16,
+                    help="bursts each generator port injects (frames in flight)")
+    ap.add_argument("--burst", type=int, default=32)
+    ap.add_argument("--queue-size", type=int, default=1024)
+    ap.add_argument("--start-timeout", type=float, default=120.0)
+    ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dumps)")
+    args = ap.parse_args()
+    args.sizes = [int(x) for x in args.sizes.split(",")]
+    args.duts = args.duts.split(",")
+    q = args.quick
+    def dflt(v, quick, full):
+        return v if v is not None else (quick if q else full)
+    args.reps = dflt(args.reps, 1, 3)
+    args.window = dflt(args.window, 2.0, 5.0)
+    args.warmup = dflt(args.warmup, 1.0, 2.0)
+    args.cg_window = dflt(args.cg_window, 3.0, 8.0)
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    build = args.build or os.path.join(root, "build")
+    args.switchd = os.path.join(build, "appliance", "vvu-switchd")
+    args.switchctl = os.path.join(build, "appliance", "vvu-switchctl")
+    args.testpmd = shutil.which("dpdk-testpmd")
+    if not args.testpmd:
+        print("SKIP: dpdk-testpmd not found (apt-get install dpdk)")
+        return 77
+    if os.cpu_count() < 2:
+        print("SKIP: needs 2 CPUs (generator and DUT on their own CPU)")
+        return 77
+    if "ours" in args.duts and not (os.access(args.switchd, os.X_OK) and
+                                   os.access(args.switchctl, os.X_OK)):
+        print(f"SKIP: {args.switchd} not built (meson setup build && ninja -C build)")
+        return 77
+    if not args.no_callgrind and not (shutil.which("valgrind") and shutil.which("vgdb")):
+        log("valgrind/vgdb missing: skipping the instruction counts")
+        args.no_callgrind = True
+
+    tmp = tempfile.mkdtemp(prefix="vvubench-")
+    log(f"work dir {tmp}")
+    tput, cg = {}, {}
+    try:
+        for rep in range(args.reps):
+            for size in args.sizes:
+                for kind in args.duts:
+                    r = throughput(args, tmp, kind, size, rep)
+                    log(f"{kind:8} {size:5}B run {rep + 1}: {r['pps'] / 1e6:.3f} Mpps, "
+                        f"{r['pps_cpu'] / 1e6:.3f} Mpps per DUT CPU-second "
+                        f"(DUT had {r['dut_cpu'] * 100:.0f}% of a CPU, generator "
+                        f"{r['gen_cpu'] * 100:.0f}%; generator saw {r['gen_pps'] / 1e6:.3f}, "
+                        f"drops {r['drops']})")
+                    tput.setdefault((kind, size), []).append(r)
+        if not args.no_callgrind:
+            for size in args.sizes:
+                for kind in args.duts:
+                    c = callgrind_ipf(args, tmp, kind, size)
+                    log(f"{kind:8} {size:5}B callgrind: {c['ipf']:.0f} Ir/frame "
+                        f"({c['frames']:.0f} frames)")
+                    cg[(kind, size)] = c
+        report(args, tput, cg)
+        return 0
+    except BenchError as e:
+        print(f"FAIL: {e}", file=sys.stderr)
+        args.keep = True
+        return 1
+    finally:
+        Proc.kill_all()
+        if args.keep:
+            log(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _on_signal(signo, frame):
+    raise KeyboardInterrupt
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _on_signal)
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        Proc.kill_all()
+        sys.exit(130)
