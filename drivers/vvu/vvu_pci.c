@@ -65,7 +65,7 @@
 #define F_VERSION_1 32
 #define F_ACCESS_PLATFORM 33
 
-#define BUF_STRIDE 4224u		/* >= VVU_RXBUF_SIZE, 64-byte multiple */
+#define BUF_STRIDE ((size_t)4224)		/* >= VVU_RXBUF_SIZE, 64-byte multiple */
 
 static void set_err(struct vvu_pci *p, const char *what)
 {
@@ -102,9 +102,9 @@ static void wr64(volatile uint8_t *b, size_t o, uint64_t v)
 /* ---- capabilities ---- */
 
 struct cap {
-	uint8_t cfg_type, bar, id, len;
 	uint64_t offset, length;
 	uint32_t extra;		/* notify/doorbell multiplier */
+	uint8_t cfg_type, bar, id, len;
 };
 
 /* A window [offset, offset + length) inside a mapped BAR, or NULL. */
@@ -437,7 +437,7 @@ int vvu_pci_init(struct vvu_pci *p, struct rte_pci_device *pdev)
 		goto fail;
 	snprintf(mzname, sizeof(mzname), "vvu_%.26s", p->name);
 	p->mz = rte_memzone_reserve_aligned(mzname,
-					    2 * ring_bytes + 2 * VVU_QSIZE * BUF_STRIDE,
+					    2 * ring_bytes + BUF_STRIDE * VVU_QSIZE * 2,
 					    SOCKET_ID_ANY, RTE_MEMZONE_IOVA_CONTIG,
 					    4096);
 	if (!p->mz) {

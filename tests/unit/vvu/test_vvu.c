@@ -455,7 +455,7 @@ static void test_tport_init_refuses(void **state)
 /* ---------------- ring: driver side vs our device side ---------------- */
 
 #define RBASE 0x40000000ull	/* the "IOVA" of ring memory */
-#define RMEM (64u * 4096u)
+#define RMEM ((size_t)64 * 4096)
 
 struct rpair {
 	int fd;
@@ -471,7 +471,7 @@ static void rpair_open(struct rpair *p, uint16_t size)
 
 	p->fd = memfd_create("vvu-ring", 0);
 	assert_true(p->fd >= 0);
-	assert_int_equal(ftruncate(p->fd, RMEM), 0);
+	assert_int_equal(ftruncate(p->fd, (off_t)RMEM), 0);
 	p->drv = mmap(NULL, RMEM, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
 	p->dev = mmap(NULL, RMEM, PROT_READ | PROT_WRITE, MAP_SHARED, p->fd, 0);
 	assert_true(p->drv != MAP_FAILED && p->dev != MAP_FAILED);
@@ -520,7 +520,7 @@ static void test_ring_roundtrip(void **state)
 			assert_int_equal(vq_pop(&p.vq, &c), 1);
 			assert_int_equal(c.n_in, 1);
 			assert_int_equal(c.in_len, 4096);
-			assert_ptr_equal(c.iov[0].base, p.dev + RMEM / 2 + i * 4096);
+			assert_ptr_equal(c.iov[0].base, p.dev + RMEM / 2 + (size_t)i * 4096);
 			vq_push(&p.vq, c.head, 100 + i);
 		}
 		vq_publish(&p.vq);
