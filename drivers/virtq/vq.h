@@ -87,7 +87,9 @@ static inline bool vq_ready(const struct vq *vq)
  * Take the next available chain into *c.
  * Returns 1 with *c filled; 0 when nothing is available;
  * -EMSGSIZE when the chain is legal but has more than VQ_MAX_IOV segments
- * or more than 4 GiB (c->head is valid: the caller must vq_push() it);
+ * or more than 4 GiB (c->head is valid: the caller must vq_push() it;
+ * the iovs describe only a part of the chain, and n_out + n_in ==
+ * VQ_MAX_IOV tells that the segment limit was the one hit);
  * -EIO when the peer broke a rule (the queue is now broken, see vq->why).
  */
 int vq_pop(struct vq *vq, struct vq_chain *c);
@@ -116,7 +118,13 @@ bool vq_publish(struct vq *vq);
  */
 void vq_set_kicks(struct vq *vq, bool on);
 
-/* Mark broken with a printf-style reason (kept in vq->why). */
+/*
+ * On a queue that is broken or not set up, vq_pop() returns -EIO and
+ * vq_push(), vq_publish() and vq_set_kicks() touch nothing: the peer's
+ * rings are not written again until the queue is set up anew.
+ */
+
+/* Mark broken with a printf-style reason (kept in vq->why); first wins. */
 void vq_break(struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
