@@ -29,9 +29,12 @@ missing() { echo "build-guest: missing: $*" >&2; exit 77; }
 
 # Base command line for TCG: no mitigations, no KASLR, little console output,
 # skip probing we do not need (keyboard controller, extra UARTs, RNG waits).
+# clocksource=hpet: TCG's TSC is the host's, and a calibration during which
+# the host descheduled the vCPU can be far off and is never corrected; the
+# HPET follows QEMU's clock, so guest time (and every RTT) stays true.
 CMDLINE="console=ttyS0,115200 quiet loglevel=1 panic=-1 mitigations=off nokaslr \
 i8042.noaux i8042.nokbd i8042.nopnp 8250.nr_uarts=1 random.trust_cpu=on \
-tsc=reliable no_timer_check nowatchdog cryptomgr.notests rcupdate.rcu_expedited=1"
+clocksource=hpet no_timer_check nowatchdog cryptomgr.notests rcupdate.rcu_expedited=1"
 
 for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip ldd sha256sum python3; do
     command -v "$tool" >/dev/null || missing "tool $tool"

@@ -408,6 +408,13 @@ class VM:
             raise VMError(f"{self.name}: guest says {m.group(0).decode(errors='replace')}\n"
                           f"{self.log_text()}")
         self.boot_seconds = time.monotonic() - self._started_at
+        # A TSC calibrated while the host descheduled the vCPU makes guest
+        # time run many times too fast (seen: 205 s uptime after 8 s), and
+        # every RTT with it. The guest uses HPET; check anyway.
+        up = re.search(rb"up=([\d.]+)", m.group(0))
+        if up and float(up.group(1)) > self.boot_seconds * 1.5 + 5:
+            raise VMError(f"{self.name}: guest clock runs fast: uptime {up.group(1).decode()} s "
+                          f"after {self.boot_seconds:.1f} s\n{self.log_text()}")
         # Quiet the shell: no prompts inside command output, no echo.
         self._write(b"PS1=''; PS2=''; stty -echo\n")
         self.run("true", timeout=60)
@@ -582,17 +589,35 @@ class DpdkCable:
             time.sleep(0.1)
         return self
 
-    def port_stats(self):
-        """Latest per-port {'rx_packets', 'tx_packets'} parsed from the
-        periodic statistics testpmd prints, as a list indexed by port."""
+    _STATS_RE = re.compile(r"NIC statistics for port (\d+)\s+#+\s+RX-packets:\s+(\d+).*?"
+                           r"TX-packets:\s+(\d+).*?Tx-bps:[^\n]*\n\s*#{10,}", re.S)
+
+    def _parse_stats(self):
         with open(self.log, "rb") as f:
             text = f.read().decode("utf-8", "replace")
-        stats = {}
-        for m in re.finditer(r"NIC statistics for port (\d+)\s+#+\s+RX-packets:\s+(\d+).*?"
-                             r"TX-packets:\s+(\d+)", text, re.S):
+        stats, blocks = {}, 0
+        for m in self._STATS_RE.finditer(text):
             stats[int(m.group(1))] = {"rx_packets": int(m.group(2)),
                                       "tx_packets": int(m.group(3))}
-        return [stats.get(i, {"rx_packets": 0, "tx_packets": 0}) for i in (0, 1)]
+            blocks += int(m.group(1)) == 1
+        return blocks, [stats.get(i, {"rx_packets": 0, "tx_packets": 0}) for i in (0, 1)]
+
+    def port_stats(self, fresh=True, timeout=10):
+        """Per-port {'rx_packets', 'tx_packets'}, a list indexed by port,
+        parsed from the statistics testpmd prints every second. fresh=True
+        waits for a report printed after this call, so packets sent before
+        it are counted."""
+        blocks, stats = self._parse_stats()
+        if not fresh:
+            return stats
+        deadline = time.monotonic() + timeout
+        while True:
+            time.sleep(0.2)
+            now, stats = self._parse_stats()
+            if now >= blocks + 2:   # the first may have been half printed
+                return stats
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise VMError(f"testpmd printed no statistics in {timeout}s:\n{tail(self.log)}")
 
     def kill(self):
         _unregister(self)
