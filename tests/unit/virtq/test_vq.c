@@ -15,6 +15,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -397,6 +398,53 @@ static void test_event_idx_notify(void **state)
 	assert_true(vq_publish(&P.vq));	/* 6 -> 9 crosses 7 */
 	vq_push(&P.vq, h[3], 0);
 	assert_false(vq_publish(&P.vq));
+}
+
+/* Indices starting just below 2^16 (a reconnect's SET_VRING_BASE). */
+static void test_event_idx_wrap(void **state)
+{
+	size_t o = pair_buf(&P, 16);
+	struct drv_buf b = { drv_gpa(&P.m, o), 16, true };
+	struct vq_chain c;
+	uint16_t h[4];
+	uint32_t len;
+
+	(void)state;
+	P.drv.used->idx = 65534;
+	P.drv.last_used = 65534;
+	P.drv.avail_idx = 65534;
+	P.drv.kicked = 65534;
+	P.drv.avail->idx = 65534;
+	assert_int_equal(vq_setup(&P.vq, &P.vm, 8, drv_uva(&P.m, P.drv.desc_off),
+				  drv_uva(&P.m, P.drv.avail_off),
+				  drv_uva(&P.m, P.drv.used_off), 65534, true, true), 0);
+	vq_set_kicks(&P.vq, true);
+	assert_int_equal(drv_avail_event(&P.drv), 65534);
+	for (int i = 0; i < 4; i++) {
+		assert_true(drv_add(&P.drv, &b, 1, false) >= 0);
+		assert_int_equal(drv_kick_needed(&P.drv), i == 0);
+	}
+	assert_int_equal(P.drv.avail_idx, 2);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		h[i] = c.head;
+	}
+	assert_int_equal(P.vq.last_avail, 2);
+	vq_set_kicks(&P.vq, true);
+	assert_int_equal(drv_avail_event(&P.drv), 2);
+
+	vq_push(&P.vq, h[0], 0);
+	drv_set_used_event(&P.drv, 0);
+	assert_true(vq_publish(&P.vq));		/* first: 65535 */
+	vq_push(&P.vq, h[1], 0);
+	assert_false(vq_publish(&P.vq));	/* 0: not past 0 yet */
+	vq_push(&P.vq, h[2], 0);
+	assert_true(vq_publish(&P.vq));		/* 1: past 0 */
+	vq_push(&P.vq, h[3], 0);
+	assert_false(vq_publish(&P.vq));
+	assert_int_equal(P.drv.used->idx, 2);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(drv_get_used(&P.drv, &len), h[i]);
 }
 
 static void test_no_interrupt_flag(void **state)
@@ -1024,6 +1072,7 @@ static void test_random_descriptors(void **state)
 struct scribbler {
 	pthread_t tid;
 	volatile bool stop;
+	uint64_t writes;
 	size_t table;
 	uint64_t seed;
 };
@@ -1070,6 +1119,7 @@ static void *scribble(void *arg)
 			P.drv.avail->ring[i] = (uint16_t)(xs(&s) % 9);
 			break;
 		}
+		__atomic_fetch_add(&sc->writes, 1, __ATOMIC_RELAXED);
 	}
 	return NULL;
 }
@@ -1078,11 +1128,19 @@ static void test_concurrent_rewrite(void **state)
 {
 	struct scribbler sc = { .stop = false, .seed = 0x1234567887654321ull };
 	unsigned int ok = 0, breaks = 0;
+	time_t t0 = time(NULL);
 
 	(void)state;
 	sc.table = ind_table(8);
 	assert_int_equal(pthread_create(&sc.tid, NULL, scribble, &sc), 0);
-	for (int round = 0; round < 200000; round++) {
+	/*
+	 * On a loaded machine the other thread may hardly run: go on until
+	 * both sides did enough, with a time cap.
+	 */
+	for (unsigned int round = 0;
+	     (round < 200000 || __atomic_load_n(&sc.writes, __ATOMIC_RELAXED) < 200000 ||
+	      breaks == 0) &&
+	     time(NULL) - t0 < 30; round++) {
 		struct vq_chain c;
 		int rc;
 
@@ -1103,7 +1161,8 @@ static void test_concurrent_rewrite(void **state)
 	}
 	sc.stop = true;
 	pthread_join(sc.tid, NULL);
-	print_message("concurrent: %u chains, %u breaks\n", ok, breaks);
+	print_message("concurrent: %u chains, %u breaks, %llu guest writes\n",
+		      ok, breaks, (unsigned long long)sc.writes);
 	assert_true(ok > 0);
 	assert_true(breaks > 0);
 }
@@ -1120,6 +1179,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpop, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_wraparound, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_event_idx_notify, pair_ev, pair_down),
+		cmocka_unit_test_setup_teardown(test_event_idx_wrap, pair_ev, pair_down),
 		cmocka_unit_test_setup_teardown(test_no_interrupt_flag, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_kicks_flag, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_kicks_event_idx, pair_ev, pair_down),
