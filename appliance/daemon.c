@@ -107,7 +107,7 @@ static void cmd_ports(struct daemon *d, struct sbuf *o, bool json)
 {
 	if (!json)
 		sb_printf(o, "%-10s %-11s %-6s %-5s %-9s %s\n", "PORT", "STATE",
-			  "MODE", "QUEUE", "MTU", "SOCKET");
+			  "MODE", "RXQ", "MTU", "SOCKET");
 	else
 		sb_printf(o, "{\"ports\":[");
 	for (unsigned int i = 0; i < d->nports; i++) {
@@ -117,10 +117,14 @@ static void cmd_ports(struct daemon *d, struct sbuf *o, bool json)
 
 		features_str(feat, sizeof(feat), dev);
 		if (!json) {
-			sb_printf(o, "%-10s %-11s %-6s %u/%-3u %-9u %s\n",
+			char mtu[12] = "-";
+
+			if (dev->mtu)
+				snprintf(mtu, sizeof(mtu), "%u", dev->mtu);
+			sb_printf(o, "%-10s %-11s %-6s %u/%-3u %-9s %s\n",
 				  p->cfg.name, port_state(p),
 				  p->cfg.client ? "client" : "server",
-				  p->net.n_live_rx, p->cfg.queues, dev->mtu,
+				  p->net.n_live_rx, p->cfg.queues, mtu,
 				  p->cfg.socket);
 			if (p->net.broken)
 				sb_printf(o, "  broken: %s\n", p->net.why);
