@@ -8,6 +8,7 @@
 #include "ctl.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,19 +167,23 @@ static int answer(struct ctl_conn *c, const char *req)
 	return rc;
 }
 
-static void conn_cb(void *arg, int fd, uint32_t events)
+/*
+ * Read once and answer every whole line.  Returns 1 when a stream may
+ * have more to read, 0 when there is nothing more (or c is gone).
+ */
+static int conn_read(struct ctl_conn *c, int fd)
 {
-	struct ctl_conn *c = arg;
 	ssize_t n;
 
-	(void)events;
 	n = read(fd, c->buf + c->have, CTL_REQ_MAX - c->have);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return;
+	if (n < 0 && errno == EINTR)
+		return 1;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
 	if (n <= 0) {
 		if (!c->srv->stream)
 			conn_free(c);
-		return;
+		return 0;
 	}
 	c->have += (size_t)n;
 	for (;;) {
@@ -193,10 +198,12 @@ static void conn_cb(void *arg, int fd, uint32_t events)
 					 body);
 				write_all(c->fd, m, strlen(m));
 				c->have = 0;
-				if (!c->srv->stream)
+				if (!c->srv->stream) {
 					conn_free(c);
+					return 0;
+				}
 			}
-			return;
+			return 1;
 		}
 		*nl = '\0';
 		if (nl > c->buf && nl[-1] == '\r')
@@ -209,9 +216,23 @@ static void conn_cb(void *arg, int fd, uint32_t events)
 		if (!c->srv->stream || rc) {
 			if (!c->srv->stream)
 				conn_free(c);
-			return;
+			return 0;
 		}
 	}
+}
+
+static void conn_cb(void *arg, int fd, uint32_t events)
+{
+	struct ctl_conn *c = arg;
+
+	(void)events;
+	/*
+	 * A stream is watched edge-triggered, so that its far end going away
+	 * (EOF, HUP until the host reopens it) does not wake the loop for
+	 * ever: read it until there is nothing left.
+	 */
+	while (conn_read(c, fd) && c->srv->stream)
+		;
 }
 
 static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
@@ -222,7 +243,7 @@ static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
 		return NULL;
 	c->srv = s;
 	c->fd = fd;
-	if (ev_add(s->ev, fd, conn_cb, c) < 0) {
+	if ((s->stream ? ev_add_et : ev_add)(s->ev, fd, conn_cb, c) < 0) {
 		free(c);
 		return NULL;
 	}
@@ -287,9 +308,13 @@ struct ctl_server *ctl_serve_stream(struct ev_loop *ev, int fd,
 				    ctl_handler h, void *arg)
 {
 	struct ctl_server *s = calloc(1, sizeof(*s));
+	int fl = fcntl(fd, F_GETFL);
 
 	if (!s)
 		return NULL;
+	/* Drained until EAGAIN (see conn_cb): never block the loop on it. */
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	s->ev = ev;
 	s->h = h;
 	s->arg = arg;
