@@ -400,6 +400,43 @@ static void test_path_not_a_socket(void **state)
 	assert_non_null(srv);
 }
 
+/*
+ * The far end of a stream goes away (the host closed its side of the
+ * virtio-serial port): the loop must not spin on the EOF, and the stream
+ * still answers whatever arrives on it later.
+ */
+static void test_stream_eof_no_spin(void **state)
+{
+	int sv[2];
+	struct ctl_server *s;
+	struct answer a;
+	unsigned int busy = 0;
+	uint64_t t0;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	s = ctl_serve_stream(loop, sv[0], handler, NULL);
+	assert_non_null(s);
+	/* Two requests in one write, then the writer shuts its side. */
+	assert_int_equal(write(sv[1], "echo a\necho b\n", 14), 14);
+	assert_int_equal(shutdown(sv[1], SHUT_WR), 0);
+	t0 = ev_now_ns();
+	while (ev_now_ns() - t0 < 200000000ull)
+		if (ev_run(loop, 20) > 0)
+			busy++;
+	print_message("ev_run woke %u times in 200 ms after EOF\n", busy);
+	assert_true(busy <= 5);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.body, "a");
+	free(a.body);
+	assert_int_equal(read_answer(sv[1], &a, false), 0);
+	assert_string_equal(a.body, "b");
+	free(a.body);
+	ctl_close(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +445,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_eof_no_spin, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
