@@ -25,6 +25,8 @@
 #include "hw/qdev-properties-system.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/virtio-bus.h"
+#include "hw/pci/pci.h"
+#include "hw/pci/msix.h"
 #include "hw/virtio/virtio-vhost-user.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
@@ -206,6 +208,28 @@ static void vvu_set_nonblock(int fd)
     if (fl >= 0) {
         fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     }
+}
+
+/* A kick/call/err/log fd must be an eventfd: anything else could block or spin QEMU. */
+static bool vvu_is_eventfd(int fd)
+{
+    char path[64], target[64];
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+    n = readlink(path, target, sizeof(target) - 1);
+    if (n < 0) {
+        return false;
+    }
+    target[n] = '\0';
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+static bool vvu_is_socket(int fd)
+{
+    struct stat st;
+
+    return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 /*
@@ -598,6 +622,36 @@ static void vvu_notify_vector(VirtIOVhostUser *s, uint16_t vector)
     }
 }
 
+static int vvu_nvectors(VirtIOVhostUser *s)
+{
+    BusState *qbus = qdev_get_parent_bus(DEVICE(s));
+    VirtioBusClass *k = VIRTIO_BUS_GET_CLASS(qbus);
+
+    return k->query_nvectors ? k->query_nvectors(qbus->parent) : 0;
+}
+
+/*
+ * MSI-X only delivers vectors marked in use. The kick vectors are ours, not a virtqueue's, so
+ * we mark them ourselves when the transport is PCI (msix_unuse_all_vectors() on reset clears
+ * them together with the virtqueues' ones).
+ */
+static void vvu_vector_use(VirtIOVhostUser *s, uint16_t old, uint16_t new)
+{
+    BusState *qbus = qdev_get_parent_bus(DEVICE(s));
+    PCIDevice *pdev = (PCIDevice *)object_dynamic_cast(OBJECT(qbus->parent),
+                                                       TYPE_PCI_DEVICE);
+
+    if (!pdev || old == new) {
+        return;
+    }
+    if (old != VIRTIO_NO_VECTOR) {
+        msix_vector_unuse(pdev, old);
+    }
+    if (new != VIRTIO_NO_VECTOR) {
+        msix_vector_use(pdev, new);
+    }
+}
+
 static void vvu_kick_handler(EventNotifier *e)
 {
     VvuVring *v = container_of(e, VvuVring, kick);
@@ -912,6 +966,10 @@ static bool vvu_translate_msg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
     case VU_SET_LOG_BASE:
         return vvu_set_log_base(s, m, errp);
     case VU_SET_LOG_FD:
+        if (!vvu_is_eventfd(m->fds[0])) {
+            error_setg(errp, "SET_LOG_FD: the fd is not an eventfd");
+            return false;
+        }
         if (s->has_log_call) {
             event_notifier_cleanup(&s->log_call);
         }
@@ -927,6 +985,10 @@ static bool vvu_translate_msg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
         int fd = -1;
 
         if (m->nfds == 1) {
+            if (!vvu_is_eventfd(m->fds[0])) {
+                error_setg(errp, "%s: the fd is not an eventfd", rule->name);
+                return false;
+            }
             fd = m->fds[0];
             m->fds[0] = -1;
             vvu_set_nonblock(fd);
@@ -935,6 +997,10 @@ static bool vvu_translate_msg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
         return true;
     }
     case VU_SET_BACKEND_REQ_FD:
+        if (!vvu_is_socket(m->fds[0])) {
+            error_setg(errp, "SET_BACKEND_REQ_FD: the fd is not a socket");
+            return false;
+        }
         vvu_bchan_close(s);
         s->bchan_fd = m->fds[0];
         m->fds[0] = -1;
@@ -1208,8 +1274,12 @@ static bool vvu_tx_one(VirtIOVhostUser *s, uint8_t *buf, size_t len)
     } else if (req == VU_GET_MAX_MEM_SLOTS && size == 8) {
         wr64(buf + VVU_HDR_SIZE, MIN(rd64(buf + VVU_HDR_SIZE), s->max_mem_slots));
     }
-    if (qemu_chr_fe_write_all(&s->chr, buf, len) != (int)len) {
-        vvu_fail(s, "writing a reply to the frontend failed");
+    /*
+     * Never block the vCPU (and the BQL) on a frontend that does not read its replies: a
+     * reply that does not fit in the socket buffer at once ends the connection.
+     */
+    if (qemu_chr_fe_write(&s->chr, buf, len) != (int)len) {
+        vvu_fail(s, "the frontend does not take its replies (socket full or closed)");
     }
     return true;
 }
@@ -1260,7 +1330,6 @@ static uint64_t vvu_bar0_read(void *opaque, hwaddr addr, unsigned size)
 static void vvu_bar0_write(void *opaque, hwaddr addr, uint64_t val, unsigned size)
 {
     VirtIOVhostUser *s = opaque;
-    VirtIODevice *vdev = VIRTIO_DEVICE(s);
 
     if (addr < VVU_NOTIFICATION_OFFSET) {
         unsigned d = addr / VVU_DOORBELL_MULTIPLIER;
@@ -1295,9 +1364,10 @@ static void vvu_bar0_write(void *opaque, hwaddr addr, uint64_t val, unsigned siz
         if (sel >= s->max_vhost_queues) {
             return;
         }
-        if (vec != VIRTIO_NO_VECTOR && vec >= vdev->nvectors) {
+        if (vec != VIRTIO_NO_VECTOR && vec >= vvu_nvectors(s)) {
             vec = VIRTIO_NO_VECTOR;
         }
+        vvu_vector_use(s, s->vrings[sel].vector, vec);
         s->vrings[sel].vector = vec;
         vvu_vring_update_watch(&s->vrings[sel]);
     }
@@ -1431,6 +1501,11 @@ static void vvu_device_unrealize(DeviceState *dev)
     VirtIOVhostUser *s = VIRTIO_VHOST_USER(dev);
 
     qemu_chr_fe_set_handlers(&s->chr, NULL, NULL, NULL, NULL, NULL, NULL, false);
+    if (s->connected) {
+        /* unplugged: the frontend must not wait for a backend that is gone */
+        s->connected = false;
+        qemu_chr_fe_disconnect(&s->chr);
+    }
     s->status &= ~VVU_STATUS_FRONTEND_UP;
     vvu_in_reset(&s->main_in);
     vvu_bchan_close(s);

@@ -1,0 +1,368 @@
+# SPDX-License-Identifier: MIT
+# End-to-end tests of the virtio-vhost-user QEMU device (qemu/files/hw/virtio/): a qtest
+# "driver" (vvu_qtest.Driver) programs the PCI device the way docs/virtio-vhost-user.md says, a
+# Python vhost-user frontend talks to its chardev, and both sides check each other. The
+# frontend is hostile in test_garbage_*: QEMU must stay up and only that connection may die.
+# Needs our QEMU build: $VVU_QEMU, or qemu/build.sh (cached after the first build).
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import pytest
+
+import vvu_qtest as vq
+from vvu_qtest import Driver, Frontend, QTest, memfd, region
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SHM = 64 << 20
+NQ = 16
+UUID = "4e2a1c66-8d6f-4f0e-9d43-3b7e1a2f5c10"
+
+GET_FEATURES, SET_MEM_TABLE, SET_LOG_BASE, SET_LOG_FD = 1, 5, 6, 7
+SET_VRING_NUM, SET_VRING_KICK, SET_VRING_CALL, SET_VRING_ERR = 8, 12, 13, 14
+GET_PROTOCOL_FEATURES, SET_BACKEND_REQ_FD = 15, 21
+GET_QUEUE_NUM, GET_MAX_MEM_SLOTS, ADD_MEM_REG, REM_MEM_REG = 17, 36, 37, 38
+
+
+def qemu_binary():
+    path = os.environ.get("VVU_QEMU")
+    if path:
+        return path
+    if not shutil.which("apt-get"):
+        pytest.skip("SKIP: no VVU_QEMU and no apt-get to build QEMU")
+    out = subprocess.run(["bash", os.path.join(ROOT, "qemu", "build.sh")],
+                         stdout=subprocess.PIPE, check=True, text=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def qemu():
+    return qemu_binary()
+
+
+class Rig:
+    def __init__(self, qemu):
+        self.dir = vq.tmpdir()
+        self.path = os.path.join(self.dir, "vvu0.sock")
+        self.qt = QTest(qemu, [
+            "-chardev", "socket,id=c0,path=%s,server=on,wait=off" % self.path,
+            "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d,uuid=%s"
+            % (SHM, UUID)], self.dir)
+        self.drv = Driver(self.qt)
+        self.fe = None
+
+    def connect(self):
+        """Arm the driver, connect a frontend, wait for FRONTEND_UP and its config MSI."""
+        self.drv.rearm()
+        self.fe = Frontend(self.path)
+        assert self.drv.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+        assert self.drv.wait_msi(0), "config interrupt on frontend-up"
+        return self.fe
+
+    def expect_disconnect(self, why):
+        assert self.fe.closed_by_peer(), "device did not disconnect the frontend: " + why
+        assert self.drv.wait_status(vq.STATUS_FRONTEND_UP, 0), why
+        assert self.drv.wait_msi(0), "config interrupt on frontend-down"
+        assert self.qt.alive()
+        self.fe.close()
+        # drain whatever the old connection delivered
+        while self.drv.recv(timeout=0.2) is not None:
+            pass
+
+    def close(self):
+        if self.fe:
+            self.fe.close()
+        self.qt.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def rig(qemu):
+    r = Rig(qemu)
+    yield r
+    r.close()
+
+
+def test_identity_capabilities_config(rig):
+    d = rig.drv
+    assert rig.qt.cfg_read(0x08, 1) == 1, "revision 1 (modern only)"
+    assert d.doorbell_mult == 4 and d.doorbell_len == 4 * (2 * NQ + 1)
+    assert d.doorbell == vq.BAR0 and d.notification == vq.BAR0 + 0x1000
+    assert d.shm_cap["bar"] == 2 and d.shm_cap["capid"] == 0
+    assert d.shm_cap["length"] == SHM and d.shm_cap["length_hi"] == 0
+    assert d.cfg32(4) == NQ
+    assert d.cfg32(0x18) == 32 and d.cfg32(0x1C) == 4096
+    uuid = rig.qt.read(d.devcfg + 8, 16)
+    assert uuid.hex() == UUID.replace("-", "")
+    assert d.nvectors == NQ + 3
+    assert d.status() == 0
+
+
+def test_waits_for_arming_then_round_trip(rig):
+    rig.fe = fe = Frontend(rig.path)
+    fe.send(GET_FEATURES)
+    time.sleep(0.3)
+    assert rig.drv.status() & vq.STATUS_FRONTEND_UP == 0, "not up before BACKEND_UP"
+    assert rig.drv.recv(timeout=0.3) is None, "nothing delivered before arming"
+    rig.drv.rearm()
+    assert rig.drv.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+    req, flags, payload = rig.drv.recv()
+    assert (req, flags, payload) == (GET_FEATURES, vq.VU_FLAG_VERSION, b"")
+    assert rig.drv.send(GET_FEATURES, vq.VU_FLAG_VERSION | vq.VU_FLAG_REPLY,
+                        struct.pack("<Q", 0x1234)) is not None
+    assert fe.recv() == (GET_FEATURES, vq.VU_FLAG_VERSION | vq.VU_FLAG_REPLY,
+                         struct.pack("<Q", 0x1234))
+    # replies the device edits
+    fe.send(GET_PROTOCOL_FEATURES)
+    assert rig.drv.recv()[0] == GET_PROTOCOL_FEATURES
+    rig.drv.send(GET_PROTOCOL_FEATURES, 5, struct.pack("<Q", (1 << 64) - 1))
+    _, _, p = fe.recv()
+    assert struct.unpack("<Q", p)[0] == 0x1A27F, "protocol features masked to the tunnelable set"
+    fe.send(GET_MAX_MEM_SLOTS)
+    assert rig.drv.recv()[0] == GET_MAX_MEM_SLOTS
+    rig.drv.send(GET_MAX_MEM_SLOTS, 5, struct.pack("<Q", 509))
+    assert struct.unpack("<Q", fe.recv()[2])[0] == 32
+    # a bad txq message is discarded, not forwarded
+    rig.drv.send(GET_FEATURES, 2 | vq.VU_FLAG_REPLY, b"")
+    fe.send(GET_QUEUE_NUM)
+    assert rig.drv.recv()[0] == GET_QUEUE_NUM
+    rig.drv.send(GET_QUEUE_NUM, 5, struct.pack("<Q", 1))
+    assert fe.recv()[0] == GET_QUEUE_NUM, "the discarded message did not reach the frontend"
+
+
+def test_memory_regions_doorbells_kicks_log(rig):
+    fe = rig.connect()
+    d = rig.drv
+    pat = bytes(range(256)) * 16
+    fd1 = memfd(4 << 20, pat)
+    os.pwrite(fd1, b"second region", 2 << 20)
+    table = struct.pack("<II", 2, 0) + region(0, 2 << 20, 0x7F0000000000, 0) + \
+        region(0x100000000, 2 << 20, 0x7F0000400000, 2 << 20)
+    fe.send(SET_MEM_TABLE, table, [fd1, fd1])
+    req, _, p = d.recv()
+    assert req == SET_MEM_TABLE and struct.unpack_from("<I", p)[0] == 2
+    r0 = struct.unpack_from("<Q", p, 8 + 24)[0]
+    r1 = struct.unpack_from("<Q", p, 8 + 32 + 24)[0]
+    assert p[8:8 + 24] == table[8:8 + 24], "other fields unchanged"
+    assert r0 != r1 and r0 + (2 << 20) <= SHM and r1 + (2 << 20) <= SHM
+    assert rig.qt.read(d.shm + r0, 4096) == pat, "region 0 visible in BAR 2 at R"
+    assert rig.qt.read(d.shm + r1, 13) == b"second region"
+    rig.qt.write(d.shm + r0 + 100, b"written by the guest")
+    assert os.pread(fd1, 20, 100) == b"written by the guest", "shared, not a copy"
+    # the same table again keeps the mappings and offsets
+    fe.send(SET_MEM_TABLE, table, [fd1, fd1])
+    _, _, p2 = d.recv()
+    assert p2 == p
+    # ADD_MEM_REG / REM_MEM_REG
+    fd2 = memfd(1 << 20, b"added")
+    fe.send(ADD_MEM_REG, struct.pack("<Q", 0) + region(0x200000000, 1 << 20, 0x7F1000000000, 0),
+            [fd2])
+    req, _, p = d.recv()
+    r2 = struct.unpack_from("<Q", p, 8 + 24)[0]
+    assert req == ADD_MEM_REG and rig.qt.read(d.shm + r2, 5) == b"added"
+    fe.send(REM_MEM_REG, struct.pack("<Q", 0) + region(0x200000000, 1 << 20, 0x7F1000000000, 0))
+    req, _, p = d.recv()
+    assert req == REM_MEM_REG and struct.unpack_from("<Q", p, 8 + 24)[0] == r2
+    assert rig.qt.read(d.shm + r2, 5) != b"added", "removed region gone from BAR 2"
+    fe.send(REM_MEM_REG, struct.pack("<Q", 0) + region(0x300000000, 1 << 20, 0x7F2000000000, 0))
+    assert struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0] == (1 << 64) - 1
+    # log
+    logfd = memfd(64 << 10)
+    fe.send(SET_LOG_BASE, struct.pack("<QQ", 64 << 10, 0), [logfd])
+    req, _, p = d.recv()
+    lo = struct.unpack_from("<Q", p, 8)[0]
+    assert req == SET_LOG_BASE and struct.unpack_from("<Q", p)[0] == 64 << 10
+    rig.qt.writeb(d.shm + lo + 3, 0x80)
+    assert os.pread(logfd, 4, 0) == b"\0\0\0\x80", "dirty bit reaches the frontend's log"
+    # doorbells: call, err, log
+    call, err, logcall = (os.eventfd(0, os.EFD_NONBLOCK) for _ in range(3))
+    fe.send(SET_VRING_CALL, struct.pack("<Q", 3), [call])
+    fe.send(SET_VRING_ERR, struct.pack("<Q", 3), [err])
+    fe.send(SET_LOG_FD, b"", [logcall])
+    for want in (SET_VRING_CALL, SET_VRING_ERR, SET_LOG_FD):
+        assert d.recv()[0] == want
+    d.ring_doorbell(3)
+    assert os.eventfd_read(call) == 1, "doorbell 3 signals vring 3's call fd"
+    d.ring_doorbell(NQ + 3)
+    assert os.eventfd_read(err) == 1
+    d.ring_doorbell(2 * NQ)
+    assert os.eventfd_read(logcall) == 1
+    d.ring_doorbell(4)                       # no fd: nothing happens
+    # kicks
+    kick = os.eventfd(0, os.EFD_NONBLOCK)
+    fe.send(SET_VRING_KICK, struct.pack("<Q", 5), [kick])
+    assert d.recv()[0] == SET_VRING_KICK
+    assert d.set_kick_vector(5, 999) == 0xFFFF, "out-of-range vector reads back NO_VECTOR"
+    assert d.set_kick_vector(5, 7) == 7
+    os.eventfd_write(kick, 1)
+    assert d.wait_msi(7), "kick raised the vring's MSI-X vector"
+    assert d.set_kick_vector(5, 0xFFFF) == 0xFFFF
+    os.eventfd_write(kick, 1)
+    time.sleep(0.2)
+    assert not d.msi_fired(7), "polling mode: no interrupt"
+    # NOFD: delivered unchanged, no fd needed
+    fe.send(SET_VRING_CALL, struct.pack("<Q", 3 | 0x100))
+    assert d.recv() == (SET_VRING_CALL, 1, struct.pack("<Q", 0x103))
+    d.ring_doorbell(3)
+    with pytest.raises(BlockingIOError):
+        os.eventfd_read(call)
+    # frontend goes away: regions unmapped, FRONTEND_UP cleared, config interrupt
+    fe.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    assert d.wait_msi(0)
+    assert rig.qt.read(d.shm + r0, 16) != pat[:16], "regions unmapped on disconnect"
+    assert rig.qt.alive()
+
+
+def test_backend_channel(rig):
+    fe = rig.connect()
+    d = rig.drv
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    fe.send(SET_BACKEND_REQ_FD, b"", [theirs.fileno()])
+    theirs.close()
+    assert d.recv() == (SET_BACKEND_REQ_FD, 1, b"")
+    # backend request (CONFIG_CHANGE_MSG = 2) with NEED_REPLY, through the txq with bit 31
+    d.send(2, vq.BACKEND_CHANNEL | vq.VU_FLAG_NEED_REPLY | 1, b"")
+    ours.settimeout(5)
+    assert ours.recv(12) == struct.pack("<III", 2, 9, 0), "bit 31 stripped"
+    ours.sendall(struct.pack("<IIIQ", 2, 5, 8, 0))
+    req, flags, p = d.recv()
+    assert (req, flags, p) == (2, 5 | vq.BACKEND_CHANNEL, struct.pack("<Q", 0))
+    # a backend request that needs an fd is discarded
+    d.send(3, vq.BACKEND_CHANNEL | 1, struct.pack("<QQQ", 0, 0, 0))
+    ours.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        ours.recv(12)
+    ours.close()
+
+
+def garbage_cases():
+    fdsz = memfd(1 << 20)
+    big = memfd(128 << 20)
+    e1 = os.eventfd(0)
+    return [
+        ("random bytes", lambda fe: fe.send_raw(bytes((i * 97 + 13) & 0xFF for i in range(64)))),
+        ("version 2", lambda fe: fe.send(GET_FEATURES, flags=2)),
+        ("reserved flag bits", lambda fe: fe.send(GET_FEATURES, flags=1 | 0x100)),
+        ("reply flag on a request", lambda fe: fe.send(GET_FEATURES, flags=5)),
+        ("payload too large", lambda fe: fe.send_raw(struct.pack("<III", 2, 1, 5000))),
+        ("unknown request", lambda fe: fe.send(99)),
+        ("wrong size", lambda fe: fe.send(SET_VRING_NUM, b"\0" * 4)),
+        ("fd on GET_FEATURES", lambda fe: fe.send(GET_FEATURES, b"", [e1])),
+        ("mem table: fewer fds than regions", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 2, 0) + region(0, 1 << 20, 0, 0)
+            + region(1 << 20, 1 << 20, 1 << 20, 0), [fdsz])),
+        ("mem table: zero regions", lambda fe: fe.send(SET_MEM_TABLE, struct.pack("<II", 0, 0))),
+        ("mem table: region beyond file", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 1, 0) + region(0, 2 << 20, 0, 0), [fdsz])),
+        ("mem table: overlapping regions", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 2, 0) + region(0, 1 << 20, 0, 0)
+            + region(4096, 4096, 1 << 30, 0), [fdsz, fdsz])),
+        ("mem table: wrapping region", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 1, 0) + region((1 << 64) - 4096, 8192, 0, 0),
+            [fdsz])),
+        ("region larger than the BAR", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 1, 0) + region(0, 128 << 20, 0, 0), [big])),
+        ("mem fd is an eventfd", lambda fe: fe.send(
+            SET_MEM_TABLE, struct.pack("<II", 1, 0) + region(0, 4096, 0, 0), [e1])),
+        ("vring index out of range", lambda fe: fe.send(
+            SET_VRING_CALL, struct.pack("<Q", 200), [e1])),
+        ("vring u64 reserved bits", lambda fe: fe.send(
+            SET_VRING_KICK, struct.pack("<Q", 1 | (1 << 20)), [e1])),
+        ("SET_VRING_NUM index out of range", lambda fe: fe.send(
+            SET_VRING_NUM, struct.pack("<II", 16, 256))),
+        ("missing fd on SET_LOG_BASE", lambda fe: fe.send(SET_LOG_BASE, b"\0" * 16)),
+        ("kick fd is not an eventfd", lambda fe: fe.send(
+            SET_VRING_KICK, struct.pack("<Q", 1), [fdsz])),
+        ("backend channel fd is not a socket", lambda fe: fe.send(
+            SET_BACKEND_REQ_FD, b"", [e1])),
+        ("GET_CONFIG size mismatch", lambda fe: fe.send(24, struct.pack("<III", 0, 300, 0))),
+    ]
+
+
+def test_garbage_disconnects_only_that_frontend(rig):
+    for name, act in garbage_cases():
+        fe = rig.connect()
+        act(fe)
+        rig.expect_disconnect(name)
+    log = rig.qt.log()
+    assert log.count("disconnecting the vhost-user frontend") >= len(garbage_cases())
+    # and a well-behaved frontend still works afterwards
+    fe = rig.connect()
+    fe.send(GET_FEATURES)
+    assert rig.drv.recv() == (GET_FEATURES, 1, b"")
+
+
+def test_truncated_message_and_crash(rig):
+    fe = rig.connect()
+    fe.send_raw(struct.pack("<III", SET_VRING_NUM, 1, 8) + b"\0\0\0")
+    fe.close()
+    assert rig.drv.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    assert rig.drv.recv(timeout=0.3) is None, "partial message dropped"
+    assert rig.qt.alive()
+    fe = rig.connect()
+    fe.send(GET_FEATURES)
+    assert rig.drv.recv() == (GET_FEATURES, 1, b"")
+
+
+def test_driver_forces_disconnect(rig):
+    fe = rig.connect()
+    rig.drv.set_status(0)
+    assert fe.closed_by_peer(), "clearing BACKEND_UP disconnects the frontend"
+    assert rig.drv.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    fe.close()
+    # stays down until re-armed even if a frontend connects
+    fe = Frontend(rig.path)
+    rig.fe = fe
+    time.sleep(0.3)
+    assert rig.drv.status() == 0
+    rig.drv.set_status(vq.STATUS_BACKEND_UP)
+    assert rig.drv.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+
+
+def test_other_port_unaffected(qemu):
+    """Two devices in one VM: a hostile frontend on one leaves the other's session intact."""
+    d = vq.tmpdir()
+    paths = [os.path.join(d, "p%d.sock" % i) for i in range(2)]
+    args = []
+    for i, p in enumerate(paths):
+        args += ["-chardev", "socket,id=c%d,path=%s,server=on,wait=off" % (i, p),
+                 "-device", "virtio-vhost-user-pci,chardev=c%d,addr=0%d.0,shm-size=%d"
+                 % (i, 4 + i, SHM)]
+    qt = QTest(qemu, args, d)
+    fes = []
+    try:
+        drv = [Driver(qt, slot=4 + i, n=i) for i in range(2)]
+        for dv, p in zip(drv, paths):
+            dv.rearm()
+            fes.append(Frontend(p))
+            assert dv.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+        good, bad = fes
+        fd = memfd(1 << 20, b"port zero memory")
+        good.send(SET_MEM_TABLE, struct.pack("<II", 1, 0) + region(0, 1 << 20, 0, 0), [fd])
+        _, _, p = drv[0].recv()
+        r = struct.unpack_from("<Q", p, 8 + 24)[0]
+        for junk in (struct.pack("<III", 5, 1, 8) + struct.pack("<II", 9, 0),
+                     b"\xff" * 12):
+            bad.send_raw(junk)
+            assert bad.closed_by_peer()
+            assert drv[1].wait_status(vq.STATUS_FRONTEND_UP, 0)
+            bad.close()
+            drv[1].rearm()
+            bad = Frontend(paths[1])
+            fes.append(bad)
+            assert drv[1].wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+        assert drv[0].status() & vq.STATUS_FRONTEND_UP
+        assert qt.read(drv[0].shm + r, 16) == b"port zero memory"
+        good.send(GET_FEATURES)
+        assert drv[0].recv() == (GET_FEATURES, 1, b"")
+        drv[0].send(GET_FEATURES, 5, struct.pack("<Q", 7))
+        assert good.recv() == (GET_FEATURES, 5, struct.pack("<Q", 7))
+    finally:
+        for f in fes:
+            f.close()
+        qt.close()
+        shutil.rmtree(d, ignore_errors=True)
