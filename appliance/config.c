@@ -327,6 +327,7 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	FILE *f = fopen(path, "r");
 	char *buf;
 	size_t n;
+	bool more;
 	int rc;
 
 	if (!f) {
@@ -341,7 +342,15 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	}
 	n = fread(buf, 1, (1 << 20) - 1, f);
 	/* A file of exactly the limit ends without feof() set: peek. */
-	if (!feof(f) && (n < (1 << 20) - 1 || fgetc(f) != EOF)) {
+	more = !feof(f) && !ferror(f) && fgetc(f) != EOF;
+	if (ferror(f)) {	/* a directory, an I/O error: say which */
+		rc = errno ? -errno : -EIO;
+		fclose(f);
+		free(buf);
+		fail(err, errlen, "%s: %s", path, strerror(-rc));
+		return rc;
+	}
+	if (more) {
 		fclose(f);
 		free(buf);
 		return fail(err, errlen, "%s: larger than 1 MiB", path);
