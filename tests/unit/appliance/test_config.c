@@ -234,6 +234,11 @@ static void test_load(void **state)
 	assert_non_null(strstr(err, want));
 	unlink(path);
 
+	/* A directory: the read error, not a size complaint. */
+	assert_int_equal(vvu_config_load(&C, "/tmp", err, sizeof(err)), -EISDIR);
+	if (!strstr(err, "/tmp") || !strstr(err, strerror(EISDIR)))
+		fail_msg("directory error '%s'", err);
+
 	/* Missing file: -errno, named. */
 	assert_int_equal(vvu_config_load(&C, "/nonexistent/vvu.conf", err, sizeof(err)),
 			 -ENOENT);
