@@ -94,9 +94,9 @@ class SwitchVM(vmlib.VM):
 
     def qemu_argv(self):
         argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(self.smp),
-                "-m", str(self.mem_mb), "-machine", "q35",
+                "-m", str(self.mem_mb), "-machine", "q35,kernel-irqchip=split",
                 "-nographic", "-nodefaults", "-no-user-config",
-                "-device", "intel-iommu,intremap=off,caching-mode=on",
+                "-device", "intel-iommu,intremap=on,caching-mode=on",
                 "-chardev", f"socket,id=ser0,path={self.serial_path}",
                 "-serial", "chardev:ser0", "-monitor", "none",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",

@@ -136,12 +136,21 @@ cp "$TESTPMD" "$R/usr/bin/dpdk-testpmd"
 copy_libs "$TESTPMD"
 # EAL loads every plugin in its plugin dir; give it only what we use.
 mkdir -p "$R$PMD_DIR"
-for so in librte_mempool_ring.so.23 librte_bus_pci.so.23 librte_bus_vdev.so.23; do
-    cp "$(readlink -f "$PMD_DIR/$so")" "$R$PMD_DIR/$so"
-    copy_libs "$PMD_DIR/$so"
+# EAL only loads names ending in .so (or .so.<ABI major.minor>) from there.
+# A link, not a copy: testpmd already loaded the bus drivers by their .so.23
+# name, and loading a second copy of one panics EAL.
+for so in librte_mempool_ring librte_bus_pci librte_bus_vdev; do
+    [ -e "$R$PMD_DIR/$so.so.23" ] || cp "$(readlink -f "$PMD_DIR/$so.so.23")" "$R$PMD_DIR/$so.so.23"
+    ln -sf "$so.so.23" "$R$PMD_DIR/$so.so"
+    copy_libs "$PMD_DIR/$so.so.23"
 done
 cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
 copy_libs "$PMD_SO"
+# glibc dlopens libgcc_s for pthread_cancel (DPDK's control threads).
+LIBGCC="$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ { print $NF; exit }')"
+[ -n "$LIBGCC" ] || missing "libgcc_s.so.1"
+mkdir -p "$R$(dirname "$LIBGCC")"
+cp "$(readlink -f "$LIBGCC")" "$R$LIBGCC"
 echo "root:x:0:0:root:/root:/bin/sh" > "$R/etc/passwd"
 echo "root:x:0:" > "$R/etc/group"
 
