@@ -921,6 +921,50 @@ static void test_reset_owner_and_disconnect(void **state)
 	ring_up(0, 0);
 }
 
+/*
+ * A transport without fds (virtio-vhost-user): messages carry none, the
+ * fd-count rules do not apply, -1 is passed where an fd would be, and
+ * fds a confused transport passes anyway are still closed.
+ */
+static void test_transport_without_fds(void **state)
+{
+	struct vu_mem_table_wire w;
+	struct vu_vring_addr a;
+	uint64_t v;
+	int fd, before;
+
+	(void)state;
+	vu_dev_init(&F.d, "nofds", &tt_ops_nofds, &F.t, &hooks, &F, offered_features, 2);
+	F.t.backing_fd = tt_memfd(0x200000);
+	before = tt_count_fds();
+	negotiate(PROTO_ALL);
+	memset(&w, 0, sizeof(w));
+	w.nregions = 2;
+	w.r[0] = (struct vu_region_wire){ 0, 0x100000, UVA_BASE, 0 };
+	w.r[1] = (struct vu_region_wire){ 0x100000, 0x100000, UVA_BASE + 0x100000, 0 };
+	ok_ack(VU_SET_MEM_TABLE, &w, 8 + 2 * 32, NULL, 0);
+	assert_int_equal(F.t.maps, 2);
+	ok_ack_state(VU_SET_VRING_NUM, 0, 256);
+	ring_addr(&a, 0);
+	ok_ack(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	v = 0;		/* no NOFD flag, and no fd: fine here */
+	ok_ack(VU_SET_VRING_KICK, &v, 8, NULL, 0);
+	ok_ack(VU_SET_VRING_CALL, &v, 8, NULL, 0);
+	ok_ack_state(VU_SET_VRING_ENABLE, 0, 1);
+	assert_true(vu_vring_live(&F.d, 0));
+	assert_int_equal(F.t.vfd[VU_FD_KICK][0], -1);
+	/* An fd on a message that takes none: ignored and closed. */
+	fd = tt_eventfd();
+	ok_ack(VU_SET_OWNER, NULL, 0, &fd, 1);
+	/* Framing rules other than fds still apply. */
+	dropped(VU_SET_VRING_NUM, V, &(struct vu_vring_state){ 4, 64 }, 8, NULL, 0);
+	vu_dev_disconnect(&F.d);
+	assert_int_equal(F.t.maps, 0);
+	assert_int_equal(tt_count_fds(), before);
+	close(F.t.backing_fd);
+	F.t.backing_fd = -1;
+}
+
 /* ---- random garbage ---- */
 
 static uint64_t rng;
@@ -1181,6 +1225,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rem_mem_reg_live_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_table_moves_live_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_owner_and_disconnect, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_transport_without_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
 	};
 

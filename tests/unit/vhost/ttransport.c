@@ -46,6 +46,11 @@ static int tt_map(void *tp, struct vu_mem_region *r, int fd)
 	struct stat st;
 	void *base;
 
+	if (fd < 0 && t->backing_fd >= 0) {
+		/* No fd in this transport: the region is at gpa in one file. */
+		fd = dup(t->backing_fd);
+		r->mmap_offset = r->gpa;
+	}
 	if (fd < 0)
 		return -EBADF;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
@@ -136,9 +141,20 @@ const struct vu_transport_ops tt_ops = {
 	.kick_fd = tt_kick_fd,
 };
 
+const struct vu_transport_ops tt_ops_nofds = {
+	.carries_fds = false,
+	.send = tt_tsend,
+	.map = tt_map,
+	.unmap = tt_unmap,
+	.set_vring_fd = tt_set_vring_fd,
+	.signal = tt_signal,
+	.kick_fd = tt_kick_fd,
+};
+
 void tt_init(struct tt *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->backing_fd = -1;
 	for (int k = 0; k < 3; k++)
 		for (int q = 0; q < VU_MAX_VRINGS; q++)
 			t->vfd[k][q] = -1;

@@ -25,9 +25,15 @@ struct tt {
 	unsigned int maps;		/* live mappings */
 	unsigned int signals[3];
 	int send_rc;			/* what send returns (0 normally) */
+	int backing_fd;			/* tt_ops_nofds: what map() maps, or -1 */
 };
 
 extern const struct vu_transport_ops tt_ops;
+/*
+ * The same without fds in messages (as the virtio-vhost-user transport):
+ * map() gets -1 and maps region gpa..gpa+size of backing_fd instead.
+ */
+extern const struct vu_transport_ops tt_ops_nofds;
 
 void tt_init(struct tt *t);
 /* Close any vring fds still held (the device should have cleared them). */
