@@ -40,6 +40,8 @@ def cabled_pair(vms):
 def test_ping_and_iperf3_through_testpmd(cabled_pair, capsys):
     cable, a, b = cabled_pair
     assert a.run("cat /sys/class/net/eth0/address") == "52:54:00:00:0a:01"
+    # Only the traffic a test makes: no IPv6 chatter unless vvu.ipv6=1.
+    assert a.run("ip -6 addr show dev eth0") == ""
 
     # Warm up ARP both ways, then every echo must come back.
     a.ping(IP_B, count=1)
