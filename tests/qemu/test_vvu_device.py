@@ -44,13 +44,13 @@ def qemu():
 
 
 class Rig:
-    def __init__(self, qemu):
+    def __init__(self, qemu, shm=SHM):
         self.dir = vq.tmpdir()
         self.path = os.path.join(self.dir, "vvu0.sock")
         self.qt = QTest(qemu, [
             "-chardev", "socket,id=c0,path=%s,server=on,wait=off" % self.path,
             "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d,uuid=%s"
-            % (SHM, UUID)], self.dir)
+            % (shm, UUID)], self.dir)
         self.drv = Driver(self.qt)
         self.fe = None
 

@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 VENDOR, DEVICE_ID = 0x1AF4, 0x107A
@@ -46,8 +47,13 @@ class QTest:
         finally:
             lsock.close()
         self.buf = b""
+        self.lock = threading.Lock()
 
     def cmd(self, line):
+        with self.lock:
+            return self._cmd(line)
+
+    def _cmd(self, line):
         self.sock.sendall(line.encode() + b"\n")
         while True:
             while b"\n" not in self.buf:
