@@ -420,7 +420,7 @@ static void test_client_reconnects(void **state)
 	assert_true(c >= 0);
 	print_message("client connected %llu ms after the listener appeared\n",
 		      (unsigned long long)took);
-	assert_true(took <= 100 + 50);
+	assert_true(took <= 100 + 250);	/* the interval, plus a loaded CI machine */
 	assert_true(wait_state(p, VUT_CONNECTED, TMO));
 	memset(&f, 0, sizeof(f));
 	f.pump = pump;
@@ -434,7 +434,7 @@ static void test_client_reconnects(void **state)
 	assert_true(c >= 0);
 	print_message("client reconnected %llu ms after the hangup\n",
 		      (unsigned long long)took);
-	assert_true(took <= 100 + 50);
+	assert_true(took <= 100 + 250);	/* the interval, plus a loaded CI machine */
 	assert_true(wait_state(p, VUT_CONNECTED, TMO));
 	assert_int_equal(p->vut.connects, 2);
 	assert_int_equal(p->vut.disconnects, 1);
