@@ -29,6 +29,11 @@ cleanup() {
 		done
 		kill -KILL "$child" 2>/dev/null
 	fi
+	# If the helper was SIGKILLed, its testpmds (gone too: PDEATHSIG)
+	# could not remove their EAL runtime dirs.
+	if [ -n "$child" ]; then
+		rm -rf /var/run/dpdk/vvubench-gen-"$child" /var/run/dpdk/vvubench-dut-"$child"
+	fi
 }
 trap cleanup EXIT
 trap 'cleanup; exit 130' INT TERM HUP
@@ -37,5 +42,5 @@ python3 "$here/vvubench.py" "$@" &
 child=$!
 wait "$child"
 rc=$?
-child=
+cleanup
 exit "$rc"

@@ -178,6 +178,40 @@ def cpu_ns(pid):
     return total
 
 
+class SyscallCount:
+    """Counts a process's system calls (all threads) with `perf stat` on the
+    raw_syscalls:sys_enter tracepoint; a no-op when perf cannot."""
+
+    def __init__(self, pid, tmp, name):
+        self.out = os.path.join(tmp, f"perf-{name}.csv")
+        self.p = None
+        if shutil.which("perf"):
+            self.p = subprocess.Popen(
+                ["perf", "stat", "-x,", "-o", self.out, "-e", "raw_syscalls:sys_enter",
+                 "-p", str(pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True, preexec_fn=_child_setup)
+
+    def result(self):
+        if not self.p:
+            return None
+        self.p.send_signal(signal.SIGINT)
+        try:
+            self.p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            return None
+        try:
+            with open(self.out) as f:
+                for line in f:
+                    fields = line.split(",")
+                    if len(fields) > 2 and "raw_syscalls" in fields[2]:
+                        return int(fields[0])
+        except (OSError, ValueError):
+            pass
+        return None
+
+
 def wait_paths(paths, timeout, proc):
     end = time.monotonic() + timeout
     while not all(os.path.exists(p) for p in paths):
@@ -339,7 +373,7 @@ class Generator:
                       f"queue_size={qs},mac={MAC1}",
             "--", "-i", "--forward-mode=mac",
             f"--eth-peer=0,{MAC1}", f"--eth-peer=1,{MAC0}",
-            "--total-num-mbufs=16384", f"--burst={args.burst}"]
+            "--total-num-mbufs=32768", f"--burst={args.burst}"]
         self.proc = Proc(f"{tag}-generator", argv, tmp, interactive=True)
         m = self.proc.wait_for(r"^testpmd> |Bus \(vdev\) probe failed", args.start_timeout)
         if "probe failed" in m.group(0):
@@ -399,7 +433,10 @@ def throughput(args, tmp, kind, size, rep):
         g0, r0, _ = s.gen.stats()
         c0, q0 = cpu_ns(dpid), cpu_ns(gpid)
         t0, f0, d0 = s.dut.stats()
+        sc = [SyscallCount(pid, tmp, f"{kind}-{size}-{rep}-{who}")
+              for pid, who in ((dpid, "dut"), (gpid, "gen"))]
         time.sleep(args.window)
+        dsys, gsys = (c.result() for c in sc)
         t1, f1, d1 = s.dut.stats()
         c1, q1 = cpu_ns(dpid), cpu_ns(gpid)
         g1, r1, _ = s.gen.stats()
@@ -412,7 +449,9 @@ def throughput(args, tmp, kind, size, rep):
         res = dict(pps=(f1 - f0) / (t1 - t0), gen_pps=(r1 - r0) / (g1 - g0),
                    drops=d1 - d0, dut_cpu=(c1 - c0) / 1e9 / wall,
                    gen_cpu=(q1 - q0) / 1e9 / wall,
-                   pps_cpu=(f1 - f0) / max((c1 - c0) / 1e9, 1e-9))
+                   pps_cpu=(f1 - f0) / max((c1 - c0) / 1e9, 1e-9),
+                   dut_sys=dsys / (f1 - f0) if dsys is not None else None,
+                   gen_sys=gsys / (f1 - f0) if gsys is not None else None)
         if rep == 0 and size == args.sizes[0]:
             log(f"  {kind}: {s.dut.describe()}")
         return res
@@ -566,12 +605,15 @@ def report(args, tput, cg):
               f"{ratio(oc, tc)} | {num(oi, '.0f')} {num(ti, '.0f')} {ratio(oi, ti)}")
     print()
     print("per run: Mpps wall / Mpps per DUT CPU-s / DUT CPU share / generator CPU share /"
-          " generator-received Mpps / DUT drops")
+          " generator-received Mpps / DUT drops / syscalls per 1000 frames in DUT, generator")
     for (kind, size), runs in sorted(tput.items()):
         for r in runs:
+            def per_k(v):
+                return f"{v * 1000:.1f}" if v is not None else "?"
             print(f"  {kind:8} {size:5}: {r['pps'] / 1e6:.3f} / {r['pps_cpu'] / 1e6:.3f} / "
                   f"{r['dut_cpu'] * 100:.0f}% / {r['gen_cpu'] * 100:.0f}% / "
-                  f"{r['gen_pps'] / 1e6:.3f} / {r['drops']}")
+                  f"{r['gen_pps'] / 1e6:.3f} / {r['drops']} / "
+                  f"{per_k(r['dut_sys'])}, {per_k(r['gen_sys'])}")
     if cg:
         print()
         print("callgrind (whole DUT process, all threads, over the window):")
@@ -662,6 +704,9 @@ def main():
         return 1
     finally:
         Proc.kill_all()
+        # A killed testpmd leaves its EAL runtime dir behind.
+        for d in glob.glob(f"/var/run/dpdk/vvubench-*-{os.getpid()}"):
+            shutil.rmtree(d, ignore_errors=True)
         if args.keep:
             log(f"logs kept in {tmp}")
         else:
