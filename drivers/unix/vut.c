@@ -263,9 +263,21 @@ static int t_set_vring_fd(void *t, enum vu_fd_kind kind, unsigned int q,
 			return rc;
 		}
 	} else {
-		/* Our writes must never block on a peer's full counter. */
-		int fl = fcntl(fd, F_GETFL);
+		struct stat st;
+		int fl;
 
+		/*
+		 * We write 8 bytes per signal: never into a file (a memfd)
+		 * that would grow in our memory for as long as the peer likes.
+		 */
+		if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) ||
+		    S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			close(fd);
+			*slot = -1;
+			return -EINVAL;
+		}
+		/* Our writes must never block on a peer's full counter. */
+		fl = fcntl(fd, F_GETFL);
 		if (fl >= 0)
 			fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 	}
