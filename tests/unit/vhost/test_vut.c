@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -807,6 +808,51 @@ static void test_every_mapping_guarded(void **state)
 		vut_ops.unmap(&vp, &r[i]);
 }
 
+/*
+ * A call or err "notifier" that is a regular file (a memfd) would grow by
+ * 8 bytes per notification, in memory charged to the switch, for as long
+ * as the peer likes.  It must be refused; eventfds and pipes are fine.
+ */
+static void test_notifier_must_not_grow(void **state)
+{
+	struct ff f;
+	struct guest g;
+	struct stat st;
+	int mfd, pfd[2], dup_fd;
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(port_start(&ports[0], "a", false, 0), 0);
+	guest_open(&g);
+	ff_open(&f, &ports[0]);
+	bringup(&f, &ports[0], &g);
+	mfd = tt_memfd(0);
+	dup_fd = dup(mfd);
+	v = 0;
+	assert_int_not_equal(ff_request_ack(&f, VU_SET_VRING_CALL, &v, 8, &mfd, 1, TMO), 0);
+	v = 1;
+	assert_int_not_equal(ff_request_ack(&f, VU_SET_VRING_ERR, &v, 8, &mfd, 1, TMO), 0);
+	close(mfd);
+	for (int i = 0; i < 100; i++) {
+		vut_ops.signal(&ports[0].vut, VU_FD_CALL, 0);
+		vut_ops.signal(&ports[0].vut, VU_FD_ERR, 1);
+	}
+	assert_int_equal(fstat(dup_fd, &st), 0);
+	assert_int_equal(st.st_size, 0);
+	close(dup_fd);
+	/* A pipe is a legal (if odd) notifier: bounded, never blocks us. */
+	assert_int_equal(pipe(pfd), 0);
+	v = 2;
+	assert_int_equal(ff_request_ack(&f, VU_SET_VRING_CALL, &v, 8, &pfd[1], 1, TMO), 0);
+	close(pfd[1]);
+	for (int i = 0; i < 20000; i++)
+		vut_ops.signal(&ports[0].vut, VU_FD_CALL, 2);
+	close(pfd[0]);
+	ff_close(&f);
+	guest_close(&g);
+	assert_true(wait_state(&ports[0], VUT_LISTENING, TMO));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -823,6 +869,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_regions_share_a_memfd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_mapping_guarded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notifier_must_not_grow, setup, teardown),
 	};
 
 	if (!getenv("VU_TEST_VERBOSE"))
