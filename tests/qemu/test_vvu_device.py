@@ -366,3 +366,92 @@ def test_other_port_unaffected(qemu):
             f.close()
         qt.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_client_chardev_reconnects(qemu):
+    """The device as a client (reconnect=1) of a listening frontend: served, dropped, and
+    served again after the frontend comes back and the driver re-arms."""
+    d = vq.tmpdir()
+    path = os.path.join(d, "fe.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(1)
+    lsock.settimeout(10)
+    qt = QTest(qemu, ["-chardev", "socket,id=c0,path=%s,reconnect=1" % path,
+                      "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d" % SHM],
+               d)
+    try:
+        drv = Driver(qt)
+        for round_ in range(2):
+            conn, _ = lsock.accept()
+            drv.rearm()
+            assert drv.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+            conn.sendall(struct.pack("<III", GET_FEATURES, 1, 0))
+            assert drv.recv() == (GET_FEATURES, 1, b"")
+            drv.send(GET_FEATURES, 5, struct.pack("<Q", round_))
+            conn.settimeout(5)
+            assert conn.recv(20) == struct.pack("<IIIQ", GET_FEATURES, 5, 8, round_)
+            conn.close()
+            assert drv.wait_status(vq.STATUS_FRONTEND_UP, 0)
+            assert drv.wait_msi(0)
+        assert qt.alive()
+    finally:
+        lsock.close()
+        qt.close()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def qmp_session(path):
+    import json
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    end = time.time() + 10
+    while True:
+        try:
+            s.connect(path)
+            break
+        except OSError:
+            if time.time() > end:
+                raise
+            time.sleep(0.05)
+    f = s.makefile("rwb")
+
+    def cmd(name, **args):
+        f.write(json.dumps({"execute": name, "arguments": args}).encode() + b"\n")
+        f.flush()
+        while True:
+            msg = json.loads(f.readline())
+            if "return" in msg or "error" in msg:
+                return msg
+    json.loads(f.readline())          # greeting
+    assert "return" in cmd("qmp_capabilities")
+    return s, cmd
+
+
+def test_hot_add(qemu):
+    """device_add into a pcie-root-port while the VM runs (the switch VM's port hot-add)."""
+    d = vq.tmpdir()
+    qmp = os.path.join(d, "qmp.sock")
+    sock = os.path.join(d, "hot.sock")
+    qt = QTest(qemu, ["-device", "pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=05.0",
+                      "-qmp", "unix:%s,server=on,wait=off" % qmp], d)
+    try:
+        s, cmd = qmp_session(qmp)
+        r = cmd("chardev-add", id="hot0", backend={"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": sock}}, "server": True, "wait": False}})
+        assert "return" in r, r
+        r = cmd("device_add", driver="virtio-vhost-user-pci", id="vvu-hot", chardev="hot0",
+                bus="rp1")
+        assert "return" in r, r
+        r = cmd("qom-get", path="/machine/peripheral/vvu-hot", property="realized")
+        assert r.get("return") is True, r
+        r = cmd("qom-get", path="/machine/peripheral/vvu-hot", property="x-disable-pcie")
+        assert r.get("return") is True, "conventional PCI function behind the root port"
+        fe = Frontend(sock)
+        fe.send(GET_FEATURES)
+        time.sleep(0.3)
+        assert qt.alive(), "QEMU survives a frontend on an un-driven hot-added port"
+        fe.close()
+        s.close()
+    finally:
+        qt.close()
+        shutil.rmtree(d, ignore_errors=True)

@@ -57,6 +57,15 @@ static void vvu_pci_realize(VirtIOPCIProxy *vpci_dev, Error **errp)
     if (vpci_dev->nvectors == DEV_NVECTORS_UNSPECIFIED) {
         vpci_dev->nvectors = s->max_vhost_queues + 3;
     }
+    /*
+     * Standard config space holds 192 bytes of capabilities. A PCI Express endpoint spends 68
+     * of them (Express + PM) and the virtio ones need 100, which leaves no room for our 60:
+     * the device is a conventional PCI function, also behind a pcie-root-port.
+     */
+    if (pci_is_express(pdev)) {
+        error_setg(errp, "virtio-vhost-user-pci cannot be PCI Express: keep x-disable-pcie=on");
+        return;
+    }
     /* BAR 0 carries our doorbells, so there is no legacy I/O BAR. */
     virtio_pci_force_virtio_1(vpci_dev);
     if (vpci_dev->flags & VIRTIO_PCI_FLAG_MODERN_PIO_NOTIFY) {
@@ -123,6 +132,8 @@ static void vvu_pci_instance_init(Object *obj)
 
     virtio_instance_init_common(obj, &dev->vdev, sizeof(dev->vdev),
                                 TYPE_VIRTIO_VHOST_USER);
+    /* after the property defaults: see the capability budget in vvu_pci_realize() */
+    VIRTIO_PCI(obj)->flags |= VIRTIO_PCI_FLAG_DISABLE_PCIE;
     /* virtio_instance_init_common() aliases the device's properties to the proxy. */
 }
 
