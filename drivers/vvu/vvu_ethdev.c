@@ -147,8 +147,11 @@ static uint16_t vvu_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 	struct vvu_eth *e = vq->e;
 	uint16_t i;
 
-	if (!rte_spinlock_trylock(&e->lock))
-		return 0;
+	/*
+	 * Wait for the control thread rather than drop: it holds the lock
+	 * only while it handles a message (the memory table may change).
+	 */
+	rte_spinlock_lock(&e->lock);
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		int rc = -EMSGSIZE;

@@ -119,18 +119,19 @@ class SwitchVM(vmlib.VM):
 
     def start_testpmd(self, devs, timeout=240):
         allow = " ".join(f"-a {d}" for d in devs)
-        self.run("setsid sh -c 'exec dpdk-testpmd -l 0-1 -n 1 --iova-mode=pa "
+        self.run("setsid sh -c 'echo $$ > /run/testpmd.pid; exec dpdk-testpmd -l 0-1 -n 1 "
+                 "--iova-mode=pa "
                  f"--huge-dir=/mnt/huge {allow} -- --forward-mode=io --auto-start "
                  "--stats-period=1 --nb-cores=1 --total-num-mbufs=2048 "
                  "> /tmp/testpmd.log 2>&1' </dev/null >/dev/null 2>&1 &")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            time.sleep(2)
             log = self.testpmd_log()
             if "Port statistics" in log or "NIC statistics" in log:
                 return log
-            if self.run_status("pidof dpdk-testpmd")[0] != 0:
+            if self.run_status("kill -0 $(cat /run/testpmd.pid)")[0] != 0:
                 raise vmlib.VMError(f"testpmd exited in the switch VM:\n{log[-4000:]}")
-            time.sleep(2)
         raise vmlib.VMError(f"testpmd not forwarding after {timeout}s:\n"
                             f"{self.testpmd_log()[-4000:]}")
 
@@ -210,9 +211,11 @@ def test_peers_ping_through_testpmd_in_switch_vm(switch_env, objs, capsys):
     else:
         pytest.fail(f"no answer through the switch VM\n{sw.testpmd_log()[-4000:]}")
     sent, recv, rtt_ab = a.ping(IP_B, count=10)
-    assert (sent, recv) == (10, 10), f"a->b lost {sent - recv} of {sent}"
+    assert (sent, recv) == (10, 10), \
+        f"a->b lost {sent - recv} of {sent}\n{sw.testpmd_log()[-3000:]}"
     sent, recv, rtt_ba = b.ping(IP_A, count=10)
-    assert (sent, recv) == (10, 10), f"b->a lost {sent - recv} of {sent}"
+    assert (sent, recv) == (10, 10), \
+        f"b->a lost {sent - recv} of {sent}\n{sw.testpmd_log()[-3000:]}"
 
     b.iperf3_server()
     tcp = a.iperf3_client(IP_B, seconds=5)
