@@ -695,8 +695,14 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len, int *fds,
 	}
 	if (rc) {
 		d->msg_errors++;
-		vlog_warn("%s: %s refused: %s", d->name, r->name,
-			  d->last_error[0] ? d->last_error : strerror(-rc));
+		/*
+		 * A frontend may repeat a refused request for ever on a live
+		 * connection: log the first 16, then only at powers of two.
+		 */
+		if (d->msg_errors <= 16 || !(d->msg_errors & (d->msg_errors - 1)))
+			vlog_warn("%s: %s refused (%llu so far): %s", d->name,
+				  r->name, (unsigned long long)d->msg_errors,
+				  d->last_error[0] ? d->last_error : strerror(-rc));
 	} else {
 		vlog_debug("%s: %s", d->name, r->name);
 	}
