@@ -965,6 +965,36 @@ static void test_transport_without_fds(void **state)
 	F.t.backing_fd = -1;
 }
 
+/*
+ * A frontend that sends refused requests in a loop keeps its connection;
+ * it must not flood the log (stderr is the serial console in the
+ * appliance, and a blocked console write stalls every port).
+ */
+static void test_refusals_do_not_flood_the_log(void **state)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2), lines = 0;
+	char line[512];
+
+	(void)state;
+	assert_non_null(tmp);
+	fflush(stderr);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	for (int i = 0; i < 10000; i++)
+		tt_send_state(&F.d, VU_SET_VRING_NUM, V, 0, 3);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(F.d.msg_errors, 10000);
+	rewind(tmp);
+	while (fgets(line, sizeof(line), tmp))
+		lines++;
+	fclose(tmp);
+	print_message("10000 refusals, %d log lines\n", lines);
+	assert_true(lines >= 1);
+	assert_true(lines <= 40);
+}
+
 /* ---- random garbage ---- */
 
 static uint64_t rng;
@@ -1226,6 +1256,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mem_table_moves_live_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_owner_and_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_without_fds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refusals_do_not_flood_the_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
 	};
 
