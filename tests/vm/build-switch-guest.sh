@@ -147,8 +147,11 @@ done
 cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
 copy_libs "$PMD_SO"
 # glibc dlopens libgcc_s for pthread_cancel (DPDK's control threads).
-LIBGCC="$(ldconfig -p | awk '/libgcc_s.so.1 .*x86-64/ { print $NF; exit }')"
-[ -n "$LIBGCC" ] || missing "libgcc_s.so.1"
+LIBGCC=
+for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
+    [ -e "$f" ] && { LIBGCC="$f"; break; }
+done
+[ -n "$LIBGCC" ] || missing "libgcc_s.so.1 (libgcc-s1)"
 mkdir -p "$R$(dirname "$LIBGCC")"
 cp "$(readlink -f "$LIBGCC")" "$R$LIBGCC"
 echo "root:x:0:0:root:/root:/bin/sh" > "$R/etc/passwd"

@@ -102,3 +102,29 @@ def test_ping_with_qemu_as_vhost_user_server(vms, capsys):
     assert (sent, recv) == (10, 10), f"lost {sent - recv} of {sent}"
     assert cable.port_stats()[0]["rx_packets"] >= 10
     report(capsys, "testpmd-cable-qemu-server", {"ping_rtt_ms": rtt})
+
+
+def test_backend_restart_reconnects(vms):
+    """The backend dies and comes back on the same sockets: QEMU's
+    reconnect=1 re-attaches, traffic flows again without touching the
+    guests. The reference behaviour for restarting our switch."""
+    cable = vms.cable().start()
+    a = vms.vm("ra", cable.sock_a, ip=IP_A + "/24")
+    b = vms.vm("rb", cable.sock_b, ip=IP_B + "/24")
+    a.start()
+    b.start()
+    a.wait_ready()
+    b.wait_ready()
+    a.ping(IP_B, count=1)
+    assert a.ping(IP_B, count=3)[1] == 3
+    cable.kill()
+    assert a.ping(IP_B, count=3, timeout=4)[1] == 0, "pings crossed a dead backend"
+    tx_before = a.nic_stats()["tx_packets"]
+    again = vms.cable("cable2", workdir=cable.dir).start()
+    for _ in range(30):
+        if a.ping(IP_B, count=1, timeout=3)[1] == 1:
+            break
+    sent, recv, _ = a.ping(IP_B, count=5)
+    assert (sent, recv) == (5, 5)
+    assert a.nic_stats()["tx_packets"] > tx_before
+    assert again.port_stats()[0]["rx_packets"] >= 5

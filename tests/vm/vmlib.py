@@ -495,6 +495,17 @@ class VM:
         avg = re.search(r"min/avg/max = [\d.]+/([\d.]+)/", out)
         return int(m.group(1)), int(m.group(2)), float(avg.group(1)) if avg else None
 
+    def nic_stats(self, dev="eth0"):
+        """The guest kernel's counters for dev: rx/tx packets, bytes, dropped,
+        errors, as a dict of ints."""
+        names = ["rx_packets", "tx_packets", "rx_bytes", "tx_bytes", "rx_dropped",
+                 "tx_dropped", "rx_errors", "tx_errors"]
+        out = self.run(f"cd /sys/class/net/{dev}/statistics && cat {' '.join(names)}")
+        values = [int(v) for v in out.split()]
+        if len(values) != len(names):
+            raise VMError(f"{self.name}: bad statistics for {dev}: {out!r}")
+        return dict(zip(names, values))
+
     def iperf3_server(self, port=5201):
         """Start a daemonised iperf3 server in the guest."""
         self.run(f"iperf3 -s -D -p {port} --logfile /tmp/iperf3-{port}.log")
@@ -557,7 +568,7 @@ class DpdkCable:
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=session_dir())
         self.sock_a = os.path.join(self.dir, "a.sock")
         self.sock_b = os.path.join(self.dir, "b.sock")
-        self.log = os.path.join(self.dir, "testpmd.log")
+        self.log = os.path.join(self.dir, f"testpmd-{name}.log")
         self.prefix = f"vvu{os.getpid()}{name}"
         self.lcores = lcores
         self.proc = None
