@@ -127,7 +127,10 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 		vq_break(&r->vq, "ring layout refused: %s", why);
 	}
 	r->breaks++;
-	vlog_warn("%s: vring %u: %s", d->name, q, r->vq.why);
+	/* A frontend can restart a broken ring in a loop: log sparingly. */
+	if (r->breaks <= 16 || !(r->breaks & (r->breaks - 1)))
+		vlog_warn("%s: vring %u (break %llu): %s", d->name, q,
+			  (unsigned long long)r->breaks, r->vq.why);
 	if (d->t->signal)
 		d->t->signal(d->tctx, VU_FD_ERR, q);
 }
