@@ -995,6 +995,34 @@ static void test_refusals_do_not_flood_the_log(void **state)
 	assert_true(lines <= 40);
 }
 
+/* The same for a ring the frontend restarts broken, over and over. */
+static void test_ring_breaks_do_not_flood_the_log(void **state)
+{
+	FILE *tmp = tmpfile();
+	int saved = dup(2), lines = 0;
+	char line[512];
+	uint64_t v = 1 | VU_VRING_NOFD;
+
+	(void)state;
+	assert_non_null(tmp);
+	fflush(stderr);
+	assert_true(dup2(fileno(tmp), 2) >= 0);
+	for (int i = 0; i < 10000; i++)
+		tt_send_u64(&F.d, VU_SET_VRING_KICK, V, v, NULL, 0);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	assert_int_equal(F.d.vring[1].breaks, 10000);
+	assert_int_equal(F.t.signals[VU_FD_ERR], 10000);
+	rewind(tmp);
+	while (fgets(line, sizeof(line), tmp))
+		lines++;
+	fclose(tmp);
+	print_message("10000 broken starts, %d log lines\n", lines);
+	assert_true(lines >= 1);
+	assert_true(lines <= 40);
+}
+
 /* ---- random garbage ---- */
 
 static uint64_t rng;
@@ -1257,6 +1285,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reset_owner_and_disconnect, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_transport_without_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals_do_not_flood_the_log, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_ring_breaks_do_not_flood_the_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
 	};
 
