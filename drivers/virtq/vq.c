@@ -192,7 +192,10 @@ static int enter_indirect(struct vq *vq, struct walk *w,
 /*
  * Add the buffer of one (non-indirect) descriptor to the chain, split at
  * region boundaries.  Over VQ_MAX_IOV segments or 4 GiB only marks the
- * walk too big; the rest of the chain is still checked.  0 or -EIO.
+ * walk too big: the rest of the chain is still checked for structure and
+ * direction, but no longer translated, since it will be returned unread
+ * (this keeps a chain from costing a region lookup per region per
+ * descriptor).  0 or -EIO.
  */
 static int add_buffer(struct vq *vq, struct walk *w, struct vq_chain *c,
 		      const struct vring_desc *d)
@@ -218,29 +221,30 @@ static int add_buffer(struct vq *vq, struct walk *w, struct vq_chain *c,
 	if (w->total > UINT32_MAX)
 		w->too_big = true;
 
-	while (left) {
+	while (left && !w->too_big) {
 		uint64_t got = left;
-		uint8_t *p = vu_mem_gpa(vq->mem, addr, &got);
 		unsigned int i = c->n_out + c->n_in;
+		uint8_t *p;
 
+		if (i >= VQ_MAX_IOV) {
+			w->too_big = true;
+			break;
+		}
+		p = vu_mem_gpa(vq->mem, addr, &got);
 		if (!p) {
 			vq_break(vq, "descriptor address 0x%llx outside memory",
 				 (unsigned long long)addr);
 			return -EIO;
 		}
-		if (i >= VQ_MAX_IOV)
-			w->too_big = true;
-		if (!w->too_big) {
-			/* got <= left <= d->len, which is 32 bits. */
-			c->iov[i].base = p;
-			c->iov[i].len = (uint32_t)got;
-			if (writable) {
-				c->n_in++;
-				c->in_len += (uint32_t)got;
-			} else {
-				c->n_out++;
-				c->out_len += (uint32_t)got;
-			}
+		/* got <= left <= d->len, which is 32 bits. */
+		c->iov[i].base = p;
+		c->iov[i].len = (uint32_t)got;
+		if (writable) {
+			c->n_in++;
+			c->in_len += (uint32_t)got;
+		} else {
+			c->n_out++;
+			c->out_len += (uint32_t)got;
 		}
 		addr += got;
 		left -= got;
