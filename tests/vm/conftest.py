@@ -79,6 +79,11 @@ def pytest_runtest_makereport(item, call):
                 rep.sections.append((f"vvu log: {obj.name}", f"<unreadable: {e}>"))
 
 
+def pytest_sessionfinish(session, exitstatus):
+    # Every test of the session passed: nobody needs the VM logs any more.
+    vmlib.delete_logs_at_exit = exitstatus == 0
+
+
 def pytest_report_header(config):
     q = vmlib.qemu_path()
     return (f"vvu vm: qemu={q} ({'found' if shutil.which(q) else 'missing'}), "

@@ -96,13 +96,19 @@ def guest_image():
 
 
 # ---------------------------------------------------------------- cleanup
+# tests/integration/switchlib.py and tests/attack/attacklib.py use
+# session_dir, tail, kill_all, _register, _unregister, _die_with_parent,
+# _kill_proc and _unlink for their own processes: keep these stable.
 
 _live = set()        # objects with a kill() still to be called
 _live_lock = threading.Lock()
 _session_dir = None
-# Set by whoever saw a failure (conftest does): the session dir and its logs
-# then survive the process. VVU_KEEP_LOGS=1 keeps them always.
+# The session dir and its logs survive the process unless a caller that
+# knows every user of it passed says otherwise (tests/vm/conftest.py sets
+# delete_logs_at_exit when the whole pytest session passed). keep_logs (or
+# VVU_KEEP_LOGS=1) wins over that.
 keep_logs = os.environ.get("VVU_KEEP_LOGS", "") in ("1", "yes", "true")
+delete_logs_at_exit = False
 
 
 def session_dir():
@@ -137,7 +143,7 @@ def kill_all():
 
 def _at_exit():
     kill_all()
-    if _session_dir and not keep_logs:
+    if _session_dir and delete_logs_at_exit and not keep_logs:
         shutil.rmtree(_session_dir, ignore_errors=True)
 
 
@@ -487,7 +493,7 @@ class VM:
         """Ping ip from the guest; returns (sent, received, avg_rtt_ms or None).
         Does not raise on loss: the caller decides what is acceptable."""
         wait = timeout or int(count * interval + 10)
-        _, out = self.run_status(f"ping -c {int(count)} -i {interval} -W 2 -w {wait} {ip}",
+        _, out = self.run_status(f"ping -c {int(count)} -i {interval} -W 5 -w {wait} {ip}",
                                  timeout=wait + 30)
         m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", out)
         if not m:
