@@ -5,6 +5,15 @@
  * connection life cycle of spec section 5 as a state x event table.  The
  * owner (the ethdev PMD, or a daemon) calls vvu_port_service() from one
  * thread at a time and uses port->net through vu_net_port_ops.
+ *
+ * A daemon without ethdev: vvu_probe_register() before rte_eal_init()
+ * (EAL arguments: -a <bdf> per device, --iova-mode=pa unless the device
+ * has iommu_platform=on); in the probe hook vvu_port_open() and
+ * sw_port_add(sw, name, &vu_net_port_ops, &port->net); in the event loop
+ * watch vvu_port_fds() and call vvu_port_service() when one fires or
+ * every 10 ms; report the port up when state is VVU_ST_SERVING and
+ * vu_net_running(&port->net), checking state_dirty / net.state_dirty as
+ * for vut.  All from the loop's thread: no lock is needed then.
  */
 #ifndef VVU_PORT_H
 #define VVU_PORT_H
