@@ -168,11 +168,16 @@ static void wr64(uint8_t *p, uint64_t v)
     stq_le_p(p, v);
 }
 
+/* How messages name this device: the proxy's id, else the chardev's. */
 static const char *vvu_id(VirtIOVhostUser *s)
 {
-    const char *id = DEVICE(s)->parent_bus && DEVICE(s)->parent_bus->parent ?
-                     DEVICE(s)->parent_bus->parent->id : NULL;
-    return id ? id : "virtio-vhost-user";
+    DeviceState *proxy = DEVICE(s)->parent_bus ? DEVICE(s)->parent_bus->parent : NULL;
+    Chardev *chr = qemu_chr_fe_get_driver(&s->chr);
+
+    if (proxy && proxy->id) {
+        return proxy->id;
+    }
+    return chr ? chr->label : "virtio-vhost-user";
 }
 
 static void vvu_in_reset(VvuInMsg *m)
@@ -803,7 +808,8 @@ static void vvu_bchan_read(void *opaque)
         }
         if (r <= 0) {
             /* The frontend closed its end: forget the channel, keep the connection. */
-            warn_report("%s: backend request channel closed by the frontend", vvu_id(s));
+            warn_report("virtio-vhost-user %s: backend request channel closed by the frontend",
+                        vvu_id(s));
             vvu_bchan_close(s);
             return;
         }
@@ -1144,9 +1150,10 @@ static void vvu_frontend_down(VirtIOVhostUser *s, bool disconnect, const char *w
 
     if (was_up || why) {
         if (why) {
-            error_report("%s: disconnecting the vhost-user frontend: %s", vvu_id(s), why);
+            error_report("virtio-vhost-user %s: disconnecting the vhost-user frontend: %s",
+                         vvu_id(s), why);
         } else {
-            info_report("%s: vhost-user frontend disconnected", vvu_id(s));
+            info_report("virtio-vhost-user %s: vhost-user frontend disconnected", vvu_id(s));
         }
     }
     s->status &= ~VVU_STATUS_FRONTEND_UP;
@@ -1205,7 +1212,7 @@ static void vvu_update_state(VirtIOVhostUser *s)
 
     if (up && !(s->status & VVU_STATUS_FRONTEND_UP)) {
         s->status |= VVU_STATUS_FRONTEND_UP;
-        info_report("%s: vhost-user frontend up", vvu_id(s));
+        info_report("virtio-vhost-user %s: vhost-user frontend up", vvu_id(s));
         for (uint32_t i = 0; i < s->max_vhost_queues; i++) {
             vvu_vring_update_watch(&s->vrings[i]);
         }
