@@ -85,7 +85,15 @@ emit() {
     echo "VVU_GUEST_CMDLINE='$(cat "$OUT/cmdline")'"
 }
 
+# Guests unused for PRUNE_DAYS go: every edit of this script makes a new one.
+PRUNE_DAYS=7
+prune_old() {
+    find "$CACHE_ROOT/guest" -mindepth 2 -maxdepth 2 -name done -mtime +"$PRUNE_DAYS" \
+        -printf '%h\0' 2>/dev/null | xargs -0 -r rm -rf
+}
+
 if [ -f "$OUT/done" ]; then
+    touch "$OUT/done"       # marks it used, for prune_old
     emit
     exit 0
 fi
@@ -241,6 +249,7 @@ touch "$STAGE/done"
 if ! mv -T "$STAGE" "$OUT" 2>/dev/null; then
     [ -f "$OUT/done" ] || die "cannot publish $OUT"
 fi
+prune_old
 T1=$(date +%s.%N)
 log "built in $(awk -v a="$T0" -v b="$T1" 'BEGIN { printf "%.1f", b - a }') s," \
     "initramfs $(du -k "$OUT/initramfs.cpio.gz" | cut -f1) KiB"
