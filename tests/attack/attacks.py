@@ -1,0 +1,766 @@
+# SPDX-License-Identifier: MIT
+"""The catalogue of attacks a hostile frontend (hostile.py) makes on one port.
+
+Each attack connects to the attacked port, misbehaves in one way, waits for
+the switch to say why it stopped trusting the port (ports json: broken and
+reason, or last_error once it hung up; or counters), disconnects and waits
+until the port listens again.  It returns that evidence as text and raises
+AttackFailed when the switch gave none.  Whether the well-behaved peers and
+the switch process were unharmed is for the caller to check (the suite,
+the soak).  The switch is untrusted here too: its answers are parsed
+defensively and every wait is bounded.
+"""
+
+import json
+import os
+import random
+import re
+import socket
+import struct
+import time
+
+import hostile as H
+
+TIMEOUT = float(os.environ.get("VVU_ATTACK_TIMEOUT", "30"))
+
+
+class AttackFailed(AssertionError):
+    """The switch did not react to an attack as it must."""
+
+
+class Ctl:
+    """The switch's control socket, spoken directly (one request each)."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def request(self, line, timeout=10.0):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.settimeout(timeout)
+        try:
+            s.connect(self.path)
+            s.sendall(line.encode() + b"\n")
+            data = b""
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+                head, sep, body = data.partition(b"\n")
+                if sep:
+                    m = re.fullmatch(rb"(OK|ERR) (\d+)", head)
+                    if not m:
+                        raise AttackFailed(f"control: bad answer head {head[:60]!r}")
+                    if len(body) >= int(m.group(2)):
+                        return m.group(1) == b"OK", body[:int(m.group(2))].decode()
+            raise AttackFailed(f"control: answer cut short: {data[:80]!r}")
+        finally:
+            s.close()
+
+    def json(self, cmd):
+        ok, body = self.request(f"{cmd} json")
+        if not ok:
+            raise AttackFailed(f"control: {cmd}: {body}")
+        return json.loads(body)
+
+    def port(self, name):
+        for p in self.json("ports")["ports"]:
+            if p["name"] == name:
+                return p
+        raise AttackFailed(f"control: no port {name}")
+
+    def stats(self, name):
+        for p in self.json("stats")["ports"]:
+            if p["name"] == name:
+                return p
+        raise AttackFailed(f"control: no port {name}")
+
+    def macs(self):
+        return self.json("mac")["macs"]
+
+
+class Target:
+    """Where an attack goes: the attacked port (sock, name), the switch's
+    control socket, and optionally a helper port whose (well-behaved)
+    frontend of ours can send frames to the attacked one."""
+
+    def __init__(self, sock, port, ctl, helper_sock=None, helper_port=None, rng=None):
+        self.sock = sock
+        self.port = port
+        self.ctl = ctl
+        self.helper_sock = helper_sock
+        self.helper_port = helper_port
+        self.rng = rng or random.Random(0x5EED)
+        self.flood_seconds = 3.0
+        self.stall_seconds = 2.0
+
+    def frontend(self, **kw):
+        kw.setdefault("name", "hostile")
+        kw.setdefault("mac", H.random_mac(self.rng))
+        return H.Frontend(self.sock, **kw)
+
+
+# ---- waiting on the switch ----
+
+def wait_port(t, pred, what, timeout=TIMEOUT, name=None):
+    deadline = time.monotonic() + timeout
+    while True:
+        p = t.ctl.port(name or t.port)
+        if pred(p):
+            return p
+        if time.monotonic() > deadline:
+            raise AttackFailed(f"{name or t.port}: not {what} after {timeout:.0f}s: {p}")
+        time.sleep(0.05)
+
+
+def wait_up(t, name=None):
+    return wait_port(t, lambda p: p["state"] == "up", "up", name=name)
+
+
+def wait_listening(t, name=None):
+    return wait_port(t, lambda p: p["connection"] == "listening", "listening", name=name)
+
+
+def broken_reason(t, pattern):
+    """The port must turn broken with a reason matching pattern."""
+    p = wait_port(t, lambda p: p["broken"], "broken")
+    if not re.search(pattern, p["reason"]):
+        raise AttackFailed(f"{t.port}: broken for the wrong reason: {p['reason']!r}, "
+                           f"expected /{pattern}/")
+    return f"broken: {p['reason']}"
+
+
+def dropped_reason(t, fe, pattern):
+    """The switch must hang up on fe and say why in last_error."""
+    if not fe.hung_up(TIMEOUT):
+        raise AttackFailed(f"{t.port}: the switch did not hang up: {t.ctl.port(t.port)}")
+    p = wait_port(t, lambda p: p["connection"] != "connected" and p["last_error"],
+                  "disconnected with a reason")
+    if not re.search(pattern, p["last_error"]):
+        raise AttackFailed(f"{t.port}: hung up for the wrong reason: {p['last_error']!r}, "
+                           f"expected /{pattern}/")
+    return f"dropped: {p['last_error']}"
+
+
+def refused(t, fe, rc, errors_before, what):
+    """A request was refused (ack != 0), counted, and the connection stays."""
+    if rc == 0:
+        raise AttackFailed(f"{t.port}: {what} was accepted")
+    st = t.ctl.stats(t.port)
+    if st["message_errors"] <= errors_before:
+        raise AttackFailed(f"{t.port}: {what} refused but not counted: {st}")
+    if t.ctl.port(t.port)["connection"] != "connected":
+        raise AttackFailed(f"{t.port}: {what}: a refusal must not drop the connection")
+    return f"refused: {what} (message_errors {st['message_errors']})"
+
+
+class Session:
+    """A hostile frontend on the target port, closed (and the port seen
+    listening again) on exit whatever happened."""
+
+    def __init__(self, t, start=True, up=True, **kw):
+        self.t = t
+        self.fe = t.frontend(**kw)
+        self.start = start
+        self.up = up
+
+    def __enter__(self):
+        try:
+            self.fe.connect()
+            if self.start:
+                self.fe.start()
+                if self.up:
+                    wait_up(self.t)
+        except BaseException:
+            self.fe.close()
+            raise
+        return self.fe
+
+    def __exit__(self, *exc):
+        self.fe.close()
+        wait_listening(self.t)
+        return False
+
+
+def errors(t):
+    return t.ctl.stats(t.port)["message_errors"]
+
+
+# ---- the attacks ----
+
+class Attack:
+    def __init__(self, name, what, fn, kind):
+        self.name = name
+        self.what = what
+        self.fn = fn
+        self.kind = kind        # ring, message, memory, flood, limit
+
+    def run(self, t):
+        return self.fn(t)
+
+
+ATTACKS = []
+
+
+def attack(kind, what):
+    def reg(fn):
+        ATTACKS.append(Attack(fn.__name__, what, fn, kind))
+        return fn
+    return reg
+
+
+def by_name(name):
+    for a in ATTACKS:
+        if a.name == name:
+            return a
+    raise KeyError(name)
+
+
+def _spare(fe, off=0):
+    return fe.mem.gpa_of(fe.SPARE + off)
+
+
+# -- descriptor rings --
+
+@attack("ring", "TX descriptors 0 -> 1 -> 0: a chain that never ends")
+def desc_loop(t):
+    with Session(t) as fe:
+        b = _spare(fe)
+        fe.post_tx_descs([(b, 64, H.DESC_F_NEXT, 1), (b, 64, H.DESC_F_NEXT, 0)])
+        return broken_reason(t, r"chain longer than its table")
+
+
+@attack("ring", "a chain whose next index is past the table")
+def desc_next_out_of_range(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(_spare(fe), 64, H.DESC_F_NEXT, 999)])
+        return broken_reason(t, r"next index 999 out of table")
+
+
+@attack("ring", "an avail entry naming head 4000 of a 256-entry ring")
+def head_out_of_range(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([], head=4000)
+        return broken_reason(t, r"head index 4000 out of ring")
+
+
+@attack("ring", "a buffer address past the end of the peer's memory")
+def addr_out_of_range(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(fe.mem.gpa_of(fe.mem.size + 0x10000), 64, 0, 0)])
+        return broken_reason(t, r"outside memory")
+
+
+@attack("ring", "a buffer given by our virtual address, not a guest address")
+def addr_is_uva(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(fe.mem.uva_of(fe.SPARE), 64, 0, 0)])
+        return broken_reason(t, r"outside memory")
+
+
+@attack("ring", "addr + len wraps around 2^64")
+def len_wraps(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(2**64 - 0x100, 0x1000, 0, 0)])
+        return broken_reason(t, r"wraps")
+
+
+@attack("ring", "a length that runs past the end of the region")
+def len_past_region(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(fe.mem.gpa_of(fe.mem.size - 32), 0x10000, 0, 0)])
+        return broken_reason(t, r"outside memory")
+
+
+@attack("ring", "a writable descriptor in a TX chain")
+def tx_writable(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(_spare(fe), 64, H.DESC_F_WRITE, 0)])
+        return broken_reason(t, r"writable descriptor in a TX chain")
+
+
+@attack("ring", "avail idx jumps 1000 ahead of a 256-entry ring")
+def avail_jump(t):
+    with Session(t) as fe:
+        fe.tx.publish(idx=1000)
+        fe.do_kick(1)
+        return broken_reason(t, r"avail idx 1000 is more than 256 ahead")
+
+
+@attack("ring", "avail idx moves backwards (65535 ahead) after real traffic")
+def avail_backwards(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 10)
+        fe.tx.publish(idx=fe.tx.avail_idx - 1)
+        fe.do_kick(1)
+        return broken_reason(t, r"avail idx 9 is more than 256 ahead of 10")
+
+
+@attack("ring", "INDIRECT descriptor without INDIRECT_DESC negotiated")
+def indirect_not_negotiated(t):
+    with Session(t) as fe:
+        fe.post_tx_descs([(_spare(fe), 32, H.DESC_F_INDIRECT, 0)])
+        return broken_reason(t, r"INDIRECT_DESC not negotiated")
+
+
+def _indirect_fe(t):
+    return Session(t, features=(1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) |
+                   (1 << H.F_RING_INDIRECT_DESC))
+
+
+@attack("ring", "an indirect table holding another indirect descriptor")
+def indirect_nested(t):
+    with _indirect_fe(t) as fe:
+        tab = fe.SPARE + 0x1000
+        fe.mem.pack("<QIHH", tab, _spare(fe), 32, H.DESC_F_INDIRECT, 0)
+        fe.post_tx_descs([(fe.mem.gpa_of(tab), 16, H.DESC_F_INDIRECT, 0)])
+        return broken_reason(t, r"indirect descriptor inside an indirect table")
+
+
+@attack("ring", "a loop inside an indirect table (entry 1 -> 0 -> 1)")
+def indirect_loop(t):
+    with _indirect_fe(t) as fe:
+        tab = fe.SPARE + 0x1000
+        b = _spare(fe)
+        fe.mem.pack("<QIHHQIHH", tab, b, 64, H.DESC_F_NEXT, 1, b, 64, H.DESC_F_NEXT, 0)
+        fe.post_tx_descs([(fe.mem.gpa_of(tab), 32, H.DESC_F_INDIRECT, 0)])
+        return broken_reason(t, r"chain longer than its table \(2\)")
+
+
+@attack("ring", "an indirect table that runs out of memory")
+def indirect_outside(t):
+    with _indirect_fe(t) as fe:
+        fe.post_tx_descs([(fe.mem.gpa_of(fe.mem.size - 16), 64, H.DESC_F_INDIRECT, 0)])
+        return broken_reason(t, r"indirect table .* not inside one region")
+
+
+def _custom_start(fe, tx_addr=None, regions=None):
+    fe.negotiate()
+    if fe.set_mem_table(regions):
+        raise AttackFailed("memory table refused")
+    fe.setup_ring(0, fe.rx)
+    fe.setup_ring(1, fe.tx, addr=tx_addr)
+
+
+@attack("ring", "a descriptor table placed past the end of memory")
+def ring_outside_memory(t):
+    with Session(t, start=False) as fe:
+        _custom_start(fe, fe.tx.addr_wire(1, desc=fe.mem.uva_of(fe.mem.size + 0x1000)))
+        return broken_reason(t, r"ring layout refused: descriptor table outside memory")
+
+
+@attack("ring", "a used ring whose tail hangs past the end of its region")
+def ring_tail_outside(t):
+    with Session(t, start=False) as fe:
+        _custom_start(fe, fe.tx.addr_wire(1, used=fe.mem.uva_of(fe.mem.size - 64)))
+        return broken_reason(t, r"ring layout refused: used ring outside memory")
+
+
+@attack("ring", "a descriptor table straddling two adjacent regions")
+def ring_straddles_regions(t):
+    with Session(t, start=False) as fe:
+        r2 = H.Region(0x100000, gpa=fe.mem.gpa + fe.mem.size, uva=fe.mem.uva + fe.mem.size,
+                      name="hostile2")
+        fe.regions.append(r2)
+        _custom_start(fe, fe.tx.addr_wire(1, desc=fe.mem.uva_of(fe.mem.size - 2048)))
+        return broken_reason(t, r"ring layout refused: descriptor table outside memory")
+
+
+@attack("ring", "a misaligned descriptor table")
+def ring_misaligned(t):
+    with Session(t, start=False) as fe:
+        _custom_start(fe, fe.tx.addr_wire(1, desc=fe.mem.uva_of(fe.TX_RING + 8)))
+        return broken_reason(t, r"ring layout refused: descriptor table .*misaligned")
+
+
+@attack("memory", "two regions overlapping in guest memory")
+def regions_overlap(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        r2 = H.Region(0x100000, gpa=fe.mem.gpa + 0x1000, uva=fe.mem.uva + fe.mem.size,
+                      name="hostile2")
+        fe.regions.append(r2)
+        e0 = errors(t)
+        rc = fe.set_mem_table([fe.mem, r2])
+        ev = refused(t, fe, rc, e0, "SET_MEM_TABLE with overlapping regions")
+        e0 = errors(t)
+        if fe.set_mem_table([fe.mem]):
+            raise AttackFailed("a good table after a refused one was refused")
+        rc = fe.add_region(r2)
+        ev += "; " + refused(t, fe, rc, e0, "ADD_MEM_REG overlapping a region")
+        return ev
+
+
+@attack("memory", "REM_MEM_REG of the region holding the live rings, mid-traffic")
+def rem_ring_region(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 300)
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 256, wait=False)
+        if fe.rem_region(fe.mem):
+            raise AttackFailed("REM_MEM_REG of a live region refused")
+        return broken_reason(t, r"ring layout refused: .*outside memory")
+
+
+@attack("memory", "REM_MEM_REG of a buffer region, then descriptors into it")
+def rem_buffer_region(t):
+    with Session(t) as fe:
+        r2 = H.Region(0x100000, gpa=0x1_0000_0000, uva=H.UVA_BASE + 0x1000_0000,
+                      name="hostile2")
+        fe.regions.append(r2)
+        if fe.add_region(r2):
+            raise AttackFailed("ADD_MEM_REG refused")
+        # frames whose bytes live in r2, then r2 goes away under them
+        for i in range(64):
+            r2.write(i * 128, bytes(H.NET_HDR_LEN) + H.eth_frame(fe.mac, fe.mac))
+            fe.tx.set_desc(i, r2.gpa_of(i * 128), H.NET_HDR_LEN + 64)
+            fe.tx.put_avail(i)
+        fe.tx.publish()
+        fe.do_kick(1)
+        fe.wait_tx_done()
+        if fe.rem_region(r2):
+            raise AttackFailed("REM_MEM_REG refused")
+        fe.tx.set_desc(64, r2.gpa_of(0), H.NET_HDR_LEN + 64)
+        fe.tx.put_avail(64)
+        fe.tx.publish()
+        fe.do_kick(1)
+        return broken_reason(t, r"outside memory")
+
+
+@attack("memory", "REM_MEM_REG of a region that was never added")
+def rem_unknown_region(t):
+    with Session(t) as fe:
+        e0 = errors(t)
+        rc = fe.rem_region(fe.mem, wire=fe.mem.wire(gpa=0x9_0000_0000))
+        return refused(t, fe, rc, e0, "REM_MEM_REG of an unknown region")
+
+
+@attack("memory", "a region larger than its file")
+def region_past_file(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        e0 = errors(t)
+        rc = fe.ack(H.SET_MEM_TABLE, fe.mem_table_wire(wires=[fe.mem.wire(size=64 << 20)]),
+                    [fe.mem.fd])
+        return refused(t, fe, rc, e0, "a region of 64 MiB over a 4 MiB memfd")
+
+
+@attack("memory", "a memory fd that cannot be mapped (a pipe)")
+def region_fd_is_pipe(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        r, w = os.pipe()
+        try:
+            e0 = errors(t)
+            rc = fe.ack(H.SET_MEM_TABLE, fe.mem_table_wire(), [r])
+        finally:
+            os.close(r)
+            os.close(w)
+        return refused(t, fe, rc, e0, "a pipe as a memory fd")
+
+
+@attack("memory", "a kick fd that cannot be polled (a regular file)")
+def kick_fd_unpollable(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        fe.set_mem_table()
+        fe.must(H.SET_VRING_NUM, struct.pack("<II", 1, 256))
+        fe.must(H.SET_VRING_ADDR, fe.tx.addr_wire(1))
+        e0 = errors(t)
+        rc = fe.ack(H.SET_VRING_KICK, struct.pack("<Q", 1), [fe.mem.fd])
+        return refused(t, fe, rc, e0, "a memfd as kick fd")
+
+
+@attack("memory", "shrink the memfd to nothing under the live rings (SIGBUS)")
+def shrink_memfd(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 100)
+        fe.mem.shrink(0)
+        return dropped_reason(t, fe, r"SIGBUS")
+
+
+@attack("memory", "shrink the memfd under posted frames, keeping the rings (SIGBUS)")
+def shrink_under_frames(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 100)
+        # drop the buffer pages; keep the rings (remapped on our side)
+        fe.mem.shrink(fe.RX_BUF, keep_local=True)
+        for i in range(16):
+            fe.tx.set_desc(i, fe.mem.gpa_of(fe.TX_BUF + i * fe.BUF_SIZE), 76)
+            fe.tx.put_avail(i)
+        fe.tx.publish()
+        fe.do_kick(1)
+        return dropped_reason(t, fe, r"SIGBUS")
+
+
+# -- messages --
+
+@attack("message", "SET_FEATURES with a 4-byte payload")
+def bad_size(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.SET_FEATURES, b"\0" * 4)
+        return dropped_reason(t, fe, r"SET_FEATURES: payload 4 bytes, must be 8")
+
+
+@attack("message", "a header claiming 1 MiB of payload")
+def oversize(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.SET_FEATURES, b"\0" * 8, size=1 << 20)
+        return dropped_reason(t, fe, r"claims 1048576 payload bytes \(max 512\)")
+
+
+@attack("message", "a header with a bad version and the reply flag")
+def bad_flags(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.GET_FEATURES, flags=0x2 | H.FLAG_REPLY)
+        return dropped_reason(t, fe, r"bad flags")
+
+
+@attack("message", "an unknown request number")
+def unknown_request(t):
+    with Session(t, start=False) as fe:
+        fe.send(99, b"\0" * 8)
+        return dropped_reason(t, fe, r"unsupported request 99")
+
+
+@attack("message", "a ring index past the device's rings")
+def bad_ring_index(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.SET_VRING_NUM, struct.pack("<II", 77, 256))
+        return dropped_reason(t, fe, r"ring 77, we have")
+
+
+@attack("message", "SET_MEM_TABLE without its fd")
+def missing_fd(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        fe.send(H.SET_MEM_TABLE, fe.mem_table_wire())
+        return dropped_reason(t, fe, r"SET_MEM_TABLE: 0 fds, must be 1\.\.8")
+
+
+@attack("message", "SET_VRING_KICK without fd and without the no-fd flag")
+def missing_kick_fd(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.SET_VRING_KICK, struct.pack("<Q", 1))
+        return dropped_reason(t, fe, r"0 fds with the no-fd flag clear")
+
+
+@attack("message", "SET_FEATURES carrying an fd")
+def extra_fd(t):
+    with Session(t, start=False) as fe:
+        fe.send(H.SET_FEATURES, struct.pack("<Q", 0), fds=[fe.mem.fd])
+        return dropped_reason(t, fe, r"SET_FEATURES: 1 fds, must be 0\.\.0")
+
+
+@attack("message", "SET_MEM_TABLE of 2 regions with 1 fd")
+def fd_count_mismatch(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        r2 = H.Region(0x100000, gpa=0x1_0000_0000, uva=H.UVA_BASE + 0x1000_0000,
+                      name="hostile2")
+        fe.regions.append(r2)
+        fe.send(H.SET_MEM_TABLE, fe.mem_table_wire([fe.mem, r2]), fds=[fe.mem.fd])
+        return dropped_reason(t, fe, r"2 regions but 1 fds")
+
+
+@attack("message", "20 fds on one message")
+def too_many_fds(t):
+    with Session(t, start=False) as fe:
+        fds = [os.eventfd(0, os.EFD_CLOEXEC) for _ in range(20)]
+        try:
+            fe.send(H.SET_FEATURES, struct.pack("<Q", 0), fds=fds)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return dropped_reason(t, fe, r"more fds than a message may carry")
+
+
+@attack("message", "ADD_MEM_REG without CONFIGURE_MEM_SLOTS negotiated")
+def unnegotiated_request(t):
+    with Session(t, start=False) as fe:
+        fe.negotiate(proto=1 << H.PF_REPLY_ACK)
+        fe.send(H.ADD_MEM_REG, struct.pack("<Q", 0) + fe.mem.wire(), fds=[fe.mem.fd])
+        return dropped_reason(t, fe, r"ADD_MEM_REG without its protocol feature")
+
+
+@attack("message", "hang up after a header and half a payload (with an fd)")
+def hangup_mid_message(t):
+    fe = t.frontend()
+    fe.connect()
+    try:
+        fe.negotiate()
+        msg = fe.message(H.SET_MEM_TABLE, fe.mem_table_wire())
+        fe.send_raw(msg[:H.HDR.size + 20], fds=[fe.mem.fd])
+        time.sleep(0.2)
+    finally:
+        fe.close()
+    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
+                  "listening with a reason")
+    if "hung up mid-message" not in p["last_error"]:
+        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
+    return f"dropped: {p['last_error']}"
+
+
+@attack("message", "hang up after 5 bytes of a header")
+def hangup_mid_header(t):
+    fe = t.frontend()
+    fe.connect()
+    try:
+        fe.send_raw(fe.message(H.GET_FEATURES)[:5])
+        time.sleep(0.2)
+    finally:
+        fe.close()
+    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
+                  "listening with a reason")
+    if "hung up mid-message" not in p["last_error"]:
+        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
+    return f"dropped: {p['last_error']}"
+
+
+@attack("message", "half a message, then silence (the switch must not wait for it)")
+def stalled_half_message(t):
+    fe = t.frontend()
+    fe.connect()
+    try:
+        fe.negotiate()
+        msg = fe.message(H.SET_VRING_ADDR, fe.tx.addr_wire(1))
+        fe.send_raw(msg[:H.HDR.size + 10])
+        # the switch answers others meanwhile (the caller checks the peers)
+        end = time.monotonic() + t.stall_seconds
+        while time.monotonic() < end:
+            t.ctl.port(t.port)
+            time.sleep(0.1)
+        if t.ctl.port(t.port)["connection"] != "connected":
+            raise AttackFailed("a stalled frontend was dropped, not waited for")
+    finally:
+        fe.close()
+    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
+                  "listening with a reason")
+    if "hung up mid-message" not in p["last_error"]:
+        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
+    return f"stalled {t.stall_seconds:.0f}s, then dropped: {p['last_error']}"
+
+
+@attack("message", "a second frontend on a port already in use")
+def second_frontend(t):
+    with Session(t) as fe:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.settimeout(TIMEOUT)
+        try:
+            s.connect(t.sock)
+            try:
+                s.sendall(H.HDR.pack(H.GET_FEATURES, H.VERSION, 0))
+                got = s.recv(64)
+            except (ConnectionResetError, BrokenPipeError):
+                got = b""
+        finally:
+            s.close()
+        if got:
+            raise AttackFailed(f"a second frontend was answered: {got!r}")
+        if t.ctl.port(t.port)["state"] != "up":
+            raise AttackFailed("the first frontend lost its port")
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 10)
+        return "refused: second connection closed unanswered; first still up"
+
+
+@attack("message", "100 connections opened and dropped at once")
+def connect_storm(t):
+    c0 = t.ctl.port(t.port)["connects"]
+    for _ in range(100):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.settimeout(TIMEOUT)
+        try:
+            s.connect(t.sock)
+            s.send(b"\1")
+        except OSError:
+            pass
+        s.close()
+    p = wait_port(t, lambda p: p["connection"] == "listening" and p["connects"] > c0,
+                  "listening after the storm")
+    return f"{p['connects'] - c0} connections accepted and closed; last_error {p['last_error']!r}"
+
+
+# -- floods --
+
+def flood(fe, seconds, make, rng):
+    """Send frames made by make(rng) for seconds; return how many."""
+    n = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        fe.send_frames([make(rng) for _ in range(256)], wait=False)
+        n += 256
+    fe.wait_tx_done()
+    return n
+
+
+@attack("flood", "valid frames from random source MACs to unknown unicast MACs")
+def mac_flood(t):
+    with Session(t) as fe:
+        s0 = t.ctl.stats(t.port)
+        n = flood(fe, t.flood_seconds,
+                  lambda r: H.eth_frame(H.random_mac(r), H.random_mac(r)), t.rng)
+        s1 = t.ctl.stats(t.port)
+        mine = sum(1 for m in t.ctl.macs() if m["port"] == t.port)
+        limit = t.ctl.json("status")["mac_max_per_port"]
+        refused_n = s1["learn_refused"] - s0["learn_refused"]
+        if mine > limit or refused_n <= 0 or s1["rx_packets"] - s0["rx_packets"] != n:
+            raise AttackFailed(f"{n} MACs sent: {mine} learned (limit {limit}), "
+                               f"{refused_n} refused, {s1}")
+        return (f"{n} frames from new MACs: {mine} learned (limit {limit}), "
+                f"{refused_n} refused (learn_refused)")
+
+
+@attack("flood", "broadcast frames as fast as we can")
+def broadcast_flood(t):
+    with Session(t) as fe:
+        s0 = t.ctl.stats(t.port)
+        bc = b"\xff" * 6
+        n = flood(fe, t.flood_seconds, lambda r: H.eth_frame(bc, fe.mac), t.rng)
+        s1 = t.ctl.stats(t.port)
+        fl = s1["rx_flooded"] - s0["rx_flooded"]
+        if fl != n:
+            raise AttackFailed(f"{n} broadcasts sent, {fl} flooded: {s1}")
+        return f"{n} broadcasts flooded (rx_flooded)"
+
+
+@attack("flood", "a peer that never posts receive buffers, sent 2000 frames")
+def rx_starved(t):
+    if not t.helper_sock:
+        raise AttackFailed("rx_starved needs a helper port")
+    with Session(t, up=False) as fe:
+        fe.rx.reset()          # no receive buffers at all
+        wait_up(t)
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])    # teach the switch our MAC
+        helper = H.Frontend(t.helper_sock, name="helper", mac=H.random_mac(t.rng))
+        try:
+            helper.start()
+            wait_up(t, t.helper_port)
+            s0 = t.ctl.stats(t.port)
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)] * 2000)
+            s1 = t.ctl.stats(t.port)
+        finally:
+            helper.close()
+            wait_listening(t, t.helper_port)
+        nb = s1["drops"]["no_buffer"] - s0["drops"]["no_buffer"]
+        vnb = s1["virtio"]["rx_no_buffer"] - s0["virtio"]["rx_no_buffer"]
+        if nb != 2000 or vnb != 2000 or fe.rx_received() != 0:
+            raise AttackFailed(f"2000 frames to a port without buffers: drops {nb}, "
+                               f"rx_no_buffer {vnb}, delivered {fe.rx_received()}")
+        return "2000 frames dropped as no_buffer (rx_no_buffer 2000)"
+
+
+@attack("ring", "an RX buffer outside memory (hit when a frame is delivered)")
+def rx_addr_out_of_range(t):
+    if not t.helper_sock:
+        raise AttackFailed("rx_addr_out_of_range needs a helper port")
+    with Session(t) as fe:
+        fe.rx.set_desc(0, fe.mem.gpa_of(fe.mem.size + 0x1000), 2048, H.DESC_F_WRITE)
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])
+        helper = H.Frontend(t.helper_sock, name="helper", mac=H.random_mac(t.rng))
+        try:
+            helper.start()
+            wait_up(t, t.helper_port)
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)] * 4)
+            return broken_reason(t, r"vring 0: descriptor address .* outside memory")
+        finally:
+            helper.close()
+            wait_listening(t, t.helper_port)
