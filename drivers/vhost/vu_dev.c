@@ -33,6 +33,15 @@ enum ring_arg {
 
 #define SIZE_VAR 0xffff
 
+/*
+ * Bytes of guest memory one connection may have mapped, all regions
+ * together.  Mappings are MAP_NORESERVE and a sparse memfd costs the
+ * frontend nothing, so without a bound one frontend could fill our 128 TiB
+ * of address space and no other port could map its memory.  SW_MAX_PORTS
+ * (64) connections at 1 TiB each leave half of it free.
+ */
+#define VU_MAX_MEM_BYTES (1ull << 40)
+
 struct vu_rule {
 	const char *name;
 	int (*handler)(struct vu_dev *d, struct vu_msg *m, int *fds,
@@ -175,6 +184,30 @@ static void vrings_remap(struct vu_dev *d)
 		d->hooks->mem_changed(d->hooks_arg);
 }
 
+/* Bytes mapped for m; at most VU_MAX_MEM_REGIONS * VU_MAX_MEM_BYTES. */
+static uint64_t mem_bytes(const struct vu_mem *m)
+{
+	uint64_t n = 0;
+
+	for (unsigned int i = 0; i < m->nregions; i++)
+		n += m->r[i].size;
+	return n;
+}
+
+/* 0 if r fits in m's share of address space, else -ENOSPC with the reason. */
+static int check_bytes(struct vu_dev *d, const struct vu_mem *m,
+		       const struct vu_mem_region *r, const char *what)
+{
+	uint64_t used = mem_bytes(m);
+
+	if (used <= VU_MAX_MEM_BYTES && r->size <= VU_MAX_MEM_BYTES - used)
+		return 0;
+	set_error(d, "%s: region of %#llx bytes over the %#llx bytes a frontend may map",
+		  what, (unsigned long long)r->size,
+		  (unsigned long long)VU_MAX_MEM_BYTES);
+	return -ENOSPC;
+}
+
 static void unmap_all(struct vu_dev *d, struct vu_mem *m)
 {
 	for (unsigned int i = 0; i < m->nregions; i++)
@@ -291,6 +324,8 @@ static int h_set_mem_table(struct vu_dev *d, struct vu_msg *m, int *fds,
 			if (rc)
 				set_error(d, "SET_MEM_TABLE: region %u overlaps another", i);
 		}
+		if (rc == 0)
+			rc = check_bytes(d, nt, &r, "SET_MEM_TABLE");
 		if (rc == 0) {
 			rc = d->t->map(d->tctx, &r, take_fd(fds, nfds, i));
 			if (rc)
@@ -517,6 +552,9 @@ static int h_add_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
 			  rc == -ENOSPC ? "no free slot" : "overlaps a region");
 		return rc;
 	}
+	rc = check_bytes(d, &d->mem, &r, "ADD_MEM_REG");
+	if (rc)
+		return rc;
 	rc = d->t->map(d->tctx, &r, take_fd(fds, nfds, 0));
 	if (rc) {
 		set_error(d, "ADD_MEM_REG: cannot map: %s", strerror(-rc));
