@@ -7,6 +7,7 @@ It trusts only what it measures: testpmd's counters must show the traffic."""
 
 import json
 import os
+import time
 
 import pytest
 
@@ -81,6 +82,15 @@ def test_command_status_and_output(vms):
     assert err.value.status != 0
     # Output that looks like our markers must not confuse the framing.
     assert v.run("printf '__VVU_E_x_0\\n'") == "__VVU_E_x_0"
+    # A command that hangs times out, is interrupted, and the shell goes on.
+    with pytest.raises(vmlib.VMError, match="timeout"):
+        v.run("sleep 600", timeout=3)
+    assert v.run("echo alive", timeout=30) == "alive"
+    # A guest that dies is reported at once, not after a timeout.
+    t0 = time.monotonic()
+    with pytest.raises(vmlib.VMError, match="QEMU exited"):
+        v.run("echo c > /proc/sysrq-trigger; sleep 600", timeout=120)
+    assert time.monotonic() - t0 < 60
     v.kill()
     assert not v.alive()
     assert not os.path.exists(v.serial_path)

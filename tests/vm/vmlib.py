@@ -273,6 +273,9 @@ class VM:
                 "-numa", "node,memdev=mem",
                 "-chardev", f"socket,id=ser0,path={self.serial_path}",
                 "-serial", "chardev:ser0", "-monitor", "none",
+                # panic=-1 reboots at once; -no-reboot turns that into a QEMU
+                # exit, which the console waiters report with the log.
+                "-no-reboot",
                 "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
                 "-kernel", g["kernel"], "-initrd", g["initrd"],
                 "-append", " ".join(cmdline)]
@@ -449,8 +452,17 @@ class VM:
         line = (f"printf '__VVU_%s_%s\\n' B {tag}; ( {cmd} ) </dev/null 2>&1; "
                 f"printf '__VVU_%s_%s_%d\\n' E {tag} $?\n")
         self._write(line.encode())
-        b = self._wait_for(begin, timeout, mark)
-        e = self._wait_for(end, timeout, b.end())
+        try:
+            b = self._wait_for(begin, timeout, mark)
+            e = self._wait_for(end, timeout, b.end())
+        except VMError:
+            # Interrupt what still runs so the shell can take the next command.
+            if self.alive():
+                try:
+                    self._write(b"\x03")
+                except OSError:
+                    pass
+            raise
         with self._cond:
             raw = bytes(self._buf[b.end():e.start()])
         out = raw.decode("utf-8", "replace").replace("\r", "")
