@@ -88,7 +88,7 @@ emit() {
 # Guests unused for PRUNE_DAYS go: every edit of this script makes a new one.
 PRUNE_DAYS=7
 prune_old() {
-    find "$CACHE_ROOT/guest" -mindepth 2 -maxdepth 2 -name done -mtime +"$PRUNE_DAYS" \
+    find "$CACHE_ROOT/guest" -mindepth 2 -maxdepth 2 -name "done" -mtime +"$PRUNE_DAYS" \
         -printf '%h\0' 2>/dev/null | xargs -0 -r rm -rf
 }
 
