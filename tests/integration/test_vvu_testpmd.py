@@ -84,7 +84,8 @@ class SwitchVM(vmlib.VM):
     """The switch VM: our QEMU, q35 with a virtual IOMMU, one
     virtio-vhost-user device per socket (the device listens; peers connect)."""
 
-    def __init__(self, name, qemu, image, socks, mem_mb=512, smp=2, dev_opts=""):
+    def __init__(self, name, qemu, image, socks, mem_mb=512,
+                 smp=int(os.environ.get("VVU_SWITCH_SMP", "2")), dev_opts=""):
         super().__init__(name, None, mem_mb=mem_mb)
         self.qemu = qemu
         self.image = image
@@ -119,7 +120,10 @@ class SwitchVM(vmlib.VM):
 
     def start_testpmd(self, devs, timeout=240):
         allow = " ".join(f"-a {d}" for d in devs)
-        self.run("setsid sh -c 'echo $$ > /run/testpmd.pid; exec dpdk-testpmd -l 0-1 -n 1 "
+        # Two lcores; with one vCPU they share it (slower under TCG: 137 ms RTT).
+        lcores = "0-1" if self.smp > 1 else "(0,1)@0"
+        self.run("setsid sh -c 'echo $$ > /run/testpmd.pid; exec dpdk-testpmd "
+                 f"--lcores=\"{lcores}\" -n 1 "
                  "--iova-mode=pa "
                  f"--huge-dir=/mnt/huge {allow} -- --forward-mode=io --auto-start "
                  "--stats-period=1 --nb-cores=1 --total-num-mbufs=2048 "
