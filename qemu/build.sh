@@ -50,6 +50,17 @@ if [ -f "$prefix/.complete" ] && [ -x "$prefix/bin/qemu-system-x86_64" ]; then
 	exit 0
 fi
 
+# One build at a time per cache (tests of several helpers may call us together); whoever
+# waited finds the binary the other one built.
+mkdir -p "$cache"
+exec 9>"$cache/qemu-build.lock"
+flock 9
+if [ -f "$prefix/.complete" ] && [ -x "$prefix/bin/qemu-system-x86_64" ]; then
+	log "cached build for inputs $hash"
+	echo "$prefix/bin/qemu-system-x86_64"
+	exit 0
+fi
+
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # deb-src: Debian 12 keeps its archive in deb822 form; older machines use sources.list.
