@@ -17,7 +17,9 @@
 #include <string.h>
 
 #include <rte_bus_pci.h>
+#include <rte_devargs.h>
 #include <rte_ethdev.h>
+#include <rte_kvargs.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
@@ -49,6 +51,7 @@ struct vvu_eth {
 	struct vvu_queue rxq, txq;
 	struct rte_ether_addr mac;
 	uint64_t ipackets, ibytes, opackets, obytes, oerrors, imissed;
+	uint64_t kick_wakeups;		/* control thread woken by a kick vector */
 	struct sw_frame frames[VVU_BURST];
 	struct sw_frame out;
 };
@@ -66,8 +69,20 @@ static void *ctrl_main(void *arg)
 		n = vvu_port_fds(&e->port, fds, 8);
 		for (unsigned int i = 0; i < n; i++)
 			pfd[i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (e->port.tp.use_kick_vectors) {
+			/* Spec 4.2: ask for kicks, then sleep on their vectors. */
+			rte_spinlock_lock(&e->lock);
+			vu_net_set_kicks(&e->port.net, true);
+			rte_spinlock_unlock(&e->lock);
+		}
 		/* Without vectors, or to catch a missed edge: 10 ms at most. */
 		(void)poll(pfd, n, 10);
+		for (unsigned int i = 2; i < n; i++) {
+			/* fds[0..1] are config and rxq; the rest kick vectors. */
+			if ((pfd[i].revents & POLLIN) && vvu_pci_fd_take(fds[i]) &&
+			    e->kick_wakeups++ == 0)
+				vlog_info("%s: first kick interrupt", e->port.name);
+		}
 		rte_spinlock_lock(&e->lock);
 		while (vvu_port_service(&e->port, CTRL_BUDGET) == CTRL_BUDGET)
 			;
@@ -341,6 +356,34 @@ static const struct eth_dev_ops vvu_eth_ops = {
 
 /* ---- probe and remove ---- */
 
+static int kv_bool(const char *key, const char *value, void *out)
+{
+	(void)key;
+	*(bool *)out = value && strcmp(value, "0") != 0;
+	return 0;
+}
+
+/* Devarg kick_vectors=1: sleep on the peer's kicks (spec 4.2), else poll. */
+static bool kick_vectors_arg(const struct rte_pci_device *pdev)
+{
+	static const char *const keys[] = { "kick_vectors", NULL };
+	struct rte_devargs *da = pdev->device.devargs;
+	struct rte_kvargs *kv;
+	bool on = false;
+
+	if (!da || !da->args || !da->args[0])
+		return false;
+	kv = rte_kvargs_parse(da->args, keys);
+	if (!kv) {
+		vlog_warn("%s: unknown device arguments \"%s\" ignored",
+			  pdev->name, da->args);
+		return false;
+	}
+	rte_kvargs_process(kv, "kick_vectors", kv_bool, &on);
+	rte_kvargs_free(kv);
+	return on;
+}
+
 static int vvu_eth_init(struct rte_eth_dev *dev)
 {
 	struct vvu_eth *e = dev->data->dev_private;
@@ -352,7 +395,7 @@ static int vvu_eth_init(struct rte_eth_dev *dev)
 		return -ENOTSUP;
 	snprintf(name, sizeof(name), "vvu-%s", pdev->name);
 	rte_spinlock_init(&e->lock);
-	rc = vvu_port_open(&e->port, pdev, name, 1, false);
+	rc = vvu_port_open(&e->port, pdev, name, 1, kick_vectors_arg(pdev));
 	if (rc) {
 		vlog_err("%s: cannot open: %s", name, e->port.last_error);
 		return rc;
@@ -414,3 +457,4 @@ static struct rte_pci_driver vvu_pci_driver = {
 RTE_PMD_REGISTER_PCI(net_vvu, vvu_pci_driver);
 RTE_PMD_REGISTER_PCI_TABLE(net_vvu, vvu_pci_ids);
 RTE_PMD_REGISTER_KMOD_DEP(net_vvu, "vfio-pci");
+RTE_PMD_REGISTER_PARAM_STRING(net_vvu, "kick_vectors=<0|1>");
