@@ -75,8 +75,12 @@ def guest_image():
         env = {}
         if os.environ.get("VVU_GUEST_KERNEL") and os.environ.get("VVU_GUEST_INITRD"):
             env = {k: os.environ[k] for k in ("VVU_GUEST_KERNEL", "VVU_GUEST_INITRD")}
-            env["VVU_GUEST_CMDLINE"] = os.environ.get(
-                "VVU_GUEST_CMDLINE", "console=ttyS0,115200 quiet panic=-1")
+            cmdline_file = os.path.join(os.path.dirname(env["VVU_GUEST_KERNEL"]), "cmdline")
+            default = "console=ttyS0,115200 quiet panic=-1 clocksource=hpet"
+            if os.path.isfile(cmdline_file):
+                with open(cmdline_file) as f:
+                    default = f.read().strip()
+            env["VVU_GUEST_CMDLINE"] = os.environ.get("VVU_GUEST_CMDLINE", default)
         else:
             res = subprocess.run(["bash", BUILD_GUEST, "--print-env"], stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True, timeout=900)
