@@ -103,6 +103,7 @@ int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	vq->indirect = indirect;
 	vq->last_avail = last_avail;
 	vq->avail_shadow = last_avail;
+	vq->avail_mine = last_avail;
 	vq->used_idx = vq->used->idx;
 	vq->published = vq->used_idx;
 	vq->signalled = vq->used_idx;
@@ -132,6 +133,7 @@ static bool avail_refresh(struct vq *vq)
 		return false;
 	}
 	vq->avail_shadow = idx;
+	vq->avail_mine = vq->last_avail;
 	return true;
 }
 
@@ -310,7 +312,9 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 
 	if (!vq_ready(vq))
 		return -EIO;
-	if (vq->last_avail == vq->avail_shadow) {
+	/* Re-read when used up, or when our owner moved last_avail. */
+	if (vq->last_avail == vq->avail_shadow ||
+	    vq->last_avail != vq->avail_mine) {
 		if (!avail_refresh(vq))
 			return -EIO;
 		if (vq->last_avail == vq->avail_shadow)
@@ -321,12 +325,14 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	if (rc == -EIO)
 		return rc;
 	vq->last_avail++;
+	vq->avail_mine = vq->last_avail;
 	return rc;
 }
 
 void vq_unpop(struct vq *vq, uint16_t n)
 {
 	vq->last_avail -= n;
+	vq->avail_mine = vq->last_avail;
 }
 
 void vq_push(struct vq *vq, uint16_t head, uint32_t len)

@@ -54,6 +54,8 @@ struct vq {
 	/* Device state. */
 	uint16_t last_avail;	/* next avail slot to consume */
 	uint16_t avail_shadow;	/* avail->idx as last read and checked */
+	uint16_t avail_mine;	/* last_avail as vq left it: if the owner
+				 * moved last_avail, the shadow is re-read */
 	uint16_t used_idx;	/* next used slot to fill (not yet published) */
 	uint16_t published;	/* used_idx last written to used->idx */
 	uint16_t signalled;	/* used idx at the last notification */

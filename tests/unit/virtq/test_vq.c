@@ -289,6 +289,36 @@ static void test_unpop(void **state)
 	assert_int_equal(vq_pop(&P.vq, &c), 0);
 }
 
+/*
+ * The owner may move last_avail after vq_setup (vhost-user resuming at
+ * the used index): the next pop must re-read avail->idx, not trust a
+ * shadow taken for the old value.
+ */
+static void test_last_avail_moved(void **state)
+{
+	size_t o = pair_buf(&P, 16);
+	struct drv_buf b = { drv_gpa(&P.m, o), 16, false };
+	struct vq_chain c;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		assert_true(drv_add(&P.drv, &b, 1, false) >= 0);
+	assert_int_equal(vq_setup(&P.vq, &P.vm, 8, drv_uva(&P.m, P.drv.desc_off),
+				  drv_uva(&P.m, P.drv.avail_off),
+				  drv_uva(&P.m, P.drv.used_off), 5, false, true), 0);
+	P.vq.last_avail = 2;		/* what the owner decided */
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	assert_int_equal(c.head, 2);
+	assert_int_equal(vq_pop(&P.vq, &c), 0);	/* avail->idx is 3 */
+	/* And the same after popping: moved back by the owner. */
+	P.vq.last_avail = 1;
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	assert_int_equal(c.head, 1);
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	assert_int_equal(vq_pop(&P.vq, &c), 0);
+	assert_false(P.vq.broken);
+}
+
 /* 16-bit indices wrap: > 65536 chains through a ring of 8, data checked. */
 static void test_wraparound(void **state)
 {
@@ -1194,6 +1224,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect_ok, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_zero_length_descs, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_unpop, pair_std, pair_down),
+		cmocka_unit_test_setup_teardown(test_last_avail_moved, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_wraparound, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_event_idx_notify, pair_ev, pair_down),
 		cmocka_unit_test_setup_teardown(test_event_idx_wrap, pair_ev, pair_down),
