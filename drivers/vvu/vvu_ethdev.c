@@ -49,7 +49,7 @@ struct vvu_eth {
 	volatile bool ctrl_run;
 	bool ctrl_started;
 	struct vvu_queue rxq, txq;
-	struct rte_ether_addr mac;
+	uint16_t port_id;
 	uint64_t ipackets, ibytes, opackets, obytes, oerrors, imissed;
 	uint64_t kick_wakeups;		/* control thread woken by a kick vector */
 	struct sw_frame frames[VVU_BURST];
@@ -123,7 +123,7 @@ static uint16_t vvu_rx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 		}
 		m->data_len = (uint16_t)f->len;
 		m->pkt_len = f->len;
-		m->port = e->port.pci.pdev ? m->port : 0;
+		m->port = e->port_id;
 		e->ibytes += f->len;
 		pkts[out++] = m;
 	}
@@ -400,10 +400,17 @@ static int vvu_eth_init(struct rte_eth_dev *dev)
 		vlog_err("%s: cannot open: %s", name, e->port.last_error);
 		return rc;
 	}
+	/* ethdev frees mac_addrs with rte_free() when the port is released. */
+	dev->data->mac_addrs = rte_zmalloc("vvu_mac", RTE_ETHER_ADDR_LEN, 0);
+	if (!dev->data->mac_addrs) {
+		vvu_port_close(&e->port);
+		return -ENOMEM;
+	}
 	/* A locally administered MAC from the PCI address. */
-	e->mac = (struct rte_ether_addr){ { 0x02, 0x76, (uint8_t)pdev->addr.domain,
-		(uint8_t)pdev->addr.bus, pdev->addr.devid, pdev->addr.function } };
-	dev->data->mac_addrs = &e->mac;
+	*dev->data->mac_addrs = (struct rte_ether_addr){ { 0x02, 0x76,
+		(uint8_t)pdev->addr.domain, (uint8_t)pdev->addr.bus,
+		pdev->addr.devid, pdev->addr.function } };
+	e->port_id = dev->data->port_id;
 	dev->dev_ops = &vvu_eth_ops;
 	dev->rx_pkt_burst = vvu_rx_burst;
 	dev->tx_pkt_burst = vvu_tx_burst;
@@ -417,8 +424,6 @@ static int vvu_eth_uninit(struct rte_eth_dev *dev)
 
 	stop_ctrl(e);
 	vvu_port_close(&e->port);
-	/* mac_addrs points into dev_private: do not let ethdev free it. */
-	dev->data->mac_addrs = NULL;
 	return 0;
 }
 

@@ -89,6 +89,8 @@ static void event(struct vvu_port *p, enum vvu_event ev, const char *why)
 	case A_BREAK:
 		snprintf(p->last_error, sizeof(p->last_error), "%s", why);
 		vu_dev_disconnect(&p->net.dev);
+		/* Let the frontend go rather than hang on replies. */
+		vvu_pci_set_status(&p->pci, 0);
 		p->state = VVU_ST_BROKEN;
 		break;
 	default:
@@ -123,12 +125,6 @@ static void handle_msg(struct vvu_port *p, struct vu_msg *m, size_t len,
 {
 	char why[200];
 
-	/*
-	 * Re-arming drained the old connection's messages, so one that
-	 * arrives while armed is the new frontend's: FRONTEND_UP is set.
-	 */
-	if (p->state == VVU_ST_ARMED)
-		check_status(p);
 	if (p->state != VVU_ST_SERVING)
 		return;		/* dropping: the old frontend's leftovers */
 	if (kind == VVU_MSG_BACKEND_REPLY) {
@@ -165,6 +161,13 @@ unsigned int vvu_port_service(struct vvu_port *p, unsigned int budget)
 		if (rc == 0)
 			break;
 		done++;
+		/*
+		 * Re-arming drained the old connection's messages, so anything
+		 * that arrives while armed, good or bad, is the new frontend's:
+		 * FRONTEND_UP is set by now.
+		 */
+		if (p->state == VVU_ST_ARMED && rc != -EIO)
+			check_status(p);
 		if (rc == 1) {
 			handle_msg(p, &m, len, kind);
 		} else if (rc == -EIO) {

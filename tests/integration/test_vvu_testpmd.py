@@ -228,6 +228,13 @@ def test_peers_ping_through_testpmd_in_switch_vm(switch_env, objs, capsys):
     time.sleep(2)  # one more stats period
     rx_a, rx_b = (p["rx_packets"] for p in sw.port_stats())
     assert rx_a >= 20 and rx_b >= 20, f"testpmd counters: {sw.port_stats()}"
+    # testpmd closes our ports on exit: threads joined, devices reset, no crash.
+    sw.run("kill -INT $(cat /run/testpmd.pid)")
+    deadline = time.monotonic() + 60
+    while sw.run_status("kill -0 $(cat /run/testpmd.pid)")[0] == 0:
+        assert time.monotonic() < deadline, "testpmd did not exit on SIGINT"
+        time.sleep(1)
+    assert "Bye..." in sw.testpmd_log(), sw.testpmd_log()[-3000:]
     report(capsys, "vvu-testpmd", {
         "boot_switch_s": round(boot_sw, 1), "boot_a_s": round(a.boot_seconds, 1),
         "ping_rtt_ab_ms": rtt_ab, "ping_rtt_ba_ms": rtt_ba,
