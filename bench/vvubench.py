@@ -271,7 +271,8 @@ class Dut:
     name = "?"
 
     def stats(self):
-        """(time, frames forwarded so far, frames dropped so far)"""
+        """(time, frames forwarded so far, frames dropped so far, bytes
+        forwarded so far)"""
         raise NotImplementedError
 
 
@@ -309,7 +310,8 @@ class OurSwitch(Dut):
         t1 = time.monotonic()
         fwd = sum(p["tx_packets"] for p in js["ports"])
         drops = sum(sum(p["drops"].values()) for p in js["ports"])
-        return (t0 + t1) / 2, fwd, drops
+        nbytes = sum(p["tx_bytes"] for p in js["ports"])
+        return (t0 + t1) / 2, fwd, drops, nbytes
 
     def describe(self):
         js = self.ctl_json("ports")
@@ -347,7 +349,8 @@ class TestpmdDut(Dut):
         t, ports = testpmd_stats(self.proc)
         fwd = sum(p["tx"] for p in ports.values())
         drops = sum(p["rx_missed"] + p["tx_errors"] for p in ports.values())
-        return t, fwd, drops
+        nbytes = sum(p["tx_bytes"] for p in ports.values())
+        return t, fwd, drops, nbytes
 
     def describe(self):
         return "net_vhost0/1, io forwarding"
@@ -362,9 +365,10 @@ class Generator:
     each port's peer set to the other's MAC, so frames cross the DUT in both
     directions with fixed source and destination addresses."""
 
-    def __init__(self, args, tmp, socks, size, tag):
+    def __init__(self, args, tmp, socks, size, tag, qs, bursts):
         self.prefix = f"vvubench-gen-{os.getpid()}"
-        qs = args.queue_size
+        # mbufs: both RX rings full, every frame in flight, and the caches.
+        mbufs = 2 * qs + 2 * bursts * args.burst + 8192
         argv = UNBUF + ["taskset", "-c", str(GEN_CPU), args.testpmd] + \
             eal_args(GEN_CPU, self.prefix, 1024) + [
             "--vdev", f"net_virtio_user0,path={socks[0]},queues=1,"
@@ -373,7 +377,7 @@ class Generator:
                       f"queue_size={qs},mac={MAC1}",
             "--", "-i", "--forward-mode=mac",
             f"--eth-peer=0,{MAC1}", f"--eth-peer=1,{MAC0}",
-            "--total-num-mbufs=32768", f"--burst={args.burst}"]
+            f"--total-num-mbufs={mbufs}", f"--burst={args.burst}"]
         self.proc = Proc(f"{tag}-generator", argv, tmp, interactive=True)
         m = self.proc.wait_for(r"^testpmd> |Bus \(vdev\) probe failed", args.start_timeout)
         if "probe failed" in m.group(0):
@@ -403,14 +407,14 @@ DUTS = {"ours": OurSwitch, "testpmd": TestpmdDut}
 class Session:
     """A DUT and a generator, connected and forwarding."""
 
-    def __init__(self, args, tmp, kind, size, wrap=(), tag=""):
+    def __init__(self, args, tmp, kind, size, qs, bursts, wrap=(), tag=""):
         self.dut = None
         self.gen = None
         try:
             self.dut = DUTS[kind](args, tmp, list(wrap), tag)
             self.dut.start_forwarding()
-            self.gen = Generator(args, tmp, self.dut.socks, size, tag)
-            self.gen.start(args.tx_first)
+            self.gen = Generator(args, tmp, self.dut.socks, size, tag, qs, bursts)
+            self.gen.start(bursts)
         except BaseException:
             self.close()
             raise
@@ -426,22 +430,26 @@ class Session:
 
 def throughput(args, tmp, kind, size, rep):
     """Forwarded frames per second over one window after warm-up."""
-    s = Session(args, tmp, kind, size, tag=f"tput-{kind}-{size}-{rep}")
+    s = Session(args, tmp, kind, size, args.queue_size, args.tx_first,
+                tag=f"tput-{kind}-{size}-{rep}")
     try:
         time.sleep(args.warmup)
         dpid, gpid = s.dut.proc.pid, s.gen.proc.pid
         g0, r0, _ = s.gen.stats()
         c0, q0 = cpu_ns(dpid), cpu_ns(gpid)
-        t0, f0, d0 = s.dut.stats()
+        t0, f0, d0, n0 = s.dut.stats()
         sc = [SyscallCount(pid, tmp, f"{kind}-{size}-{rep}-{who}")
               for pid, who in ((dpid, "dut"), (gpid, "gen"))]
         time.sleep(args.window)
         dsys, gsys = (c.result() for c in sc)
-        t1, f1, d1 = s.dut.stats()
+        t1, f1, d1, n1 = s.dut.stats()
         c1, q1 = cpu_ns(dpid), cpu_ns(gpid)
         g1, r1, _ = s.gen.stats()
         if f1 == f0:
             raise BenchError(f"{kind}: forwarded nothing in {args.window}s")
+        if abs((n1 - n0) / (f1 - f0) - size) > 0.5:
+            raise BenchError(f"{kind}: forwarded frames of {(n1 - n0) / (f1 - f0):.1f} "
+                             f"bytes on average, not {size}")
         # CPU time is read just outside the DUT's counter reads, so the share
         # is a slight overestimate and the per-CPU-second rate a slight
         # underestimate (by the cost of one stats request).
@@ -470,7 +478,13 @@ def callgrind_ipf(args, tmp, kind, size):
     wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
             "--separate-threads=yes", f"--vgdb-prefix={prefix}", "--vgdb=yes",
             f"--callgrind-out-file={cgdir}/callgrind.out"]
-    s = Session(args, tmp, kind, size, wrap=wrap, tag=f"cg-{kind}-{size}")
+    # While the generator is off its CPU (other work, on a shared machine)
+    # the DUT runs dry and its empty polls count as per-frame cost.  More
+    # frames in flight would cover that, but a virtio_user TX ring takes
+    # only ~512 frames (2 descriptors each) whatever queue_size says; the
+    # burst fill reported with the result shows how much it happened.
+    s = Session(args, tmp, kind, size, args.cg_queue_size, args.cg_tx_first,
+                wrap=wrap, tag=f"cg-{kind}-{size}")
     try:
         vpid = s.dut.proc.pid      # stdbuf and taskset exec: same pid
 
@@ -488,7 +502,7 @@ def callgrind_ipf(args, tmp, kind, size):
         # generator: it runs natively, so its counters answer in
         # milliseconds, and asking it costs the DUT no instructions.  The
         # DUT's own counters, read outside the window, bound the count.
-        _, d0, _ = s.dut.stats()
+        _, d0, _, _ = s.dut.stats()
         _, a0, _ = s.gen.stats()
         monitor("zero")
         _, a1, _ = s.gen.stats()
@@ -497,7 +511,7 @@ def callgrind_ipf(args, tmp, kind, size):
         before = set(os.listdir(cgdir))
         monitor("dump window")
         _, b1, _ = s.gen.stats()
-        _, d1, _ = s.dut.stats()
+        _, d1, _, _ = s.dut.stats()
         dumps = sorted(os.path.join(cgdir, f) for f in set(os.listdir(cgdir)) - before
                        if f.startswith("callgrind.out"))
         if not dumps:
@@ -507,15 +521,16 @@ def callgrind_ipf(args, tmp, kind, size):
         if lo <= 0:
             raise BenchError(f"{kind} under callgrind forwarded nothing in the window")
         frames = (lo + hi) / 2
-        slack = 2 * args.queue_size      # frames in the generator's RX rings
+        slack = 2 * args.cg_queue_size   # frames in the generator's RX rings
         if not lo - slack <= frames <= d1 - d0 + slack:
             raise BenchError(f"{kind} under callgrind: generator counted {frames:.0f} "
                              f"frames, the DUT forwarded {d1 - d0} around the window")
         ir = sum(t[0] for t in threads)
         fwd = max(threads, key=lambda t: t[0])
+        bursts = sum(t[2] for t in threads)
         return dict(ir=ir, frames=frames, ipf=ir / frames, fwd_ipf=fwd[0] / frames,
                     nthreads=len(threads), err=(hi - lo) / 2 / frames, dumps=dumps,
-                    fns=fwd[1])
+                    fns=fwd[1], fill=frames / bursts if bursts else None)
     finally:
         s.close()
 
@@ -528,14 +543,32 @@ CG_FUNCS = ("sw_poll", "net_recv", "net_recv_done", "net_send", "net_flush",
             "rte_vhost_dequeue_burst", "rte_vhost_enqueue_burst")
 
 
+# The function each DUT calls once per attempt to take a burst from a peer:
+# frames / calls says how full the bursts were (32 = always full, the DUT
+# never waited; lower means part of the Ir went to polls that found little).
+CG_RX_BURST = ("vnet_tx_burst", "rte_vhost_dequeue_burst")
+
+
 def parse_callgrind(path):
-    """Total Ir of one dump, and the inclusive Ir of CG_FUNCS in it (via
-    callgrind_annotate, when it is there)."""
+    """Total Ir of one dump, the inclusive Ir of CG_FUNCS in it (via
+    callgrind_annotate, when it is there), and how often the RX burst
+    functions were called."""
     ir = None
+    names = {}
+    callee = None
+    calls = {}
+    fnre = re.compile(r"c?fn=\((\d+)\)(?: (.*))?$")
     with open(path) as f:
         for line in f:
             if line.startswith("summary:") or line.startswith("totals:"):
                 ir = int(line.split()[1])
+            m = fnre.match(line.rstrip("\n"))
+            if m:
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                callee = names.get(m.group(1)) if line.startswith("cfn=") else None
+            elif line.startswith("calls=") and callee in CG_RX_BURST:
+                calls[callee] = calls.get(callee, 0) + int(line[6:].split()[0])
     if ir is None:
         raise BenchError(f"no totals in {path}")
     fns = {}
@@ -552,7 +585,7 @@ def parse_callgrind(path):
             if fn in CG_FUNCS:
                 key = f"{os.path.basename(where.rsplit(':', 1)[0])}:{fn}"
                 fns[key] = fns.get(key, 0) + int(m.group(1).replace(",", ""))
-    return ir, fns
+    return ir, fns, sum(calls.values())
 
 
 # ---- report ----
@@ -620,6 +653,8 @@ def report(args, tput, cg):
         for (kind, size), c in sorted(cg.items()):
             print(f"  {kind:8} {size:5}: {c['ir']:,} Ir / {c['frames']:,.0f} frames "
                   f"= {c['ipf']:.0f} Ir/frame (frame count +-{c['err'] * 100:.1f}%); "
+                  f"busiest of {c['nthreads']} thread(s): {c['fwd_ipf']:.0f} Ir/frame; "
+                  f"{c['fill']:.1f} frames per RX burst call" if c["fill"] else
                   f"busiest of {c['nthreads']} thread(s): {c['fwd_ipf']:.0f} Ir/frame")
             top = sorted(c["fns"].items(), key=lambda kv: -kv[1])[:8]
             for name, v in top:
@@ -642,6 +677,10 @@ def main():
     ap.add_argument("--tx-first", type=int, default=16,
                     help="bursts each generator port injects (frames in flight)")
     ap.add_argument("--burst", type=int, default=32)
+    ap.add_argument("--cg-queue-size", type=int, default=1024,
+                    help="virtio ring size for the callgrind runs")
+    ap.add_argument("--cg-tx-first", type=int, default=16,
+                    help="bursts each generator port injects for the callgrind runs")
     ap.add_argument("--queue-size", type=int, default=1024)
     ap.add_argument("--start-timeout", type=float, default=120.0)
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (logs, dumps)")
