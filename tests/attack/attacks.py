@@ -722,6 +722,18 @@ def broadcast_flood(t):
         return f"{n} broadcasts flooded (rx_flooded)"
 
 
+@attack("flood", "valid frames to our own MAC as fast as we can (the switch must read and drop them)")
+def hairpin_flood(t):
+    with Session(t) as fe:
+        s0 = t.ctl.stats(t.port)
+        n = flood(fe, t.flood_seconds, lambda r: H.eth_frame(fe.mac, fe.mac), t.rng)
+        s1 = t.ctl.stats(t.port)
+        hp = s1["drops"]["hairpin"] - s0["drops"]["hairpin"]
+        if hp != n:
+            raise AttackFailed(f"{n} frames to ourselves, {hp} dropped as hairpin: {s1}")
+        return f"{n} frames read and dropped (hairpin)"
+
+
 @attack("flood", "a peer that never posts receive buffers, sent 2000 frames")
 def rx_starved(t):
     if not t.helper_sock:

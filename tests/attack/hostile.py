@@ -124,6 +124,7 @@ class Region:
         os.ftruncate(self.fd, size + mmap_offset)
         self.mm = mmap.mmap(self.fd, size + mmap_offset, mmap.MAP_SHARED,
                             mmap.PROT_READ | mmap.PROT_WRITE)
+        self.mv16 = None
         self.base = mmap_offset     # our offset of gpa in self.mm
 
     def wire(self, size=None, gpa=None, uva=None, mmap_offset=None):
@@ -151,8 +152,19 @@ class Region:
     def unpack(self, fmt, off):
         return struct.unpack_from(fmt, self.mm, self.base + off)
 
+    def store16(self, off, v):
+        """One 2-byte store, for fields the switch reads while we write
+        them (avail->idx).  struct.pack_into() zeroes its destination before
+        it writes, so the switch could see a transient 0 there."""
+        if self.mv16 is None:
+            self.mv16 = memoryview(self.mm).cast("H")
+        self.mv16[(self.base + off) // 2] = v & 0xFFFF
+
     def unmap_local(self):
         """Drop our own mapping (before shrinking the file: we must not fault)."""
+        if self.mv16 is not None:
+            self.mv16.release()
+            self.mv16 = None
         if self.mm is not None:
             self.mm.close()
             self.mm = None
@@ -163,6 +175,7 @@ class Region:
         self.unmap_local()
         os.ftruncate(self.fd, new_size)
         if keep_local and new_size > self.base:
+            self.mv16 = None
             self.mm = mmap.mmap(self.fd, new_size, mmap.MAP_SHARED,
                                 mmap.PROT_READ | mmap.PROT_WRITE)
 
@@ -212,7 +225,7 @@ class Ring:
 
     def publish(self, idx=None):
         """Make the avail index visible (x86 keeps our stores in order)."""
-        self.r.pack("<H", self.avail + 2, (self.avail_idx if idx is None else idx) & 0xFFFF)
+        self.r.store16(self.avail + 2, self.avail_idx if idx is None else idx)
 
     def used_idx(self):
         return self.r.unpack("<H", self.used + 2)[0]
@@ -553,7 +566,9 @@ def _main():
         for at in attacks.ATTACKS:
             print(f"{at.name:28} {at.what}")
         return 0
-    ctl = attacks.Ctl(a.control) if a.control else None
+    if not a.socket or not a.control:
+        ap.error("--attack needs --socket and --control")
+    ctl = attacks.Ctl(a.control)
     for name in a.attack:
         at = attacks.by_name(name)
         print(f"{name}: {at.run(attacks.Target(a.socket, a.port, ctl))}")

@@ -14,7 +14,8 @@ towards it).  For every attack in attacks.py, three checks:
  (b) the attacked port reports why (ports json broken/reason/last_error,
      or counters), checked by the attack itself;
  (c) after the attacker leaves, the switch has exactly the fds and memory
-     mappings it had at the baseline and VmRSS within RSS_TOLERANCE_KB.
+     mappings it had at the baseline and its private memory (RssAnon)
+     within RSS_TOLERANCE_KB of it (attacklib.Proc).
 """
 
 import time
@@ -118,7 +119,8 @@ def test_attack(bench, name):
         problems.append(f"(c) resources {snap}, baseline {b.base} "
                         f"(RSS tolerance {L.RSS_TOLERANCE_KB} KiB)")
     res = (f"| {evidence} | {peers} | fds {snap['fds']}/{b.base['fds']} "
-           f"maps {snap['maps']}/{b.base['maps']} rss {snap['rss_kb']}/{b.base['rss_kb']} KiB")
+           f"maps {snap['maps']}/{b.base['maps']} anon {snap['anon_kb']}/{b.base['anon_kb']} KiB "
+           f"(VmRSS {snap['rss_kb']} KiB)")
     L.record(name, not problems, res)
     print(f"{name}: {'contained' if not problems else 'NOT CONTAINED'} {res}")
     assert not problems, "\n".join(problems)
