@@ -395,3 +395,25 @@ def test_control_request_size(bare):
     assert data.startswith(b"ERR ") and b"request line too long" in data, data
     assert bare.ctl.json("status")["ports"] == 3
     assert_clean(bare)
+
+
+SW_MAC_MAX_LIMIT = 1 << 22  # switch/sw.c: the largest mac_max sw_create() takes
+
+
+def test_mac_max_config_range(tmp_path):
+    """mac-max is bounded where the switch bounds it: the largest value the
+    switch takes starts, one more is refused as a config error naming the
+    file and line (not "Cannot allocate memory" from sw_create)."""
+    sock = str(tmp_path / "x.sock")
+    for value, ok in ((SW_MAC_MAX_LIMIT, True), (SW_MAC_MAX_LIMIT + 1, False)):
+        conf = tmp_path / f"mac{value}.conf"
+        conf.write_text(f"[switch]\nmac-max = {value}\n")
+        sw = L.Switch(ports=("x",), workdir=str(tmp_path))
+        sw.extra_args += ["--config", str(conf)]
+        if ok:
+            with sw:
+                sw.start()
+                assert sw.ctl("status")["mac_max"] == value
+            continue
+        r = subprocess.run(sw.argv(), capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and f"{conf}:2:" in r.stderr, (r.returncode, r.stderr)
