@@ -470,6 +470,57 @@ def kick_fd_unpollable(t):
         return refused(t, fe, rc, e0, "a memfd as kick fd")
 
 
+@attack("memory", "a call fd that is a regular file (every notification would grow it)")
+def call_fd_is_file(t):
+    with Session(t) as fe:
+        f = os.memfd_create("callfile", os.MFD_CLOEXEC)
+        try:
+            e0 = errors(t)
+            rc = fe.ack(H.SET_VRING_CALL, struct.pack("<Q", 1), [f])
+            ev = refused(t, fe, rc, e0, "a memfd as call fd")
+            fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 300)
+            if os.fstat(f).st_size:
+                raise AttackFailed(f"the switch wrote {os.fstat(f).st_size} bytes into a file")
+            return ev
+        finally:
+            os.close(f)
+
+
+@attack("ring", "the live TX ring moved outside memory by SET_VRING_ADDR")
+def ring_moved_outside(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 100)
+        fe.must(H.SET_VRING_ADDR, fe.tx.addr_wire(1, avail=fe.mem.uva_of(fe.mem.size)))
+        return broken_reason(t, r"ring layout refused: avail ring outside memory")
+
+
+@attack("memory", "the memory table replaced mid-traffic by one without the rings")
+def mem_table_swapped(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 100)
+        r2 = H.Region(0x100000, gpa=0x1_0000_0000, uva=H.UVA_BASE + 0x1000_0000,
+                      name="hostile2")
+        fe.regions.append(r2)
+        if fe.set_mem_table([r2]):
+            raise AttackFailed("a valid memory table was refused")
+        return broken_reason(t, r"ring layout refused: .*outside memory")
+
+
+@attack("message", "RESET_OWNER mid-traffic, then frames on the old rings")
+def reset_owner_live(t):
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 100)
+        s0 = t.ctl.stats(t.port)["rx_packets"]
+        fe.must(H.RESET_OWNER)
+        p = wait_port(t, lambda p: p["state"] != "up", "down after RESET_OWNER")
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 10, wait=False)
+        time.sleep(0.3)
+        got = t.ctl.stats(t.port)["rx_packets"] - s0
+        if got:
+            raise AttackFailed(f"{got} frames taken from rings after RESET_OWNER")
+        return f"port {p['state']} after RESET_OWNER; stopped rings not read"
+
+
 @attack("memory", "shrink the memfd to nothing under the live rings (SIGBUS)")
 def shrink_memfd(t):
     with Session(t) as fe:
