@@ -85,13 +85,14 @@ class SwitchVM(vmlib.VM):
     virtio-vhost-user device per socket (the device listens; peers connect)."""
 
     def __init__(self, name, qemu, image, socks, mem_mb=512,
-                 smp=int(os.environ.get("VVU_SWITCH_SMP", "2")), dev_opts=""):
+                 smp=int(os.environ.get("VVU_SWITCH_SMP", "2")), dev_opts="", extra=()):
         super().__init__(name, None, mem_mb=mem_mb)
         self.qemu = qemu
         self.image = image
         self.socks = socks
         self.smp = smp
         self.dev_opts = dev_opts
+        self.extra = list(extra)
 
     def qemu_argv(self):
         argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(self.smp),
@@ -111,15 +112,34 @@ class SwitchVM(vmlib.VM):
                 dev += "," + self.dev_opts
             argv += ["-chardev", f"socket,id=vvu{i},path={sock},server=on,wait=off",
                      "-device", dev]
-        return argv
+        return argv + self.extra
 
     def kill(self):
         super().kill()
         for s in self.socks:
             vmlib._unlink(s)
 
-    def start_testpmd(self, devs, timeout=240, devargs=""):
+    def testpmd_cmd(self, cmd, settle=3):
+        """A command to an interactive testpmd (start_testpmd(interactive=True))."""
+        self.run(f"echo '{cmd}' > /run/pmd.in")
+        time.sleep(settle)
+
+    def start_testpmd(self, devs, timeout=240, devargs="", interactive=False):
         allow = " ".join(f"-a {d}{',' + devargs if devargs else ''}" for d in devs)
+        if interactive:
+            # Commands go through a FIFO that a sleeper keeps open.
+            self.run("mkfifo /run/pmd.in; (sleep 1000000 > /run/pmd.in &)")
+            self.run("setsid sh -c 'echo $$ > /run/testpmd.pid; exec dpdk-testpmd -l 0-1 "
+                     f"-n 1 --iova-mode=pa --huge-dir=/mnt/huge {allow} -- -i "
+                     "--forward-mode=io --nb-cores=1 --total-num-mbufs=4096 "
+                     "< /run/pmd.in > /tmp/testpmd.log 2>&1' </dev/null >/dev/null 2>&1 &")
+            deadline = time.monotonic() + timeout
+            while "testpmd> " not in self.testpmd_log():
+                if time.monotonic() > deadline:
+                    raise vmlib.VMError(f"no testpmd prompt:\n{self.testpmd_log()[-3000:]}")
+                time.sleep(2)
+            self.testpmd_cmd("start")
+            return self.testpmd_log()
         # Two lcores; with one vCPU they share it (slower under TCG: 137 ms RTT).
         lcores = "0-1" if self.smp > 1 else "(0,1)@0"
         self.run("setsid sh -c 'echo $$ > /run/testpmd.pid; exec dpdk-testpmd "
@@ -394,3 +414,65 @@ def test_kicks_raise_msix_vectors(switch_env, objs):
     log = sw.testpmd_log()
     for dev in (DEV_A, DEV_B):
         assert f"vvu-{dev}: first kick interrupt" in log, log[-3000:]
+
+
+def test_device_hot_added_while_traffic_flows(switch_env, objs):
+    """device_add of a third virtio-vhost-user device into the running
+    switch VM (behind a PCIe root port with room for its 1 GiB BAR) while
+    two peers ping; testpmd attaches it as a new port through our PMD and a
+    third peer is served on it, without restarting anything."""
+    qemu, image = switch_env
+    d = vmlib.session_dir()
+    sock_a, sock_b, sock_c = (os.path.join(d, f"hot-{os.getpid()}-{x}.sock") for x in "abc")
+    sw = SwitchVM("switch", qemu, image, [sock_a, sock_b], extra=[
+        "-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x6,pref64-reserve=2G"])
+    objs.append(sw)
+    sw.start()
+    sw.wait_ready(timeout=600)
+    sw.start_testpmd([DEV_A, DEV_B], interactive=True)
+    a = vmlib.VM("a", sock_a, ip=IP_A + "/24", mac="52:54:00:00:0f:01")
+    b = vmlib.VM("b", sock_b, ip=IP_B + "/24", mac="52:54:00:00:0f:02")
+    objs += [a, b]
+    for v in (a, b):
+        v.start()
+    for v in (a, b):
+        v.wait_ready(timeout=600)
+    wait_ping(a, IP_B, sw)
+
+    # Hot-add while a pings b: the PCI hot-add and vfio binding leave the
+    # running ports alone.
+    a.run("(ping -c 20 -i 0.5 10.0.0.2 > /tmp/ping-hot.log 2>&1 &)")
+    sw.socks.append(sock_c)  # removed with the switch VM
+    sw.qmp("chardev-add", id="vvu2", backend={"type": "socket", "data": {
+        "addr": {"type": "unix", "data": {"path": sock_c}}, "server": True, "wait": False}})
+    sw.qmp("device_add", driver="virtio-vhost-user-pci", chardev="vvu2", bus="rp1", id="vvu2")
+    dev_c = "0000:01:00.0"
+    deadline = time.monotonic() + 60
+    while sw.run_status(f"test -e /sys/bus/pci/devices/{dev_c}")[0] != 0:
+        assert time.monotonic() < deadline, sw.run("ls /sys/bus/pci/devices; dmesg | tail")
+        time.sleep(1)
+    sw.run(f"d=/sys/bus/pci/devices/{dev_c}; echo vfio-pci > $d/driver_override; "
+           f"[ -e $d/driver ] && echo {dev_c} > $d/driver/unbind; "
+           f"echo {dev_c} > /sys/bus/pci/drivers_probe; test -e $d/iommu_group")
+    deadline = time.monotonic() + 60
+    while True:  # the 20 pings take 10 s
+        out = a.run("cat /tmp/ping-hot.log")
+        m = re.search(r"(\d+) packets transmitted, (\d+) (?:packets )?received", out)
+        if m or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert m and m.group(1) == m.group(2), f"traffic hurt by the hot-add:\n{out}"
+
+    # testpmd must stop forwarding to attach; then ports 0 and 2 are paired.
+    for cmd in ("stop", f"port attach {dev_c}", "port start 2", "set portlist 0,2", "start"):
+        sw.testpmd_cmd(cmd)
+    log = sw.testpmd_log()
+    assert "Port 2 is attached" in log, log[-3000:]
+    c = vmlib.VM("c", sock_c, ip=IP_B + "/24", mac="52:54:00:00:0f:03")
+    objs.append(c)
+    c.start()
+    c.wait_ready(timeout=600)
+    a.run("ip neigh flush all")
+    wait_ping(a, IP_B, sw)
+    assert a.run("ip neigh show 10.0.0.2").find("52:54:00:00:0f:03") >= 0, \
+        "a reached b, not the hot-added peer c"
