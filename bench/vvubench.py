@@ -467,6 +467,49 @@ def throughput(args, tmp, kind, size, rep):
         s.close()
 
 
+class DutyCycle:
+    """Lets a process run RUN_MS out of every PERIOD_MS (SIGSTOP/SIGCONT).
+
+    Under callgrind a DUT drains the ~512 frames per direction in flight in
+    a few milliseconds; if the generator is off its CPU for longer (a shared
+    machine), the DUT spends the rest of its time on empty polls, and those
+    count as per-frame instructions.  A stopped DUT executes nothing, and
+    while it is stopped the generator catches up, so each time it runs it
+    finds full rings.  Instruction counts do not depend on the pace."""
+
+    def __init__(self, pid, run_ms, period_ms):
+        self.pid = pid
+        self.run_s = run_ms / 1000
+        self.stop_s = max(period_ms - run_ms, 0) / 1000
+        self.halt = threading.Event()
+        self.t = None
+        if self.stop_s > 0:
+            self.t = threading.Thread(target=self._loop, daemon=True)
+            self.t.start()
+
+    def _loop(self):
+        try:
+            while not self.halt.is_set():
+                os.kill(self.pid, signal.SIGSTOP)
+                self.halt.wait(self.stop_s)
+                os.kill(self.pid, signal.SIGCONT)
+                self.halt.wait(self.run_s)
+        except OSError:
+            pass
+        finally:
+            try:
+                os.kill(self.pid, signal.SIGCONT)
+            except OSError:
+                pass
+
+    def end(self):
+        """Stop cycling; the process is left running."""
+        if self.t:
+            self.halt.set()
+            self.t.join()
+            self.t = None
+
+
 def callgrind_ipf(args, tmp, kind, size):
     """Instructions the DUT process executes per forwarded frame, counted by
     callgrind over a window of steady traffic.  The window is bracketed by
@@ -498,6 +541,7 @@ def callgrind_ipf(args, tmp, kind, size):
 
         monitor("instrumentation on")
         time.sleep(args.cg_warmup)
+        # Monitor commands need the DUT running: cycle only in between.
         # Frames are counted where they come out of the DUT, at the
         # generator: it runs natively, so its counters answer in
         # milliseconds, and asking it costs the DUT no instructions.  The
@@ -506,7 +550,11 @@ def callgrind_ipf(args, tmp, kind, size):
         _, a0, _ = s.gen.stats()
         monitor("zero")
         _, a1, _ = s.gen.stats()
-        time.sleep(args.cg_window)
+        duty = DutyCycle(vpid, args.cg_run_ms, args.cg_period_ms)
+        try:
+            time.sleep(args.cg_window)
+        finally:
+            duty.end()
         _, b0, _ = s.gen.stats()
         before = set(os.listdir(cgdir))
         monitor("dump window")
@@ -674,6 +722,10 @@ def main():
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--cg-window", type=float)
     ap.add_argument("--cg-warmup", type=float, default=2.0)
+    ap.add_argument("--cg-run-ms", type=float, default=2.0,
+                    help="under callgrind, let the DUT run this long ...")
+    ap.add_argument("--cg-period-ms", type=float, default=20.0,
+                    help="... out of every this long (equal values: no cycling)")
     ap.add_argument("--tx-first", type=int, default=16,
                     help="bursts each generator port injects (frames in flight)")
     ap.add_argument("--burst", type=int, default=32)
@@ -693,7 +745,7 @@ def main():
     args.reps = dflt(args.reps, 1, 3)
     args.window = dflt(args.window, 2.0, 5.0)
     args.warmup = dflt(args.warmup, 1.0, 2.0)
-    args.cg_window = dflt(args.cg_window, 3.0, 8.0)
+    args.cg_window = dflt(args.cg_window, 6.0, 12.0)
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = args.build or os.path.join(root, "build")
