@@ -87,7 +87,7 @@ def test_attack(bench, name):
     b.loop.start()
     try:
         b.loop.wait_progress(2 * L.IN_FLIGHT)
-        base_rate = b.loop.rate(1.5) if at.kind == "flood" else None
+        base_rate = max(b.loop.rate(1.5), 1.0) if at.kind == "flood" else None
         f0, t0 = b.loop.forwarded(), time.monotonic()
         try:
             evidence = at.run(b.t)
