@@ -721,7 +721,7 @@ def main():
     ap.add_argument("--duts", default="ours,testpmd")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--cg-window", type=float)
-    ap.add_argument("--cg-warmup", type=float, default=2.0)
+    ap.add_argument("--cg-warmup", type=float)
     ap.add_argument("--cg-run-ms", type=float, default=2.0,
                     help="under callgrind, let the DUT run this long ...")
     ap.add_argument("--cg-period-ms", type=float, default=20.0,
@@ -745,7 +745,8 @@ def main():
     args.reps = dflt(args.reps, 1, 3)
     args.window = dflt(args.window, 2.0, 5.0)
     args.warmup = dflt(args.warmup, 1.0, 2.0)
-    args.cg_window = dflt(args.cg_window, 6.0, 12.0)
+    args.cg_window = dflt(args.cg_window, 4.0, 12.0)
+    args.cg_warmup = dflt(args.cg_warmup, 1.0, 2.0)
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     build = args.build or os.path.join(root, "build")
