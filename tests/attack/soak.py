@@ -131,6 +131,8 @@ def main():
               f"{start_snap['maps']} -> {end_snap['maps']}, RssAnon {start_snap['anon_kb']} -> "
               f"{end_snap['anon_kb']} KiB (tolerance {L.RSS_TOLERANCE_KB}), VmRSS "
               f"{start_snap['rss_kb']} -> {end_snap['rss_kb']} KiB: {'LEAK' if leak else 'no leak'}")
+        for f in L.stop_and_check(sw):      # peers are gone after each cycle
+            stats["failures"].append(f)
         for f in stats["failures"]:
             print(f"soak: FAIL {f}")
         if leak or stats["lost"] or stats["failures"] or stats["tried"] != stats["contained"]:

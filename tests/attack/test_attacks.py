@@ -66,6 +66,10 @@ def bench():
         time.sleep(0.5)
         b.base = b.proc.snapshot()
         yield b
+        for p in (pa, pb):
+            p.kill()
+        bad = L.stop_and_check(sw)
+        assert not bad, "\n".join(bad)
     finally:
         for p in (pa, pb):
             if p is not None:

@@ -55,6 +55,8 @@ def bare():
         b.proc = L.Proc(sw.proc.pid)
         b.base = b.proc.snapshot()
         yield b
+        bad = L.stop_and_check(sw)
+        assert not bad, "\n".join(bad)
     finally:
         sw.kill()
 
