@@ -91,8 +91,10 @@ class Proc:
         return len(os.listdir(f"/proc/{self.pid}/fd"))
 
     def maps(self):
+        """Shared mappings: peers' memory (our own heap, stacks and a
+        sanitizer's shadow are private and may come and go)."""
         with open(f"/proc/{self.pid}/maps") as f:
-            return sum(1 for _ in f)
+            return sum(1 for line in f if line.split()[1].endswith("s"))
 
     def status_kb(self, field):
         with open(f"/proc/{self.pid}/status") as f:
