@@ -50,13 +50,14 @@ def vvu_qemu():
 
 
 def pmd_so():
-    """librte_net_vvu.so: VVU_PMD_SO, else the newest one in a build dir."""
+    """librte_net_vvu.so: VVU_PMD_SO, else the one in build/ (the build
+    tools/setup.sh makes).  Other build dirs may be instrumented (ASan,
+    libFuzzer) and would not load into a plain dpdk-testpmd."""
     env = os.environ.get("VVU_PMD_SO")
     if env:
         return env if os.path.isfile(env) else None
-    found = sorted(glob.glob(os.path.join(REPO, "build*", "drivers", "vvu", "librte_net_vvu.so")),
-                   key=os.path.getmtime, reverse=True)
-    return found[0] if found else None
+    so = os.path.join(REPO, "build", "drivers", "vvu", "librte_net_vvu.so")
+    return so if os.path.isfile(so) else None
 
 
 _switch_image = None
