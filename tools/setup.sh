@@ -22,6 +22,14 @@ if ((${#missing[@]})); then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The vvu PMD needs DPDK's driver SDK headers, from Debian's dpdk source of
+# the installed version (cached; meson only looks for them).
+if ! "$root/drivers/vvu/get-dpdk-headers.sh" --check >/dev/null 2>&1; then
+	step "fetching DPDK driver SDK headers (apt-get source dpdk)"
+	"$root/drivers/vvu/get-dpdk-headers.sh" --print-dir >/dev/null
+	[ ! -f "$build/build.ninja" ] || meson setup --reconfigure "$build" "$root" >/dev/null
+fi
+
 if [ ! -f "$build/build.ninja" ]; then
 	step "configuring $build"
 	meson setup "$build" "$root" >/dev/null

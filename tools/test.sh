@@ -61,21 +61,46 @@ step "fuzzing (bounded: ${VVU_FUZZ_SECONDS:-20} s per target)"
 tests/fuzz/run.sh "${VVU_FUZZ_SECONDS:-20}"; count fuzz $?
 
 if [ "$quick" = 0 ]; then
+	step "QEMU with the virtio-vhost-user device (qemu/build.sh, cached)"
+	if qemu=$(qemu/build.sh | tail -1) && [ -x "$qemu" ]; then
+		# Every VM in the tests runs on our QEMU: it has the device, and
+		# its MSI-X fix lets vhost-user peers use MSI-X under TCG.
+		export VVU_QEMU_VVU="$qemu" VVU_QEMU="$qemu" VVU_QEMU_MSIX=1
+		count "QEMU build" 0
+	else
+		count "QEMU build" 1
+	fi
+
+	pytest_suite() { # label paths...
+		local label=$1 log rc last n k
+		shift
+		log=$(mktemp)
+		/usr/bin/python3 -m pytest -v -rs "$@" 2>&1 | tee "$log"
+		rc=${PIPESTATUS[0]}
+		last=$(grep -E '^=+ .*(passed|failed|skipped|error).* =+$' "$log" | tail -1)
+		for k in passed failed skipped error; do
+			n=$(echo "$last" | grep -oE "[0-9]+ $k" | grep -oE '[0-9]+' || true)
+			case $k in
+			passed) passed=$((passed + ${n:-0})) ;;
+			failed|error) failed=$((failed + ${n:-0})) ;;
+			skipped) skipped=$((skipped + ${n:-0})) ;;
+			esac
+		done
+		[ "$rc" = 0 ] || [ "$rc" = 5 ] || failures+=("$label")
+		rm -f "$log"
+	}
+
+	if [ -n "${VVU_QEMU_VVU:-}" ]; then
+		step "virtio-vhost-user device tests (our QEMU)"
+		pytest_suite "device tests" tests/qemu/test_vvu_device.py \
+			tests/qemu/test_real_frontend.py tests/qemu/test_msix_tcg.py
+	fi
+
 	step "integration tests (real frontends: dpdk-testpmd, QEMU guests under TCG)"
-	log=$(mktemp)
-	/usr/bin/python3 -m pytest -v -rs tests/integration tests/vm 2>&1 | tee "$log"
-	rc=${PIPESTATUS[0]}
-	last=$(grep -E '^=+ .*(passed|failed|skipped|error).* =+$' "$log" | tail -1)
-	for k in passed failed skipped error; do
-		n=$(echo "$last" | grep -oE "[0-9]+ $k" | grep -oE '[0-9]+' || true)
-		case $k in
-		passed) passed=$((passed + ${n:-0})) ;;
-		failed|error) failed=$((failed + ${n:-0})) ;;
-		skipped) skipped=$((skipped + ${n:-0})) ;;
-		esac
-	done
-	[ "$rc" = 0 ] || [ "$rc" = 5 ] || failures+=("integration tests")
-	rm -f "$log"
+	pytest_suite "integration tests" tests/integration tests/vm
+
+	step "attack suite (hostile frontends against a running switch)"
+	pytest_suite "attack suite" tests/attack
 fi
 
 echo
