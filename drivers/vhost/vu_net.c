@@ -219,5 +219,16 @@ unsigned int vu_net_set_kicks(struct vu_net *n, bool on)
 		if (on)
 			waiting += vq_avail_count(vq);
 	}
+	/*
+	 * Fresh receive buffers never need to wake us: a frame for a port
+	 * without buffers is dropped and counted, not parked.  A peer that
+	 * kicks on every refill pays a syscall or an exit for nothing.
+	 */
+	for (unsigned int i = 0; i < n->n_live_rx; i++) {
+		struct vq *vq = n->rxq[n->live_rx[i]].vq;
+
+		if (vq_ready(vq))
+			vq_set_kicks(vq, false);
+	}
 	return waiting;
 }

@@ -47,7 +47,7 @@ bool vu_net_running(const struct vu_net *n);
 
 /*
  * Turn kicks on the peer's TX rings on (before sleeping) or off (when
- * polling).  Returns the number of buffers already waiting after turning
+ * polling); kicks on its RX rings are always turned off.  Returns the number of buffers already waiting after turning
  * them on: non-zero means do not sleep.
  */
 unsigned int vu_net_set_kicks(struct vu_net *n, bool on);
