@@ -76,3 +76,147 @@ struct.pack_into("<QIHH", mem, 0x1010, 0x4100, 60, 0, 0)
 struct.pack_into("<HHH", mem, 0x2000, 0, 1, 0)
 mem[0x4100:0x410c] = bytes.fromhex("ffffffffffff020000000001")
 out("fuzz_vring", "one-frame", hdr + bytes(mem))
+
+# ---- rings with more shapes: mergeable receive, indirect tables, and
+# virtio-net headers that claim offloads (NEEDS_CSUM with csum_start and
+# csum_offset far past the frame, hdr_len and gso_size garbage: the
+# CVE-2024-11614 shape).  We negotiate no offloads and must skip the header
+# unread, however it is split over descriptors.
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+def ring_seed(qsel, flags, tx_chains, rx_chains, blobs, size=0x9000):
+    """tx_chains/rx_chains: lists of descriptor lists [(addr, len, flags)],
+    laid out at TX 0x1000 (avail 0x2000, used 0x2400) and RX 0x5000
+    (avail 0x6000, used 0x6400); blobs: {addr: bytes}."""
+    h = bytes([qsel, flags]) + struct.pack("<HHHH", 0x100, 0x1000, 0x900, 0) + \
+        struct.pack("<HHH", 0x500, 0x3000, 0x1900)
+    m = bytearray(size)
+    for base, avail, chains in ((0x1000, 0x2000, tx_chains), (0x5000, 0x6000, rx_chains)):
+        d = 0
+        heads = []
+        for ch in chains:
+            heads.append(d)
+            for i, (addr, ln, fl) in enumerate(ch):
+                nxt = d + 1 if i + 1 < len(ch) else 0
+                fl |= F_NEXT if i + 1 < len(ch) else 0
+                struct.pack_into("<QIHH", m, base + 16 * d, addr, ln, fl, nxt)
+                d += 1
+        struct.pack_into("<HH", m, avail, 0, len(heads))
+        for i, hd in enumerate(heads):
+            struct.pack_into("<H", m, avail + 4 + 2 * i, hd)
+    for addr, b in blobs.items():
+        m[addr:addr + len(b)] = b
+    return h + bytes(m)
+
+
+eth = bytes.fromhex("020000000002" "020000000001" "0800")
+# flags NEEDS_CSUM, gso TCPV4, hdr_len, gso_size, csum_start, csum_offset, num_buffers
+evil_hdr = struct.pack("<BBHHHHH", 1, 1, 0xffff, 0xffff, 0xfff0, 0xfff0, 0xffff)
+frame = eth + bytes(range(256)) * 6                      # 1550 bytes
+# Mergeable receive: one 1562-byte frame into three 600-byte RX buffers.
+out("fuzz_vring", "mrg-rx", ring_seed(8, 0x0f,
+    [[(0x7000, 12 + len(frame), 0)]],
+    [[(0x3000, 600, F_WRITE)], [(0x3400, 600, F_WRITE)], [(0x3800, 600, F_WRITE)]],
+    {0x7000: evil_hdr + frame}, size=0x8000))
+# Indirect tables on both sides: TX header | Ethernet | payload, RX two
+# writable segments; the header split 5 + 7 over two descriptors.
+tx_ind = struct.pack("<QIHHQIHHQIHH",
+                     0x7000, 5, F_NEXT, 1, 0x7005, 7, F_NEXT, 2, 0x7100, 200, 0, 0)
+rx_ind = struct.pack("<QIHHQIHH", 0x7800, 12, F_WRITE | F_NEXT, 1, 0x7900, 1024, F_WRITE, 0)
+out("fuzz_vring", "indirect", ring_seed(8, 0x0f,
+    [[(0x3000, len(tx_ind), F_INDIRECT)]],
+    [[(0x3400, len(rx_ind), F_INDIRECT)]],
+    {0x3000: tx_ind, 0x3400: rx_ind, 0x7000: evil_hdr, 0x7100: eth + bytes(186)}))
+# 10-byte header, no mergeable buffers: the header alone in the first
+# descriptor with csum_start pointing past the chain, frame in the next.
+hdr10 = struct.pack("<BBHHHH", 1, 0, 54, 0, 0xffff, 0xffff)
+out("fuzz_vring", "hdr10-csum", ring_seed(6, 0x03,
+    [[(0x7000, 10, 0), (0x7010, 60, 0)], [(0x7100, 10 + 14, 0)]],
+    [[(0x3000, 2048, F_WRITE)], [(0x3800, 8, F_WRITE), (0x3900, 64, F_WRITE)]],
+    {0x7000: hdr10, 0x7010: eth + bytes(46), 0x7100: hdr10 + eth}, size=0x8000))
+
+# ---- virtio-vhost-user driver: device header, then operations.
+# Device: BAR 64 KiB, notification registers, kick vectors; 4 vhost
+# queues, 9 doorbells, 7 vectors with kicks from vector 3.
+vvu_dev = bytes([0xc5, 4, 9, 0x37]) + struct.pack("<HH", 0, 4096)
+OP_RX, OP_MEM, OP_ADD, OP_SHM, OP_NOTIFY, OP_RING, OP_POKE = 0, 3, 4, 5, 6, 7, 8
+
+
+def rx(req, payload=b"", flags=1):
+    m = struct.pack("<III", req, flags, len(payload)) + payload
+    return bytes([OP_RX]) + struct.pack("<HH", len(m), 0x8001) + m
+
+
+def region(mode, gpa, size, uva, off):
+    return bytes([mode]) + struct.pack("<QIQQ", gpa, size, uva, off)
+
+
+BAR_UVA = 0x7f0000000000
+vvu_hello = (rx(1) + rx(15) + rx(16, struct.pack("<Q", proto)) + rx(3) +
+             rx(2, struct.pack("<Q", feat)))
+vvu_mem = rx(5, struct.pack("<II", 1, 0) + struct.pack("<QQQQ", 0, 0x8000, BAR_UVA, 0x4000))
+
+
+def vvu_vring(q, desc, avail, used):
+    return (rx(8, struct.pack("<II", q, 64)) + rx(10, struct.pack("<II", q, 0)) +
+            rx(9, struct.pack("<IIQQQQ", q, 0, BAR_UVA + desc, BAR_UVA + used,
+                              BAR_UVA + avail, 0)) +
+            rx(12, struct.pack("<Q", q | 0x100)) + rx(13, struct.pack("<Q", q | 0x100)) +
+            rx(18, struct.pack("<II", q, 1)))
+
+
+# The guest memory the rings live in, as the frontend would write it (gpa
+# 0 is BAR offset 0x4000): an RX ring (q 0) with one buffer and a TX ring
+# (q 1) with one frame.
+gm = bytearray(0x4000)
+struct.pack_into("<QIHH", gm, 0x0000, 0x3000, 2048, F_WRITE, 0)     # rx desc 0
+struct.pack_into("<HHH", gm, 0x1000, 0, 1, 0)                         # rx avail
+struct.pack_into("<QIHH", gm, 0x2000, 0x3800, 12 + 60, 0, 0)          # tx desc 0
+struct.pack_into("<HHH", gm, 0x2800, 0, 1, 0)                         # tx avail
+gm[0x3800:0x3800 + 12 + 60] = evil_hdr + eth + bytes(46)
+poke = b""
+for off in range(0, len(gm), 0x1000):
+    chunk = bytes(gm[off:off + 0x1000])
+    poke += bytes([OP_POKE]) + struct.pack("<IH", 0x4000 + off, len(chunk)) + chunk
+out("fuzz_vvu", "qemu-like", vvu_dev + vvu_hello + vvu_mem + poke +
+    vvu_vring(0, 0x0000, 0x1000, 0x1400) + vvu_vring(1, 0x2000, 0x2800, 0x2c00) +
+    rx(11, struct.pack("<II", 1, 0)))
+# Tables at the BAR's edges: ends exactly at the end, one past it, wraps,
+# size near the BAR, huge; then ADD_MEM_REG near the end.
+out("fuzz_vvu", "bar-edges", vvu_dev + vvu_hello +
+    bytes([OP_MEM, 2]) + region(5, 0, 0x1000, BAR_UVA, 0) + region(1, 0x100000, 0x2000, BAR_UVA + 0x100000, 2) +
+    bytes([OP_MEM, 1]) + region(1, 0, 0x2000, BAR_UVA, 3) +
+    bytes([OP_MEM, 1]) + region(2, 0, 0x1000, BAR_UVA, 0xfff) +
+    bytes([OP_MEM, 1]) + region(3, 0, 0, BAR_UVA, 0) +
+    bytes([OP_MEM, 1]) + region(4, 0, 0, BAR_UVA, 0) +
+    rx(16, struct.pack("<Q", proto | (1 << 15))) +
+    bytes([OP_ADD]) + region(1, 0x200000, 0x1000, BAR_UVA + 0x200000, 2) +
+    rx(38, struct.pack("<Q", 0) + struct.pack("<QQQQ", 0x200000, 0x1000, BAR_UVA + 0x200000,
+                                             0xffffffffffffffff)))
+out("fuzz_vvu", "shm-probe", vvu_dev +
+    bytes([OP_SHM]) + struct.pack("<QQB", 0, 0, 3) +
+    bytes([OP_SHM]) + struct.pack("<QQB", 0x1000, 0xfffffffffffff000, 0) +
+    bytes([OP_SHM]) + struct.pack("<QQB", 0xffffffffffffff00, 0x200, 0) +
+    bytes([OP_NOTIFY]) + struct.pack("<BIH", 0, 3, 0) +
+    bytes([OP_NOTIFY]) + struct.pack("<BIH", 5, 8, 0) +
+    bytes([OP_NOTIFY]) + struct.pack("<BIH", 3, 2, 5) +
+    bytes([OP_NOTIFY]) + struct.pack("<BIH", 1, 1, 0) +
+    bytes([OP_NOTIFY]) + struct.pack("<BIH", 2, 1, 0))
+# Framing: used length one short, one long, size over max_msg_size.
+bad = struct.pack("<III", 2, 1, 8) + bytes(8)
+out("fuzz_vvu", "framing", vvu_dev +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8000) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8002) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", 4108, 0x8001) + struct.pack("<III", 32, 1, 4096) + bytes(4096) +
+    bytes([OP_RX]) + struct.pack("<HH", 20, 0x8001) + struct.pack("<III", 2, 1 | (1 << 31), 8) + bytes(8))
+# Driver ring: post 4, device returns two good, a stale id, a long length.
+ring = bytes([OP_RING, 2, 40])
+for i in range(4):
+    ring += bytes([0]) + struct.pack("<IB", 512, i & 1)
+ring += bytes([2, 0]) + struct.pack("<II", 3, 100) + bytes([2, 1]) + struct.pack("<II", 2, 0)
+ring += bytes([3, 2, 6, 6, 6])
+ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
+ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
+out("fuzz_vvu", "ring", vvu_dev + ring)

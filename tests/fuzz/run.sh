@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Build the libFuzzer targets (clang, ASan+UBSan, coverage on all our code)
 # and run each for a bounded time from its seed corpus.  Prints one line
-# per target and a summary; exits non-zero on any crash.
+# per target with its execution count (libFuzzer's final stats) and a
+# summary; exits non-zero on any crash.
 # Usage: tests/fuzz/run.sh [SECONDS_PER_TARGET]   (default 60)
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -18,11 +19,17 @@ if [ ! -f "$build/build.ninja" ]; then
 		-Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debugoptimized \
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null || exit 1
 fi
-ninja -C "$build" >/dev/null || { ninja -C "$build" | tail -20; exit 1; }
+# Build only the fuzz targets (and what they link): other components may
+# be mid-edit and are not needed here.
+targets_list="fuzz_config fuzz_vu_msg fuzz_vring fuzz_vvu"
+ninja_targets=$(for t in $targets_list; do printf 'tests/fuzz/%s ' "$t"; done)
+# shellcheck disable=SC2086
+nice ninja -C "$build" $ninja_targets >/dev/null ||
+	{ nice ninja -C "$build" $ninja_targets | tail -20; exit 1; }
 
 total_execs=0 crashes=0 targets=0
-for t in fuzz_config fuzz_vu_msg fuzz_vring; do
-	bin=$(find "$build" -name "$t" -type f -perm -u+x | head -1)
+for t in $targets_list; do
+	bin=$build/tests/fuzz/$t
 	seeds=$root/tests/fuzz/corpus/$t
 	corpus=$work/$t
 	mkdir -p "$corpus" "$work/artifacts"
