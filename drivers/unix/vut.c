@@ -177,16 +177,31 @@ static int t_map(void *t, struct vu_mem_region *r, int fd)
 	align = (uint64_t)st.st_blksize;
 	if (align < (uint64_t)pg || (align & (align - 1)))
 		align = (uint64_t)pg;
+	/*
+	 * The peer chose mmap_offset and size: the end must neither wrap
+	 * nor leave off_t, and the page-rounded length must not wrap, or
+	 * the file-size check below and mmap() would see other numbers
+	 * than the region we record.  The protocol code checked only that
+	 * offset + size - 1 does not wrap; an end of exactly 2^64 passes it.
+	 */
+	if (r->size == 0 || r->mmap_offset > (uint64_t)INT64_MAX ||
+	    r->size > (uint64_t)INT64_MAX - r->mmap_offset) {
+		close(fd);
+		return -EINVAL;
+	}
+	end = r->mmap_offset + r->size;
 	off = r->mmap_offset & ~(align - 1);
 	delta = r->mmap_offset - off;
 	len = r->size + delta;
-	end = r->mmap_offset + r->size;
-	/* Sizes were checked for wrap by the caller; check the file's. */
-	if (len < r->size || (S_ISREG(st.st_mode) && end > (uint64_t)st.st_size)) {
+	if (S_ISREG(st.st_mode) && end > (uint64_t)st.st_size) {
 		close(fd);
 		return -EINVAL;
 	}
 	len = (len + align - 1) & ~(align - 1);
+	if (len < r->size || len > SIZE_MAX) {
+		close(fd);
+		return -EINVAL;
+	}
 	m = malloc(sizeof(*m));
 	if (!m) {
 		close(fd);
@@ -258,8 +273,17 @@ static int t_set_vring_fd(void *t, enum vu_fd_kind kind, unsigned int q,
 		int rc = ev_add_et(p->ev, fd, kick_cb, p);
 
 		if (rc) {
+			/*
+			 * The old kick is gone and the new one cannot wake us:
+			 * a ring left started would stall unseen.  The protocol
+			 * code refuses the message; conn_readable() then drops
+			 * the connection, which stops every ring.
+			 */
 			close(fd);
 			*slot = -1;
+			p->kick_unwatched = true;
+			port_error(p, "vring %u: cannot watch its kick fd: %s", q,
+				   strerror(-rc));
 			return rc;
 		}
 	} else {
@@ -441,6 +465,11 @@ static void conn_readable(struct vut_port *p)
 			transition(p, VUT_EV_CLOSED);
 			return;
 		}
+		if (p->kick_unwatched) {
+			/* last_error already says which ring and why. */
+			transition(p, VUT_EV_CLOSED);
+			return;
+		}
 	}
 }
 
@@ -455,6 +484,7 @@ static void conn_cb(void *arg, int fd, uint32_t events)
 
 		if (getsockopt(p->conn_fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
 			err = errno;
+		p->connect_err = err;
 		transition(p, err ? VUT_EV_CONNECT_FAILED : VUT_EV_CONNECTED);
 		return;
 	}
@@ -511,6 +541,7 @@ static void do_connect(struct vut_port *p)
 	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (s < 0) {
+		p->connect_err = errno;
 		transition(p, VUT_EV_CONNECT_FAILED);
 		return;
 	}
@@ -524,11 +555,43 @@ static void do_connect(struct vut_port *p)
 	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
 		transition(p, VUT_EV_CONNECTED);
 	} else if (errno == EINPROGRESS) {
-		if (ev_add_out(p->ev, s, conn_cb, p) < 0)
+		int rc = ev_add_out(p->ev, s, conn_cb, p);
+
+		if (rc < 0) {
+			p->connect_err = -rc;
 			transition(p, VUT_EV_CONNECT_FAILED);
+		}
 	} else {
+		p->connect_err = errno;
 		transition(p, VUT_EV_CONNECT_FAILED);
 	}
+}
+
+/*
+ * A client retries for as long as its switch runs, often against a path
+ * nobody listens on: say so the first time, then at most once every
+ * VUT_RETRY_LOG_NS with the count since, and once more on success.
+ */
+static void connect_failed(struct vut_port *p)
+{
+	uint64_t now = ev_now_ns();
+
+	p->connect_fails++;
+	if (p->connect_fail_logs &&
+	    now - p->fail_logged_at_ns < VUT_RETRY_LOG_NS)
+		return;
+	if (p->connect_fails == 1)
+		vlog_warn("%s: connect to %s failed: %s; retrying every %llu ms",
+			  p->name, p->path, strerror(p->connect_err),
+			  (unsigned long long)(p->retry_ns / 1000000));
+	else
+		vlog_warn("%s: connect to %s still failing: %s (%llu attempts in the last %llu s)",
+			  p->name, p->path, strerror(p->connect_err),
+			  (unsigned long long)(p->connect_fails - p->fails_logged),
+			  (unsigned long long)((now - p->fail_logged_at_ns) / 1000000000ull));
+	p->connect_fail_logs++;
+	p->fail_logged_at_ns = now;
+	p->fails_logged = p->connect_fails;
 }
 
 static void enter(struct vut_port *p, enum vut_state to)
@@ -543,6 +606,14 @@ static void enter(struct vut_port *p, enum vut_state to)
 		p->nfds = 0;
 		p->state_dirty = true;
 		p->last_error[0] = '\0';
+		p->kick_unwatched = false;
+		if (p->connect_fails)
+			vlog_info("%s: connected to %s after %llu failed attempts",
+				  p->name, p->path,
+				  (unsigned long long)p->connect_fails);
+		p->connect_fails = 0;
+		p->connect_fail_logs = 0;
+		p->fails_logged = 0;
 		break;
 	case VUT_BACKOFF:
 		close_conn(p);
@@ -589,6 +660,8 @@ static void transition(struct vut_port *p, enum vut_event e)
 	}
 	if (from == VUT_CONNECTING && to != VUT_CONNECTED && e != VUT_EV_CONNECTED)
 		close_conn(p);
+	if (e == VUT_EV_CONNECT_FAILED && to == VUT_BACKOFF)
+		connect_failed(p);
 	if (e != VUT_EV_TIMER && !(from == VUT_BACKOFF && to == VUT_CONNECTING) &&
 	    !(from == VUT_CONNECTING && to == VUT_BACKOFF))
 		vlog_info("%s: %s --%s--> %s%s%s", p->name, state_names[from],

@@ -59,7 +59,20 @@ struct vut_port {
 	uint64_t connects, disconnects;
 	char last_error[192];
 	bool state_dirty;		/* connection went up or down */
+
+	/* A kick fd we could not watch: the connection is dropped. */
+	bool kick_unwatched;
+
+	/* Client: failed connects, logged once then every VUT_RETRY_LOG_NS. */
+	uint64_t connect_fails;		/* since the last success */
+	uint64_t connect_fail_logs;	/* lines logged about them */
+	uint64_t fail_logged_at_ns;
+	uint64_t fails_logged;		/* connect_fails at the last line */
+	int connect_err;		/* errno of the last failed connect */
 };
+
+/* Least time between two "connect failed, retrying" lines of a client port. */
+#define VUT_RETRY_LOG_NS (60ull * 1000000000ull)
 
 extern const struct vu_transport_ops vut_ops;
 
