@@ -10,7 +10,8 @@
  * their file size before mapping, and a SIGBUS inside a peer's mapping
  * (the peer shrank its file) replaces that mapping with zero pages and
  * breaks only that port.  Kick fds are watched edge-triggered and never
- * read, so a peer sharing or draining them cannot block us.
+ * read, so a peer sharing or draining them cannot block us; one that
+ * cannot be watched breaks its ring rather than leave it running unseen.
  */
 #include "vut.h"
 
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "vlog.h"
+#include "vq.h"
 
 /* ---- SIGBUS containment ---- */
 
@@ -249,6 +251,29 @@ static void kick_cb(void *arg, int fd, uint32_t events)
 	(void)arg; (void)fd; (void)events;
 }
 
+/*
+ * A new kick fd for vring q could not be watched (epoll refuses regular
+ * files; a watch can fail for lack of memory).  The old kick is closed
+ * already, so a ring left running would stall unseen.  The protocol code
+ * refuses the message and does not start a stopped ring; a ring that is
+ * running is broken here, which breaks the port with this reason until
+ * the frontend sets the ring up again.  The connection stays.
+ */
+static void kick_unwatched(struct vut_port *p, unsigned int q)
+{
+	struct vu_dev *d = p->dev;
+	struct vu_vring *r;
+
+	if (!d || q >= d->nvrings)
+		return;
+	r = &d->vring[q];
+	if (!r->started)
+		return;
+	vq_break(&r->vq, "its kick fd cannot be watched");
+	if (d->hooks && d->hooks->vring_changed)
+		d->hooks->vring_changed(d->hooks_arg, q);
+}
+
 static int t_set_vring_fd(void *t, enum vu_fd_kind kind, unsigned int q,
 			  int fd)
 {
@@ -273,17 +298,11 @@ static int t_set_vring_fd(void *t, enum vu_fd_kind kind, unsigned int q,
 		int rc = ev_add_et(p->ev, fd, kick_cb, p);
 
 		if (rc) {
-			/*
-			 * The old kick is gone and the new one cannot wake us:
-			 * a ring left started would stall unseen.  The protocol
-			 * code refuses the message; conn_readable() then drops
-			 * the connection, which stops every ring.
-			 */
 			close(fd);
 			*slot = -1;
-			p->kick_unwatched = true;
 			port_error(p, "vring %u: cannot watch its kick fd: %s", q,
 				   strerror(-rc));
+			kick_unwatched(p, q);
 			return rc;
 		}
 	} else {
@@ -465,11 +484,6 @@ static void conn_readable(struct vut_port *p)
 			transition(p, VUT_EV_CLOSED);
 			return;
 		}
-		if (p->kick_unwatched) {
-			/* last_error already says which ring and why. */
-			transition(p, VUT_EV_CLOSED);
-			return;
-		}
 	}
 }
 
@@ -606,7 +620,6 @@ static void enter(struct vut_port *p, enum vut_state to)
 		p->nfds = 0;
 		p->state_dirty = true;
 		p->last_error[0] = '\0';
-		p->kick_unwatched = false;
 		if (p->connect_fails)
 			vlog_info("%s: connected to %s after %llu failed attempts",
 				  p->name, p->path,

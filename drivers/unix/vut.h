@@ -60,9 +60,6 @@ struct vut_port {
 	char last_error[192];
 	bool state_dirty;		/* connection went up or down */
 
-	/* A kick fd we could not watch: the connection is dropped. */
-	bool kick_unwatched;
-
 	/* Client: failed connects, logged once then every VUT_RETRY_LOG_NS. */
 	uint64_t connect_fails;		/* since the last success */
 	uint64_t connect_fail_logs;	/* lines logged about them */

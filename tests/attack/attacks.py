@@ -444,6 +444,27 @@ def region_past_file(t):
         return refused(t, fe, rc, e0, "a region of 64 MiB over a 4 MiB memfd")
 
 
+@attack("memory", "a region whose mmap_offset + size is 2^64 or leaves off_t")
+def region_offset_wraps(t):
+    # offset + size - 1 does not wrap, so only the transport's own check
+    # stands between these and mmap(); /dev/zero has no size to check.
+    with Session(t, start=False) as fe:
+        fe.negotiate()
+        z = os.open("/dev/zero", os.O_RDWR | os.O_CLOEXEC)
+        try:
+            res = []
+            for fd, off, size in ((fe.mem.fd, (1 << 64) - 0x1000, 0x1000),
+                                  (z, (1 << 63) - 0x1000, 0x2000),
+                                  (z, (1 << 64) - 0x1000, 0x1000)):
+                e0 = errors(t)
+                rc = fe.ack(H.SET_MEM_TABLE, fe.mem_table_wire(
+                    wires=[fe.mem.wire(size=size, mmap_offset=off)]), [fd])
+                res.append(refused(t, fe, rc, e0, f"offset {off:#x} size {size:#x}"))
+        finally:
+            os.close(z)
+        return res[-1]
+
+
 @attack("memory", "a memory fd that cannot be mapped (a pipe)")
 def region_fd_is_pipe(t):
     with Session(t, start=False) as fe:
@@ -468,6 +489,23 @@ def kick_fd_unpollable(t):
         e0 = errors(t)
         rc = fe.ack(H.SET_VRING_KICK, struct.pack("<Q", 1), [fe.mem.fd])
         return refused(t, fe, rc, e0, "a memfd as kick fd")
+
+
+@attack("memory", "a live ring re-kicked with a fd that cannot be polled")
+def kick_fd_unpollable_live(t):
+    # The old kick is closed when the new one arrives: a ring left running
+    # with nothing to wake the switch would stall unseen.  Refused, the
+    # port broken with the ring named, and a good kick brings it back.
+    with Session(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 20)
+        e0 = errors(t)
+        rc = fe.ack(H.SET_VRING_KICK, struct.pack("<Q", 1), [fe.mem.fd])
+        ev = refused(t, fe, rc, e0, "a memfd as kick fd of a live ring")
+        why = broken_reason(t, r"vring 1.*kick")
+        fe.must(H.SET_VRING_KICK, struct.pack("<Q", 1), [fe.kick[1]])
+        wait_port(t, lambda p: not p["broken"] and p["connection"] == "connected",
+                  "recovered after a good kick")
+        return f"{ev}; {why}"
 
 
 @attack("memory", "a call fd that is a regular file (every notification would grow it)")
