@@ -40,6 +40,7 @@ mkdir -p "$logs"
 problems=()
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- build
 step "build: switch (build/)"
@@ -148,6 +149,8 @@ fi
 # ---------------------------------------------------------------- summary
 elapsed=$(( $(date +%s) - started ))
 printf '\n==================== hostile summary (%d s, logs %s) ====================\n' "$elapsed" "$logs"
+printf '%-22s %s at start, %s at end (%s CPUs)\n' "load average" "$load_start" \
+	"$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 printf '%-22s %14s %8s\n' "fuzz target" "executions" "crashes"
 if [ -n "$fuzz_skip" ]; then
 	printf '%-22s %s\n' "(all)" "$fuzz_skip"
