@@ -90,7 +90,8 @@ BBVER="$(pkg_candidate busybox-static)"
 host_ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 
 # The daemon's libraries: its ldd closure and, if it links DPDK's EAL, the
-# plugins EAL must dlopen (mempool driver, PCI bus); nothing else.
+# plugins EAL must dlopen (PCI bus, mempool driver) that it does not link;
+# nothing else.
 PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
 ldd_files() {
 	ldd "$1" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }'
@@ -99,7 +100,11 @@ LIBS=()
 mapfile -t LIBS < <( { ldd_files "$DAEMON"; ldd_files "$CTL"; } | sort -u)
 PLUGINS=()
 if printf '%s\n' "${LIBS[@]}" | grep -q '/librte_eal\.so'; then
-	for so in librte_mempool_ring librte_bus_pci; do
+	# The PCI bus, unless linked in; the ring mempool driver if mempools are used.
+	WANT=()
+	printf '%s\n' "${LIBS[@]}" | grep -q '/librte_bus_pci\.so' || WANT+=(librte_bus_pci)
+	printf '%s\n' "${LIBS[@]}" | grep -q '/librte_mempool\.so' && WANT+=(librte_mempool_ring)
+	for so in "${WANT[@]}"; do
 		[ -e "$PLUGIN_DIR/$so.so.23" ] || missing "DPDK plugin $PLUGIN_DIR/$so.so.23"
 		PLUGINS+=("$so")
 		mapfile -t -O "${#LIBS[@]}" LIBS < <(ldd_files "$PLUGIN_DIR/$so.so.23")
