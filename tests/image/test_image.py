@@ -34,8 +34,9 @@ VVU_BUILD = os.environ.get("VVU_BUILD", os.path.join(REPO, "build"))
 IMAGE_DIR = os.environ.get("VVU_IMAGE_DIR", os.path.join(REPO, "build-image"))
 CONFIG_NAME = "opt/org.vvu-switch/config"
 CTL_PORT = "org.vvu-switch.ctl"
-SWITCH_READY_RE = re.compile(rb"VVU-SWITCH-READY up=([\d.]+)[^\n]*")
-CONFIG_ERROR_RE = re.compile(rb"VVU-CONFIG-ERROR ([^\r\n]*)")
+# Whole lines only: the console arrives in pieces.
+SWITCH_READY_RE = re.compile(rb"VVU-SWITCH-READY up=([\d.]+)[^\n]*\n")
+CONFIG_ERROR_RE = re.compile(rb"VVU-CONFIG-ERROR ([^\r\n]*)\r?\n")
 RELEASE_RE = re.compile(rb"VVU-RELEASE (VVU_[A-Z_]+)=([^\r\n]*)")
 
 
@@ -264,8 +265,8 @@ def test_boot_release_and_fw_cfg_config(image, tmp_path):
     """Boots the raw disk with -drive only (no -kernel): the console shows the
     release of the image built, both devices end up on vfio-pci, the config
     from fw_cfg is the one the daemon reads, and (when the daemon can drive
-    the devices) forwarding starts and `status` over virtio-serial shows the
-    configured mac-max and ageing."""
+    the devices) forwarding starts, `status` over virtio-serial shows the
+    configured mac-max and ageing, and a killed daemon comes back."""
     qemu = our_qemu()
     socks = [str(tmp_path / "a.sock"), str(tmp_path / "b.sock")]
     conf = "# from the test\n[switch]\nmac-max = 2048\nageing-s = 77\n"
@@ -291,6 +292,12 @@ def test_boot_release_and_fw_cfg_config(image, tmp_path):
         assert st["mac_max"] == 2048 and st["ageing_s"] == 77, st
         assert st["config_error"] == "", st
         assert st["ports"] == 2, st
+        # The supervisor restarts a daemon that dies, with the same config.
+        sw.run("kill -9 $(pidof vvu-switchd)")
+        sw._wait_for(re.compile(rb"VVU-SWITCH-EXITED rc=\d+"), 60)
+        sw._wait_for(re.compile(rb"VVU-SWITCH-READY up=[\d.]+ run=2\r?\n"), 180)
+        st = sw.ctl("status")
+        assert st["mac_max"] == 2048 and st["ports"] == 2, st
 
 
 def test_no_config_boots_with_defaults(image, tmp_path):
