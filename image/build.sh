@@ -58,7 +58,7 @@ if [ "$PRINT" = 1 ]; then
 fi
 
 for tool in apt-get apt-cache dpkg-deb dpkg-query cpio gzip ldd sha256sum sfdisk mkfs.fat \
-	mcopy syslinux qemu-img git; do
+	mcopy syslinux qemu-img python3; do
 	command -v "$tool" >/dev/null || missing "tool $tool (see .ci/packages)"
 done
 MBR_BIN=/usr/lib/syslinux/mbr/mbr.bin
