@@ -101,6 +101,11 @@ def appliance_demo(args):
             b.start()
             print(f"    peer-a up in {a.wait_ready(timeout=600):.1f} s, "
                   f"peer-b up in {b.wait_ready(timeout=600):.1f} s", flush=True)
+        with Step("host processes: QEMU only (the switch runs inside its VM)"):
+            for v in (sw, a, b):
+                with open(f"/proc/{v.proc.pid}/comm") as f:
+                    comm = f.read().strip()
+                print(f"    pid {v.proc.pid:<7} {comm:<20} {v.name}", flush=True)
         with Step("peer-a (10.0.0.1) pings peer-b (10.0.0.2) through the switch VM"):
             ping_both(a, b)
         with Step(f"{os.path.relpath(riglib.ctl_path(), ROOT)} -s {sw.ctl_sock} ports"):

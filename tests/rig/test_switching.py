@@ -57,7 +57,7 @@ def test_every_pair_pings(module_rig, capsys):
                                 "rtt_ms": rtts, "rtt_ab_10_ms": rtt_ab})
 
 
-def test_learned_unicast_is_not_flooded(module_rig):
+def test_learned_unicast_is_not_flooded(module_rig, capsys):
     """After a and b are learned, a->b unicast reaches b's port only."""
     r = module_rig
     sw = r.switch
@@ -81,9 +81,12 @@ def test_learned_unicast_is_not_flooded(module_rig):
     assert d(pa, "rx_flooded") < 10 and d(pb, "rx_flooded") < 10, (before, after)
     c_rx = c_after["rx_packets"] - c_before["rx_packets"]
     assert c_rx < 10, f"peer c received {c_rx} frames during a->b unicast"
+    result(capsys, "rig-unicast", {"a_to_b_pings": got, "b_port_tx": d(pb, "tx_packets"),
+                                   "c_port_tx": d(pc, "tx_packets"), "c_guest_rx": c_rx,
+                                   "a_port_flooded": d(pa, "rx_flooded")})
 
 
-def test_broadcast_reaches_everyone(module_rig):
+def test_broadcast_reaches_everyone(module_rig, capsys):
     r = module_rig
     sw = r.switch
     a, b, c = (r.peers[n] for n in "abc")
@@ -105,6 +108,10 @@ def test_broadcast_reaches_everyone(module_rig):
     for p in (b, c):
         got = nic_after[p.name]["rx_packets"] - nic_before[p.name]["rx_packets"]
         assert got >= n, f"peer {p.name} received {got} of {n} broadcasts"
+    result(capsys, "rig-broadcast", {
+        "arp_broadcasts": n, "a_port_flooded": after[pa]["rx_flooded"] - before[pa]["rx_flooded"],
+        **{f"{p.name}_guest_rx": nic_after[p.name]["rx_packets"] - nic_before[p.name]["rx_packets"]
+           for p in (b, c)}})
 
 
 def test_iperf3_tcp(module_rig, capsys):
