@@ -193,8 +193,9 @@ class ApplianceVM(vmlib.VM):
     (file=) and the control stream on a virtio-serial port."""
 
     def __init__(self, name, qemu, disk, socks, config_text=None, mem_mb=768, fmt="raw",
-                 config_string=None):
+                 config_string=None, extra=()):
         super().__init__(name, None, mem_mb=mem_mb)
+        self.extra = list(extra)
         self.qemu = qemu
         self.disk = disk
         self.fmt = fmt
@@ -228,7 +229,7 @@ class ApplianceVM(vmlib.VM):
             vmlib._unlink(sock)
             argv += ["-chardev", f"socket,id=vvu{i},path={sock},server=on,wait=off",
                      "-device", f"virtio-vhost-user-pci,chardev=vvu{i},addr={3 + i:#x}"]
-        return argv
+        return argv + self.extra
 
     def kill(self):
         super().kill()
@@ -399,3 +400,33 @@ def test_two_peers_ping_through_the_booted_image(image, tmp_path, monkeypatch):
             figure("ping_rtt_avg_ms", rtt.group(1))
         macs = json.dumps(sw.ctl("mac"))
         assert pa.mac in macs and pb.mac in macs, macs
+
+
+def test_hot_added_device_becomes_a_port(image, tmp_path):
+    """A virtio-vhost-user device hot-added behind a PCIe root port while the
+    appliance runs: virtio_pci (loaded for virtio_console) may grab it first,
+    the daemon's --vvu auto rescan still takes it to vfio-pci and makes it a
+    port, without a restart."""
+    qemu = our_qemu()
+    need_daemon_options("--vvu", "--control-stream")
+    socks = [str(tmp_path / "a.sock")]
+    hot = str(tmp_path / "hot.sock")
+    with ApplianceVM("appliance-hot", qemu, image["VVU_IMAGE_RAW"], socks, "[switch]\n",
+                     extra=["-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x6,"
+                            "pref64-reserve=2G"]) as sw:
+        sw.start()
+        sw.socks.append(hot)  # after start: not a cold-plugged device, but removed with the VM
+        sw.wait_ready(timeout=600)
+        sw.wait_forwarding()
+        assert sw.ctl("status")["ports"] == 1
+        sw.qmp("chardev-add", id="hot", backend={"type": "socket", "data": {
+            "addr": {"type": "unix", "data": {"path": hot}}, "server": True, "wait": False}})
+        sw.qmp("device_add", driver="virtio-vhost-user-pci", chardev="hot", bus="rp1", id="hot")
+        t0 = time.monotonic()
+        while sw.ctl("status")["ports"] != 2:
+            assert time.monotonic() - t0 < 120, f"hot-added device not a port\n{sw.log_text()}"
+            time.sleep(2)
+        figure("hot_add_to_port_s", round(time.monotonic() - t0, 1))
+        drv = sw.run("basename $(readlink /sys/bus/pci/devices/0000:01:00.0/driver)")
+        assert drv == "vfio-pci", drv
+        assert sw.alive() and b"run=2" not in sw.console(), "the daemon restarted"
