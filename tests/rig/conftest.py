@@ -55,6 +55,22 @@ def module_rig(rig, request):
     return r
 
 
+@pytest.fixture
+def own_peers(module_rig):
+    """Factory for peers that live for one test only: own_peers(name, index,
+    sock=None) makes one (start it yourself); all are killed at teardown."""
+    made = []
+
+    def make(name, index, sock=None):
+        p = module_rig.peer(name, index, sock)
+        made.append(p)
+        return p
+    yield make
+    for p in made:
+        p.kill()
+        module_rig.peers.pop(p.name, None)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield

@@ -128,12 +128,10 @@ def test_iperf3_tcp(module_rig, capsys):
                                   "ping_rtt_ms": rtt})
 
 
-def test_four_peers_all_ping(module_rig, capsys):
+def test_four_peers_all_ping(module_rig, own_peers, capsys):
     r = module_rig
     assert NPORTS >= 4
-    d = r.peers.get("d") or r.peer("d", 3)
-    if not d.alive():
-        r.start_peers([d])
+    r.start_peers([own_peers("d", 3)])
     peers = [r.peers[n] for n in "abcd"]
     settle(r, "abcd")
     lost = []
@@ -176,7 +174,7 @@ def test_switch_reboot_peers_reconnect(module_rig, capsys):
                                          "then_traffic_s": round(back_s, 1)})
 
 
-def test_hot_add_and_remove_port(module_rig, capsys):
+def test_hot_add_and_remove_port(module_rig, own_peers, capsys):
     r = module_rig
     sw = r.switch
     a = r.peers["a"]
@@ -189,7 +187,7 @@ def test_hot_add_and_remove_port(module_rig, capsys):
                           timeout=180, what="a hot-added port")
     new = ({p["name"] for p in ports} - before).pop()
     add_s = time.monotonic() - t0
-    e = r.peer("e", 4, sock=sock)
+    e = own_peers("e", 4, sock=sock)
     r.start_peers([e])
     riglib.wait_ping(a, IP["e"], timeout=240, logs=[sw, e])
     ping_ok(e, IP["b"], count=3, want=2)
