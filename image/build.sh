@@ -98,12 +98,13 @@ ldd_files() {
 }
 LIBS=()
 mapfile -t LIBS < <( { ldd_files "$DAEMON"; ldd_files "$CTL"; } | sort -u)
+has_lib() { local l; for l in "${LIBS[@]}"; do [[ "$l" == */"$1".so* ]] && return 0; done; return 1; }
 PLUGINS=()
-if printf '%s\n' "${LIBS[@]}" | grep -q '/librte_eal\.so'; then
+if has_lib librte_eal; then
 	# The PCI bus, unless linked in; the ring mempool driver if mempools are used.
 	WANT=()
-	printf '%s\n' "${LIBS[@]}" | grep -q '/librte_bus_pci\.so' || WANT+=(librte_bus_pci)
-	printf '%s\n' "${LIBS[@]}" | grep -q '/librte_mempool\.so' && WANT+=(librte_mempool_ring)
+	has_lib librte_bus_pci || WANT+=(librte_bus_pci)
+	if has_lib librte_mempool; then WANT+=(librte_mempool_ring); fi
 	for so in "${WANT[@]}"; do
 		[ -e "$PLUGIN_DIR/$so.so.23" ] || missing "DPDK plugin $PLUGIN_DIR/$so.so.23"
 		PLUGINS+=("$so")
@@ -118,7 +119,7 @@ mapfile -t LIBS < <(printf '%s\n' "${LIBS[@]}" | sort -u)
 # Which Debian package each library came from (for the release file).
 LIB_PKGS="$(for l in "${LIBS[@]}" $(for p in "${PLUGINS[@]}"; do echo "$PLUGIN_DIR/$p.so.23"; done); do
 	echo "$l"; readlink -f "$l"; done | sort -u | { xargs dpkg -S 2>/dev/null || true; } | sed 's/:.*//; s/, .*//' | sort -u |
-	xargs dpkg-query -W -f='${Package}=${Version}\n' | tr '\n' ' ')"
+	xargs dpkg-query -W -f='${Package}=${Version}\n' | paste -sd' ')"
 
 CMDLINE="$(tr '\n' ' ' < "$HERE/cmdline" | sed 's/  */ /g; s/ $//')"
 INPUTS_HASH="$( {

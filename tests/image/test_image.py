@@ -236,6 +236,14 @@ class ApplianceVM(vmlib.VM):
         for s in self.socks + [self.ctl_sock]:
             vmlib._unlink(s)
 
+    # The daemon and /init log on the same serial line the shell answers on.
+    LOG_LINE_RE = re.compile(r"^(\[\s*\d+\.\d+\] vvu-switch |EAL: |VVU-|vvu-switch)")
+
+    def run(self, cmd, timeout=60, check=True):
+        """The shell's output without the log lines that came in between."""
+        out = super().run(cmd, timeout, check)
+        return "\n".join(ln for ln in out.split("\n") if not self.LOG_LINE_RE.match(ln))
+
     def console(self):
         with self._cond:
             return bytes(self._buf)
