@@ -162,7 +162,11 @@ def main():
                     help="boot the switch VM from its raw disk (default) or kernel+initramfs")
     ap.add_argument("-v", "--verbose", action="store_true", help="print the QEMU command line")
     args = ap.parse_args()
-    return host_mode_demo(args) if args.host_mode else appliance_demo(args)
+    try:
+        return host_mode_demo(args) if args.host_mode else appliance_demo(args)
+    except vmlib.VMError as e:   # riglib.RigError too: say what, not a traceback
+        print(f"demo: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -34,8 +34,17 @@ NPORTS = 4          # cold-plugged virtio-vhost-user devices in the module's swi
 SUBNET = "10.0.0."
 
 
+# What the image's /init prints when its daemon cannot be the appliance's.
+OLD_DAEMON_RE = re.compile(rb"WARN this vvu-switchd has no --vvu[^\n]*")
+DAEMON_EXIT_RE = re.compile(rb"VVU-SWITCH-EXITED[^\n]*")
+
+
 class RigError(vmlib.VMError):
     pass
+
+
+class ImageUnfit(RigError):
+    """The image boots but its daemon lacks what the rig needs (a skip)."""
 
 
 # ---------------------------------------------------------------- finding things
@@ -168,9 +177,23 @@ class SwitchVM(vmlib.VM):
         (VVU-SWITCH-READY); returns seconds from start() to forwarding."""
         deadline = time.monotonic() + timeout
         super().wait_ready(timeout)
-        self._wait_for(self.ready_re, max(1, deadline - time.monotonic()))
+        self._wait_forwarding(max(1, deadline - time.monotonic()), 0)
         self.ready_seconds = time.monotonic() - self._started_at
         return self.ready_seconds
+
+    def _wait_forwarding(self, timeout, start):
+        """Wait for ready_re after console offset start; a daemon without
+        --vvu raises ImageUnfit, a daemon that exits first RigError."""
+        either = re.compile(b"|".join(r.pattern for r in (self.ready_re, OLD_DAEMON_RE,
+                                                            DAEMON_EXIT_RE)))
+        m = self._wait_for(either, timeout, start)
+        if OLD_DAEMON_RE.match(m.group(0)):
+            raise ImageUnfit("the image's vvu-switchd has no --vvu: rebuild the image "
+                             "(make -f Makefile.image) from a daemon that has it")
+        if DAEMON_EXIT_RE.match(m.group(0)):
+            raise RigError(f"{self.name}: the daemon exited before forwarding\n"
+                           f"{self.log_text(80)}")
+        return m
 
     def console_mark(self):
         with self._cond:
@@ -189,7 +212,7 @@ class SwitchVM(vmlib.VM):
         self._wait_for(vmlib.READY_RE, timeout, mark)
         self._write(b"PS1=''; PS2=''; stty -echo\n")
         self.run("true", timeout=60)
-        self._wait_for(self.ready_re, max(1, timeout - (time.monotonic() - t0)), mark)
+        self._wait_forwarding(max(1, timeout - (time.monotonic() - t0)), mark)
         return time.monotonic() - t0
 
     # -- the control stream (vvu-switchctl on the host, virtio-serial to the daemon)

@@ -151,7 +151,11 @@ def test_command_lines_work(rig, request, capsys):
     t0 = time.monotonic()
     sw = Shell("switch", blocks["switch"][1], env, run)
     shells.append(sw)
-    sw.wait_for(r"VVU-SWITCH-READY", 600)
+    m = sw.wait_for(r"VVU-SWITCH-READY|WARN this vvu-switchd has no --vvu|VVU-SWITCH-EXITED",
+                    600)
+    if "no --vvu" in m.group(0):
+        pytest.skip("SKIP: the image's vvu-switchd has no --vvu: rebuild the image")
+    assert "READY" in m.group(0), f"the daemon exited before forwarding\n{sw.log_text()}"
     boot_s = time.monotonic() - t0
     peers = [Shell(n, blocks[n][1], env, run) for n in ("peer-a", "peer-b")]
     shells.extend(peers)
