@@ -134,6 +134,12 @@ INPUTS_HASH="$( {
 		"$HERE/syslinux.cfg" "$MBR_BIN" "$LDLINUX_C32"
 } | sha256sum | cut -c1-16)"
 
+# One build per output dir at a time (the demo, the rig and a user may
+# all ask for build-image/); the lock lives in the cache, keyed by the path.
+command -v flock >/dev/null || missing "flock (util-linux)"
+mkdir -p "$CACHE_ROOT/image-locks"
+exec 9>"$CACHE_ROOT/image-locks/$(echo "$OUT" | sha256sum | cut -c1-16).lock"
+flock 9
 if [ -f "$OUT/.done" ] && [ "$(cat "$OUT/.done")" = "$INPUTS_HASH" ]; then
 	echo "image: up to date in $OUT (inputs $INPUTS_HASH)" >&2
 	emit
@@ -155,11 +161,20 @@ deb_file() { # package version -> path in the cache, downloading it if absent
 	fi
 	echo "$f"
 }
+# Shared by builds into other dirs: download and unpack under a cache lock.
+exec 8>"$CACHE_ROOT/image-locks/cache.lock"
+flock 8
 KDEB="$(deb_file "$KPKG" "$KVER")"
 BBDEB="$(deb_file busybox-static "$BBVER")"
 
+# Never wipe a directory that is not ours (IMAGE_DIR=. would be the repo).
+if [ -d "$OUT" ] && [ -n "$(ls -A "$OUT")" ] && [ ! -f "$OUT/.vvu-image" ] &&
+	[ ! -f "$OUT/.done" ]; then
+	die "refusing to replace $OUT: not empty and not an image dir (no .vvu-image)"
+fi
 rm -rf "$OUT"
 mkdir -p "$OUT"
+touch "$OUT/.vvu-image"
 WORK="$OUT/.work"
 mkdir -p "$WORK"
 trap 'rm -rf "$WORK"' EXIT
@@ -173,6 +188,7 @@ if [ ! -f "$KX/.done" ]; then
 	dpkg-deb -x "$KDEB" "$KX"
 	touch "$KX/.done"
 fi
+flock -u 8
 VMLINUZ="$KX/boot/vmlinuz-$KREL"
 MODDIR="$KX/lib/modules/$KREL"
 KCONFIG="$KX/boot/config-$KREL"
