@@ -3,8 +3,10 @@
  * config: parse the daemon's settings.  The format is INI-like:
  *
  *   [switch]            mac-max, mac-max-per-port, ageing-s, port-budget,
- *                       idle-poll-us, log-level, control
- *   [port NAME]         socket, mode (server|client), queues, reconnect-ms
+ *                       idle-poll-us, log-level, control, control-stream,
+ *                       vvu (auto|none|BDF list), huge-dir, eal-args
+ *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
+ *                       or pci (a virtio-vhost-user device), queues
  *
  * '#' starts a comment.  The text is untrusted: lines are bounded, numbers
  * are range-checked, unknown sections and keys are errors, and all work is
@@ -29,6 +31,7 @@ void vvu_config_default(struct vvu_config *c)
 	sw_config_default(&c->sw);
 	c->log_level = VLOG_INFO;
 	c->idle_poll_us = 200;
+	memcpy(c->huge_dir, "/mnt/huge", sizeof("/mnt/huge"));
 }
 
 static void port_default(struct vvu_port_cfg *p)
@@ -102,6 +105,112 @@ static int set_path(char *dst, const char *v)
 	return 0;
 }
 
+int vvu_bdf_parse(const char *s, char *out)
+{
+	unsigned int dom = 0, bus, dev, fn;
+	int used = -1;
+	char buf[VVU_BDF_LEN + 8];
+
+	if (strlen(s) > 12)
+		return -EINVAL;
+	for (const char *q = s; *q; q++)
+		if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.')
+			return -EINVAL;
+	/* dddd:bb:dd.f or bb:dd.f, exact widths, nothing after. */
+	if (strlen(s) == 12) {
+		if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &used) != 4 ||
+		    used != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
+			return -EINVAL;
+	} else if (strlen(s) == 7) {
+		if (sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &used) != 3 ||
+		    used != 7 || s[2] != ':' || s[5] != '.')
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	if (dev > 0x1f || fn > 7)
+		return -EINVAL;
+	snprintf(buf, sizeof(buf), "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	memcpy(out, buf, VVU_BDF_LEN);
+	return 0;
+}
+
+/* "auto", "none" or "BDF[,BDF...]" (spaces around commas allowed). */
+static int set_vvu(struct vvu_config *c, const char *v)
+{
+	char buf[LINE_MAX_LEN + 1], *save = NULL, *tok;
+	char list[SW_MAX_PORTS][VVU_BDF_LEN];
+	unsigned int n = 0;
+
+	if (strcmp(v, "auto") == 0 || strcmp(v, "none") == 0) {
+		c->vvu_mode = v[0] == 'a' ? VVU_MODE_AUTO : VVU_MODE_NONE;
+		c->nvvu = 0;
+		return 0;
+	}
+	if (!*v || strlen(v) > LINE_MAX_LEN || v[strlen(v) - 1] == ',')
+		return -EINVAL;
+	memcpy(buf, v, strlen(v) + 1);
+	for (tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		if (n == SW_MAX_PORTS || vvu_bdf_parse(trim(tok), list[n]))
+			return -EINVAL;
+		for (unsigned int i = 0; i < n; i++)
+			if (strcmp(list[i], list[n]) == 0)
+				return -EINVAL;
+		n++;
+	}
+	if (n == 0)
+		return -EINVAL;
+	c->vvu_mode = VVU_MODE_LIST;
+	c->nvvu = n;
+	memcpy(c->vvu, list, sizeof(list[0]) * n);
+	return 0;
+}
+
+int vvu_config_set_vvu(struct vvu_config *c, const char *spec, char *err,
+		       size_t errlen)
+{
+	if (set_vvu(c, spec))
+		return fail(err, errlen, "--vvu %.64s: must be auto, none or a comma "
+			    "list of PCI addresses (00:03.0)", spec);
+	return 0;
+}
+
+void vvu_config_vvu_name(const struct vvu_config *c, const char *bdf,
+			 char *name, size_t n)
+{
+	for (unsigned int i = 0; i < c->nports; i++) {
+		if (strcmp(c->ports[i].pci, bdf) == 0) {
+			snprintf(name, n, "%s", c->ports[i].name);
+			return;
+		}
+	}
+	snprintf(name, n, "vvu-%s", strncmp(bdf, "0000:", 5) == 0 ? bdf + 5 : bdf);
+}
+
+bool vvu_config_wants(const struct vvu_config *c, const char *bdf)
+{
+	if (c->vvu_mode == VVU_MODE_AUTO)
+		return true;
+	for (unsigned int i = 0; i < c->nports; i++)
+		if (strcmp(c->ports[i].pci, bdf) == 0)
+			return true;
+	for (unsigned int i = 0; c->vvu_mode == VVU_MODE_LIST && i < c->nvvu; i++)
+		if (strcmp(c->vvu[i], bdf) == 0)
+			return true;
+	return false;
+}
+
+bool vvu_config_has_vvu(const struct vvu_config *c)
+{
+	if (c->vvu_mode != VVU_MODE_NONE)
+		return true;
+	for (unsigned int i = 0; i < c->nports; i++)
+		if (c->ports[i].pci[0])
+			return true;
+	return false;
+}
+
 /* One key of a [port] section or a port spec.  Returns a message or NULL. */
 static const char *port_key(struct vvu_port_cfg *p, const char *k,
 			    const char *v)
@@ -110,6 +219,9 @@ static const char *port_key(struct vvu_port_cfg *p, const char *k,
 
 	if (strcmp(k, "socket") == 0)
 		return set_path(p->socket, v) ? "socket path empty or too long" : NULL;
+	if (strcmp(k, "pci") == 0)
+		return vvu_bdf_parse(v, p->pci) ?
+		       "pci must be a PCI address like 00:03.0 or 0000:00:03.0" : NULL;
 	if (strcmp(k, "mode") == 0) {
 		if (strcmp(v, "server") == 0)
 			p->client = false;
@@ -140,8 +252,8 @@ static const char *switch_key(struct vvu_config *c, const char *k,
 	long n;
 
 	if (strcmp(k, "mac-max") == 0) {
-		if (parse_num(v, 16, 1 << 24, &n))
-			return "mac-max must be 16..16777216";
+		if (parse_num(v, 16, 1 << 22, &n))	/* sw_create's limit */
+			return "mac-max must be 16..4194304";
 		c->sw.mac_max = (uint32_t)n;
 	} else if (strcmp(k, "mac-max-per-port") == 0) {
 		if (parse_num(v, 1, 1 << 24, &n))
@@ -165,6 +277,23 @@ static const char *switch_key(struct vvu_config *c, const char *k,
 	} else if (strcmp(k, "control") == 0) {
 		if (set_path(c->control, v))
 			return "control path empty or too long";
+	} else if (strcmp(k, "control-stream") == 0) {
+		if (set_path(c->control_stream, v))
+			return "control-stream path empty or too long";
+	} else if (strcmp(k, "vvu") == 0) {
+		if (set_vvu(c, v))
+			return "vvu must be auto, none or a comma list of PCI "
+			       "addresses (00:03.0)";
+	} else if (strcmp(k, "huge-dir") == 0) {
+		if (set_path(c->huge_dir, v))
+			return "huge-dir path empty or too long";
+	} else if (strcmp(k, "eal-args") == 0) {
+		if (strlen(v) >= sizeof(c->eal_args))
+			return "eal-args longer than 255 bytes";
+		for (const char *q = v; *q; q++)
+			if (!isprint((unsigned char)*q))
+				return "eal-args has a control character";
+		memcpy(c->eal_args, v, strlen(v) + 1);
 	} else {
 		return "unknown switch key";
 	}
@@ -184,11 +313,20 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 {
 	for (unsigned int i = 0; i < c->nports; i++) {
 		*bad = i;
-		if (!c->ports[i].socket[0])
-			return "has no socket";
-		for (unsigned int j = 0; j < i; j++)
-			if (strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
+		if (!c->ports[i].socket[0] && !c->ports[i].pci[0])
+			return "has no socket (or pci)";
+		if (c->ports[i].socket[0] && c->ports[i].pci[0])
+			return "has both a socket and a pci device";
+		if (c->ports[i].pci[0] && c->ports[i].client)
+			return "is a pci device: mode does not apply";
+		for (unsigned int j = 0; j < i; j++) {
+			if (c->ports[i].socket[0] &&
+			    strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
 				return "uses the socket of another port";
+			if (c->ports[i].pci[0] &&
+			    strcmp(c->ports[i].pci, c->ports[j].pci) == 0)
+				return "uses the pci device of another port";
+		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
 		*bad = c->nports;
@@ -406,14 +544,20 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 	}
 	if (!p.name[0])
 		snprintf(p.name, sizeof(p.name), "p%u", c->nports);
-	if (!p.socket[0])
-		return fail(err, errlen, "--port %s: no socket", spec);
+	if (!p.socket[0] && !p.pci[0])
+		return fail(err, errlen, "--port %s: no socket (or pci)", spec);
+	if (p.socket[0] && p.pci[0])
+		return fail(err, errlen, "--port %s: socket and pci both given", spec);
 	if (find_port(c, p.name) >= 0)
 		return fail(err, errlen, "--port %s: port %s exists", spec, p.name);
-	for (unsigned int i = 0; i < c->nports; i++)
-		if (strcmp(c->ports[i].socket, p.socket) == 0)
+	for (unsigned int i = 0; i < c->nports; i++) {
+		if (p.socket[0] && strcmp(c->ports[i].socket, p.socket) == 0)
 			return fail(err, errlen, "--port %s: socket in use by %s",
 				    spec, c->ports[i].name);
+		if (p.pci[0] && strcmp(c->ports[i].pci, p.pci) == 0)
+			return fail(err, errlen, "--port %s: pci device in use by %s",
+				    spec, c->ports[i].name);
+	}
 	c->ports[c->nports++] = p;
 	return 0;
 }

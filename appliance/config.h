@@ -16,10 +16,13 @@
 
 #define VVU_NAME_MAX 32
 #define VVU_PATH_MAX 108
+#define VVU_BDF_LEN 13		/* "dddd:bb:dd.f" and a NUL */
+#define VVU_EAL_ARGS_MAX 256
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
-	char socket[VVU_PATH_MAX];
+	char socket[VVU_PATH_MAX];	/* a vhost-user UNIX socket port, or */
+	char pci[VVU_BDF_LEN];		/* a virtio-vhost-user device port */
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */
@@ -29,9 +32,17 @@ struct vvu_config {
 	struct sw_config sw;
 	enum vlog_level log_level;
 	char control[VVU_PATH_MAX];	/* control socket path, "" for none */
+	char control_stream[VVU_PATH_MAX]; /* control over a char device, "" for none */
 	int idle_poll_us;		/* spin this long idle before sleeping; -1 never sleep */
 	unsigned int nports;
 	struct vvu_port_cfg ports[SW_MAX_PORTS];
+
+	/* virtio-vhost-user devices (inside a switch VM). */
+	enum vvu_mode { VVU_MODE_NONE, VVU_MODE_AUTO, VVU_MODE_LIST } vvu_mode;
+	unsigned int nvvu;		/* VVU_MODE_LIST: the devices */
+	char vvu[SW_MAX_PORTS][VVU_BDF_LEN];
+	char huge_dir[VVU_PATH_MAX];	/* hugetlbfs for DPDK; "" or "none": --in-memory */
+	char eal_args[VVU_EAL_ARGS_MAX]; /* extra EAL arguments, space separated */
 };
 
 void vvu_config_default(struct vvu_config *c);
@@ -54,5 +65,32 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
  */
 int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 			     char *err, size_t errlen);
+
+/*
+ * Set the vvu devices from "auto", "none" or a comma list of PCI
+ * addresses ("00:03.0" or "0000:00:03.0").  -EINVAL with err (the spec
+ * and what is wrong) on bad input; c unchanged then.
+ */
+int vvu_config_set_vvu(struct vvu_config *c, const char *spec, char *err,
+		       size_t errlen);
+
+/*
+ * Normalise a PCI address to "dddd:bb:dd.f" (lower case) in out
+ * (VVU_BDF_LEN bytes).  0 or -EINVAL.
+ */
+int vvu_bdf_parse(const char *s, char *out);
+
+/*
+ * The name of the port on device bdf (normalised): the [port] with that
+ * pci key, else "vvu-bb:dd.f" (domain 0) or "vvu-dddd:bb:dd.f".
+ */
+void vvu_config_vvu_name(const struct vvu_config *c, const char *bdf,
+			 char *name, size_t n);
+
+/* True when bdf (normalised) is a device this config drives. */
+bool vvu_config_wants(const struct vvu_config *c, const char *bdf);
+
+/* True when the config has any vvu device (EAL is needed). */
+bool vvu_config_has_vvu(const struct vvu_config *c);
 
 #endif
