@@ -364,6 +364,28 @@ def test_bad_config_boots_with_defaults_and_reports_line(image, tmp_path):
         assert st["mac_max"] != 999, st
 
 
+@pytest.mark.parametrize("bad", [False, True], ids=["good", "refused"])
+def test_config_that_picks_its_devices(image, tmp_path, bad):
+    """A config with its own `vvu =` list gets no --vvu auto from /init:
+    only the device it names is a port.  If that config is refused, the
+    daemon is on defaults, and the next run takes every device."""
+    qemu = our_qemu()
+    need_daemon_options("--vvu", "--control-stream")
+    conf = "[switch]\nvvu = 0000:00:04.0\n" + ("bogus = 1\n" if bad else "")
+    socks = [str(tmp_path / "a.sock"), str(tmp_path / "b.sock")]
+    with ApplianceVM("appliance-pick", qemu, image["VVU_IMAGE_RAW"], socks, conf) as sw:
+        sw.start()
+        sw.wait_ready(timeout=600)
+        sw.wait_forwarding(timeout=120)
+        st = sw.ctl("status")
+        ports = json.dumps(sw.ctl("ports"))
+        if bad:
+            assert ":3:" in st["config_error"] and st["ports"] == 2, st
+        else:
+            assert st["config_error"] == "" and st["ports"] == 1, st
+            assert "00:04.0" in ports and "00:03.0" not in ports, ports
+
+
 def test_qcow2_boots(image, tmp_path):
     """The qcow2 is the same disk: it boots to the shell and its release."""
     qemu = our_qemu()
