@@ -9,7 +9,7 @@
 # lost, no leak and no failed step; a step whose tool is missing says SKIP.
 # Usage: tools/hostile.sh [--fuzz-seconds N] [--soak-seconds N] [--quick]
 #   defaults: 60 s per fuzz target, 300 s of soak; --quick: 10 s and 60 s
-#   (explicit values win).  Logs: $VVU_HOSTILE_LOGS (default
+#   (explicit values win); 0 skips that step.  Logs: $VVU_HOSTILE_LOGS (default
 #   ~/.cache/vvu-switch/hostile/<time>/).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,9 +61,15 @@ fi
 # ---------------------------------------------------------------- fuzz
 # tests/fuzz/run.sh builds build-fuzz itself and prints one line per target.
 step "fuzz: ${fuzz_secs} s per target"
-VVU_FUZZ_WORK=${VVU_FUZZ_WORK:-$HOME/.cache/vvu-switch/fuzz} \
-	tests/fuzz/run.sh "$fuzz_secs" 2>&1 | tee "$logs/fuzz.log"
-fuzz_rc=${PIPESTATUS[0]}
+if [ "$fuzz_secs" = 0 ]; then
+	# libFuzzer reads -max_total_time=0 as "no limit": 0 means skip.
+	echo "SKIP: --fuzz-seconds 0" | tee "$logs/fuzz.log"
+	fuzz_rc=0
+else
+	VVU_FUZZ_WORK=${VVU_FUZZ_WORK:-$HOME/.cache/vvu-switch/fuzz} \
+		tests/fuzz/run.sh "$fuzz_secs" 2>&1 | tee "$logs/fuzz.log"
+	fuzz_rc=${PIPESTATUS[0]}
+fi
 fuzz_rows=()
 fuzz_skip=$(grep -m1 '^SKIP' "$logs/fuzz.log")
 while IFS= read -r line; do
@@ -112,7 +118,10 @@ fi
 # ---------------------------------------------------------------- soak
 step "soak: ${soak_secs} s"
 soak_line='' soak_mem='' soak_skip=''
-if [ $build_ok = 1 ]; then
+if [ "$soak_secs" = 0 ]; then
+	soak_skip="SKIP: --soak-seconds 0"
+	echo "$soak_skip"
+elif [ $build_ok = 1 ]; then
 	minutes=$($py -c "print(${soak_secs} / 60)")
 	$py tests/attack/soak.py --minutes "$minutes" 2>&1 | tee "$logs/soak.log"
 	soak_rc=${PIPESTATUS[0]}
