@@ -138,7 +138,7 @@ int vvu_bdf_parse(const char *s, char *out)
 /* "auto", "none" or "BDF[,BDF...]" (spaces around commas allowed). */
 static int set_vvu(struct vvu_config *c, const char *v)
 {
-	char buf[LINE_MAX_LEN + 1], *save = NULL, *tok;
+	char buf[LINE_MAX_LEN + 1], *rest, *tok;
 	char list[SW_MAX_PORTS][VVU_BDF_LEN];
 	unsigned int n = 0;
 
@@ -147,11 +147,12 @@ static int set_vvu(struct vvu_config *c, const char *v)
 		c->nvvu = 0;
 		return 0;
 	}
-	if (!*v || strlen(v) > LINE_MAX_LEN || v[strlen(v) - 1] == ',')
+	if (!*v || strlen(v) > LINE_MAX_LEN)
 		return -EINVAL;
 	memcpy(buf, v, strlen(v) + 1);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	rest = buf;
+	/* strsep, not strtok: an empty item ("a,,b", "a,") is an error. */
+	while ((tok = strsep(&rest, ",")) != NULL) {
 		if (n == SW_MAX_PORTS || vvu_bdf_parse(trim(tok), list[n]))
 			return -EINVAL;
 		for (unsigned int i = 0; i < n; i++)
@@ -159,8 +160,6 @@ static int set_vvu(struct vvu_config *c, const char *v)
 				return -EINVAL;
 		n++;
 	}
-	if (n == 0)
-		return -EINVAL;
 	c->vvu_mode = VVU_MODE_LIST;
 	c->nvvu = n;
 	memcpy(c->vvu, list, sizeof(list[0]) * n);

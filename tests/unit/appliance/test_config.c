@@ -3,7 +3,8 @@
  * Unit tests of the daemon's config parser (appliance/config.c): a good
  * file, every kind of error with the "origin:line" it must name, the
  * caller's config left untouched on error, files read from disk (NUL
- * bytes, size limit) and --port specs.
+ * bytes, size limit), --port specs, and the vvu keys (--vvu specs, PCI
+ * addresses, default port names).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -118,6 +119,28 @@ static const struct bad bads[] = {
 	  "mac-max-per-port is larger than mac-max" },
 	{ "[switch]\nmac-max-per-port = 17\n\nmac-max = 16\n[port a]\nsocket=/a\n",
 	  "o.conf:4: ", "mac-max-per-port is larger than mac-max" },
+	/* vvu devices and the control stream */
+	{ "[switch]\n\nvvu = sometimes\n", "o.conf:3: ", "vvu must be auto, none" },
+	{ "[switch]\nvvu =\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:03.0,\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:03.0,,00:04.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:03.0,0000:00:03.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:20.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:03.8\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 0:3.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00:03.0 x\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = -0:03.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\nvvu = 00000:00:03.0\n", "o.conf:2: ", "vvu must be" },
+	{ "[switch]\ncontrol-stream =\n", "o.conf:2: ", "control-stream" },
+	{ "[switch]\nhuge-dir =\n", "o.conf:2: ", "huge-dir" },
+	{ "[switch]\neal-args = -l\t0\n", "o.conf:2: ", "control character" },
+	{ "[port a]\npci = 00:3.0\n", "o.conf:2: ", "pci must be a PCI address" },
+	{ "[port a]\npci = 00:03.0\nsocket = /x\n", "o.conf:1: ",
+	  "port a has both a socket and a pci device" },
+	{ "[port a]\npci = 00:03.0\n[port b]\npci = 0000:00:03.0\n", "o.conf:3: ",
+	  "port b uses the pci device of another port" },
+	{ "[port a]\npci = 00:03.0\nmode = client\n", "o.conf:1: ",
+	  "mode does not apply" },
 };
 
 static void test_errors_name_origin_line(void **state)
@@ -305,6 +328,100 @@ static void test_port_spec(void **state)
 	assert_non_null(strstr(err, "socket"));
 }
 
+static void test_vvu_keys(void **state)
+{
+	const char *text =
+		"[switch]\n"
+		"control-stream = /dev/virtio-ports/org.vvu-switch.ctl\n"
+		"vvu = 00:03.0, 0000:00:04.0 ,0001:0A:1f.7\n"
+		"huge-dir = /dev/hugepages\n"
+		"eal-args = --log-level=lib.eal:debug  -n 2\n"
+		"[port uplink]\n"
+		"pci = 00:05.0\n"
+		"queues = 2\n";
+	char name[VVU_NAME_MAX];
+
+	(void)state;
+	assert_int_equal(C.vvu_mode, VVU_MODE_NONE);
+	assert_string_equal(C.huge_dir, "/mnt/huge");
+	assert_false(vvu_config_has_vvu(&C));
+	assert_int_equal(vvu_config_parse(&C, text, "v.conf", err, sizeof(err)), 0);
+	assert_string_equal(C.control_stream, "/dev/virtio-ports/org.vvu-switch.ctl");
+	assert_int_equal(C.vvu_mode, VVU_MODE_LIST);
+	assert_int_equal(C.nvvu, 3);
+	assert_string_equal(C.vvu[0], "0000:00:03.0");
+	assert_string_equal(C.vvu[1], "0000:00:04.0");
+	assert_string_equal(C.vvu[2], "0001:0a:1f.7");
+	assert_string_equal(C.huge_dir, "/dev/hugepages");
+	assert_string_equal(C.eal_args, "--log-level=lib.eal:debug  -n 2");
+	assert_int_equal(C.nports, 1);
+	assert_string_equal(C.ports[0].pci, "0000:00:05.0");
+	assert_string_equal(C.ports[0].socket, "");
+	assert_int_equal(C.ports[0].queues, 2);
+	assert_true(vvu_config_has_vvu(&C));
+	/* Listed and named devices are wanted; others are not. */
+	assert_true(vvu_config_wants(&C, "0000:00:04.0"));
+	assert_true(vvu_config_wants(&C, "0000:00:05.0"));
+	assert_false(vvu_config_wants(&C, "0000:00:06.0"));
+	/* Names: the [port] that names the device, else vvu-BDF. */
+	vvu_config_vvu_name(&C, "0000:00:05.0", name, sizeof(name));
+	assert_string_equal(name, "uplink");
+	vvu_config_vvu_name(&C, "0000:00:03.0", name, sizeof(name));
+	assert_string_equal(name, "vvu-00:03.0");
+	vvu_config_vvu_name(&C, "0001:0a:1f.7", name, sizeof(name));
+	assert_string_equal(name, "vvu-0001:0a:1f.7");
+	/* auto wants everything; none forgets the list. */
+	assert_int_equal(vvu_config_parse(&C, "[switch]\nvvu = auto\n", "a", err,
+					  sizeof(err)), 0);
+	assert_int_equal(C.vvu_mode, VVU_MODE_AUTO);
+	assert_true(vvu_config_wants(&C, "0000:00:09.0"));
+	assert_int_equal(vvu_config_set_vvu(&C, "none", err, sizeof(err)), 0);
+	assert_int_equal(C.vvu_mode, VVU_MODE_NONE);
+	assert_int_equal(C.nvvu, 0);
+	assert_false(vvu_config_wants(&C, "0000:00:09.0"));
+	assert_true(vvu_config_wants(&C, "0000:00:05.0"));	/* still named */
+}
+
+static void test_vvu_spec(void **state)
+{
+	static const char *const bad[] = {
+		"", "auto,00:03.0", "00:03.0;00:04.0", "00:03", "00:03.0.1",
+		"zz:03.0", "00:03.0,", ",00:03.0", "0000:00:03.0,00:03.0",
+		"0000:00:03", "00:0g.0", "AUTO",
+	};
+	char bdf[VVU_BDF_LEN];
+
+	(void)state;
+	assert_int_equal(vvu_config_set_vvu(&C, "00:03.0,00:04.0", err, sizeof(err)), 0);
+	assert_int_equal(C.nvvu, 2);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		before = C;
+		err[0] = '\0';
+		if (vvu_config_set_vvu(&C, bad[i], err, sizeof(err)) != -EINVAL)
+			fail_msg("--vvu '%s' accepted", bad[i]);
+		assert_non_null(strstr(err, "--vvu"));
+		assert_memory_equal(&C, &before, sizeof(C));
+	}
+	assert_int_equal(vvu_bdf_parse("FF:1F.7", bdf), 0);
+	assert_string_equal(bdf, "0000:ff:1f.7");
+	assert_int_equal(vvu_bdf_parse("ffff:ff:1f.7", bdf), 0);
+	assert_string_equal(bdf, "ffff:ff:1f.7");
+	assert_int_equal(vvu_bdf_parse(" 00:03.0", bdf), -EINVAL);
+	assert_int_equal(vvu_bdf_parse("00:03.0\n", bdf), -EINVAL);
+	/* A port spec with pci, and clashes. */
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=up,pci=00:07.0,queues=2",
+						  err, sizeof(err)), 0);
+	assert_string_equal(C.ports[C.nports - 1].pci, "0000:00:07.0");
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=up2,pci=0000:00:07.0",
+						  err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "in use by up"));
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=x,pci=00:08.0,socket=/s",
+						  err, sizeof(err)), -EINVAL);
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=y,pci=junk", err,
+						  sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "pci must be"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +433,8 @@ int main(void)
 		cmocka_unit_test_setup(test_load, setup),
 		cmocka_unit_test_setup(test_load_size_limit, setup),
 		cmocka_unit_test_setup(test_port_spec, setup),
+		cmocka_unit_test_setup(test_vvu_keys, setup),
+		cmocka_unit_test_setup(test_vvu_spec, setup),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
