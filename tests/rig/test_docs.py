@@ -145,6 +145,9 @@ def test_command_lines_work(rig, request, capsys):
     def cleanup():
         for s in reversed(shells):
             s.kill()
+        for f in os.listdir(run):
+            if f.endswith(".sock"):
+                vmlib._unlink(os.path.join(run, f))
     request.addfinalizer(cleanup)
 
     run_block("config", blocks["config"][1], env)
