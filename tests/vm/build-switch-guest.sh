@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Builds the switch VM: Debian's cloud kernel (it has vfio-pci and the Intel
 # IOMMU driver) plus a busybox initramfs with the vfio modules, DPDK's runtime
-# libraries, dpdk-testpmd and our net_vvu PMD.  /init binds every
+# libraries, dpdk-testpmd, our net_vvu PMD and our switch daemon (vvu-switchd,
+# vvu-switchctl, from build/ when built there).  /init binds every
 # virtio-vhost-user device (1af4:107a) to vfio-pci, reserves hugepages and
 # gives a shell with the same READY marker as the peer guest (build-guest.sh),
 # so tests/vm/vmlib.py drives it the same way.  It trusts Debian's packages
@@ -12,7 +13,9 @@
 #   Output (last lines, the only stdout with --print-env):
 #     VVU_SWITCH_KERNEL=<vmlinuz>  VVU_SWITCH_INITRD=<initramfs>
 #     VVU_SWITCH_CMDLINE=<kernel command line>
-# Environment: VVU_CACHE (default ~/.cache/vvu-switch), VVU_GUEST_KERNEL_PKG.
+# Environment: VVU_CACHE (default ~/.cache/vvu-switch), VVU_GUEST_KERNEL_PKG,
+#   VVU_SWITCHD / VVU_SWITCHCTL (default build/appliance/vvu-switchd, -ctl; left
+#   out of the image, with a note, when not built).
 # Exit 77 when the host lacks a prerequisite.
 set -euo pipefail
 
@@ -43,6 +46,17 @@ PMD_DIR=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
 PMD_SO="${VVU_PMD_SO:-}"
 [ -n "$PMD_SO" ] && [ -f "$PMD_SO" ] || missing "our PMD: set VVU_PMD_SO to librte_net_vvu.so"
 
+REPO="$(dirname "$(dirname "$(dirname "$SELF")")")"
+SWITCHD="${VVU_SWITCHD:-$REPO/build/appliance/vvu-switchd}"
+SWITCHCTL="${VVU_SWITCHCTL:-$REPO/build/appliance/vvu-switchctl}"
+DAEMON_SUMS=none
+if [ -x "$SWITCHD" ] && [ -x "$SWITCHCTL" ]; then
+    DAEMON_SUMS="$(sha256sum "$SWITCHD" "$SWITCHCTL" | cut -d' ' -f1 | tr '\n' ' ')"
+else
+    log "note: no vvu-switchd/vvu-switchctl at $SWITCHD: image without our daemon"
+    SWITCHD=
+fi
+
 KPKG="${VVU_GUEST_KERNEL_PKG:-}"
 if [ -z "$KPKG" ]; then
     read -r KPKG KVER_PKG < <(apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
@@ -54,6 +68,7 @@ fi
 KREL="${KPKG#linux-image-}"
 DPDK_VER="$(dpkg-query -W -f='${Version}' dpdk 2>/dev/null || echo unknown)"
 HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "dpdk=$DPDK_VER"; echo "cmdline=$CMDLINE";
+           echo "daemon=$DAEMON_SUMS";
            sha256sum "$PMD_SO" "$BUSYBOX" | cut -d' ' -f1; cat "$SELF"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_ROOT/switch-guest/$HASH"
 
@@ -102,7 +117,8 @@ visit() {
     for d in $(mod_depends "${KO_PATH[$m]}"); do visit "$d"; done
     ORDER+=("$m")
 }
-for m in vfio vfio_iommu_type1 vfio_pci; do visit "$m"; done
+# virtio_pci + virtio_console: the control port (virtio-serial) of the daemon.
+for m in vfio vfio_iommu_type1 vfio_pci virtio_pci virtio_console; do visit "$m"; done
 log "modules: ${ORDER[*]}"
 
 R="$WORK/root"
@@ -146,6 +162,24 @@ for so in librte_mempool_ring librte_bus_pci librte_bus_vdev; do
 done
 cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
 copy_libs "$PMD_SO"
+if [ -n "$SWITCHD" ]; then
+    cp "$SWITCHD" "$R/usr/bin/vvu-switchd"
+    cp "$SWITCHCTL" "$R/usr/bin/vvu-switchctl"
+    copy_libs "$SWITCHD"
+fi
+# One file per bus driver: a program that links one directly (vvu-switchd,
+# through /lib) must get the same inode when EAL loads the plugin, or the
+# loader maps it twice and EAL panics.  Debian merges /usr; this image does
+# not, so every other path to these libraries becomes a link to /lib's.
+for so in librte_mempool_ring librte_bus_pci librte_bus_vdev; do
+    real="/lib/x86_64-linux-gnu/$so.so.23"
+    mkdir -p "$R/lib/x86_64-linux-gnu"
+    [ -f "$R$real" ] && [ ! -L "$R$real" ] || cp "$(readlink -f "$PMD_DIR/$so.so.23")" "$R$real"
+    for other in "/usr/lib/x86_64-linux-gnu/$so.so.23" "$PMD_DIR/$so.so.23"; do
+        rm -f "$R$other"
+        ln -s "$real" "$R$other"
+    done
+done
 # glibc dlopens libgcc_s for pthread_cancel (DPDK's control threads).
 LIBGCC=
 for f in /lib/x86_64-linux-gnu/libgcc_s.so.1 /usr/lib/x86_64-linux-gnu/libgcc_s.so.1; do
