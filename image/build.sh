@@ -121,7 +121,7 @@ LIB_PKGS="$(for l in "${LIBS[@]}" $(for p in "${PLUGINS[@]}"; do echo "$PLUGIN_D
 	echo "$l"; readlink -f "$l"; done | sort -u | { xargs dpkg -S 2>/dev/null || true; } | sed 's/:.*//; s/, .*//' | sort -u |
 	xargs dpkg-query -W -f='${Package}=${Version}\n' | paste -sd' ')"
 
-CMDLINE="$(tr '\n' ' ' < "$HERE/cmdline" | sed 's/  */ /g; s/ $//')"
+CMDLINE="$(grep -v '^#' "$HERE/cmdline" | tr '\n' ' ' | sed 's/  */ /g; s/ $//')"
 INPUTS_HASH="$( {
 	echo "version=$VERSION epoch=$SOURCE_DATE_EPOCH kernel=$KPKG=$KVER busybox-static=$BBVER"
 	echo "syslinux=$(host_ver syslinux) syslinux-common=$(host_ver syslinux-common)"
