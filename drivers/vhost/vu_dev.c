@@ -270,9 +270,10 @@ static int region_from_wire(struct vu_dev *d, const struct vu_region_wire *w,
 	r->size = w->size;
 	r->uva = w->uva;
 	r->mmap_offset = w->mmap_offset;
-	if (r->size == 0 || r->gpa + (r->size - 1) < r->gpa ||
-	    r->uva + (r->size - 1) < r->uva ||
-	    r->mmap_offset + (r->size - 1) < r->mmap_offset) {
+	/* Exclusive ends must fit in 64 bits: transports compute them. */
+	if (r->size == 0 || r->gpa + r->size < r->gpa ||
+	    r->uva + r->size < r->uva ||
+	    r->mmap_offset + r->size < r->mmap_offset) {
 		set_error(d, "region gpa %#llx size %#llx wraps or is empty",
 			  (unsigned long long)r->gpa,
 			  (unsigned long long)r->size);
