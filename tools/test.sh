@@ -99,8 +99,13 @@ if [ "$quick" = 0 ]; then
 	step "integration tests (real frontends: dpdk-testpmd, QEMU guests under TCG)"
 	pytest_suite "integration tests" tests/integration tests/vm
 
-	step "attack suite (hostile frontends against a running switch)"
-	pytest_suite "attack suite" tests/attack
+	step "appliance image (Makefile.image) and the multi-VM rig"
+	pytest_suite "image tests" tests/image
+	pytest_suite "rig" tests/rig
+
+	step "hostile peers: attack suite and a short soak (tools/hostile.sh)"
+	tools/hostile.sh --fuzz-seconds 0 --soak-seconds "${VVU_SOAK_SECONDS:-60}"
+	count "hostile (attacks + soak)" $?
 fi
 
 echo
