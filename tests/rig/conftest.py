@@ -21,9 +21,12 @@ def _skip(why):
     pytest.skip(f"SKIP: {why}")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def rig():
-    """{'qemu', 'image', 'boot'}: what the rig runs on."""
+    """{'qemu', 'image', 'boot'}: what the rig runs on.  Peers run our QEMU
+    too (it fixes MSI-X on vhost-user NICs under TCG): VVU_QEMU and
+    VVU_QEMU_MSIX are set for the module and restored after it, so other
+    suites in the same pytest run keep their QEMU."""
     qemu = riglib.find_qemu()
     if not qemu:
         _skip("no QEMU with virtio-vhost-user-pci (run qemu/build.sh or set VVU_QEMU_VVU)")
@@ -32,15 +35,21 @@ def rig():
         _skip("no appliance image (run make -f Makefile.image, or set VVU_IMAGE_DIR)")
     if not os.access(riglib.ctl_path(), os.X_OK):
         _skip(f"no host CLI at {riglib.ctl_path()} (ninja -C build appliance/vvu-switchctl)")
-    # Peers run our QEMU too: it fixes MSI-X on vhost-user NICs under TCG.
+    saved = {k: os.environ.get(k) for k in ("VVU_QEMU", "VVU_QEMU_MSIX")}
     os.environ["VVU_QEMU"] = qemu
     os.environ["VVU_QEMU_MSIX"] = "1"
     try:
-        vmlib.guest_image()
-    except vmlib.Missing as e:
-        _skip(f"cannot build the peer guest: {e}")
-    boot = os.environ.get("VVU_RIG_BOOT", "kernel")
-    return {"qemu": qemu, "image": image, "boot": boot}
+        try:
+            vmlib.guest_image()
+        except vmlib.Missing as e:
+            _skip(f"cannot build the peer guest: {e}")
+        yield {"qemu": qemu, "image": image, "boot": os.environ.get("VVU_RIG_BOOT", "kernel")}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @pytest.fixture(scope="module")
