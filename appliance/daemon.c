@@ -31,6 +31,7 @@
 #define EVENTS_EVERY 64		/* busy rounds between event-loop checks */
 #define RESCAN_NS 1000000000ull	/* look for new PCI devices this often */
 #define STREAM_RETRY_NS 1000000000ull
+#define GONE_NS 5000000000ull	/* do not re-probe a detached device this soon */
 #define VVU_SERVICE_BUDGET 32
 #define VVU_MAX_FDS 12
 #define SYSFS_PCI "/sys/bus/pci"
@@ -76,6 +77,9 @@ struct daemon {
 	bool vvu;		/* EAL is up: vvu ports possible */
 	bool vvu_kicked;	/* a vvu fd fired: service the ports now */
 	uint64_t next_vvu_ns, next_scan_ns;
+	/* Devices detached lately: the kernel is still removing them. */
+	struct { char bdf[VVU_BDF_LEN]; uint64_t at; } gone[8];
+	unsigned int next_gone;
 	uint64_t started_ns;
 	uint64_t sleeps, wakeups, polls, empty_polls;
 	char config_error[256];
@@ -598,6 +602,9 @@ static void vvu_remove(void *arg, const char *bdf)
 	p->net = &p->unet;
 	memset(&p->unet, 0, sizeof(p->unet));
 	p->detaches++;
+	memcpy(d->gone[d->next_gone].bdf, bdf, VVU_BDF_LEN);
+	d->gone[d->next_gone].at = ev_now_ns();
+	d->next_gone = (d->next_gone + 1) % 8;
 	snprintf(p->error, sizeof(p->error), "device removed");
 	vlog_info("%s: device %s detached", p->name, bdf);
 	if (p->discovered && !d->stop)
@@ -689,9 +696,19 @@ static int bind_vfio(const char *bdf, char *err, size_t errlen)
  * Virtio-vhost-user devices present that the config wants and that have
  * no open port yet, bound to vfio-pci.  Returns how many are in out.
  */
+static bool recently_gone(const struct daemon *d, const char *bdf, uint64_t now)
+{
+	for (unsigned int i = 0; i < 8; i++)
+		if (d->gone[i].at && now - d->gone[i].at < GONE_NS &&
+		    strcmp(d->gone[i].bdf, bdf) == 0)
+			return true;
+	return false;
+}
+
 static unsigned int scan_devices(struct daemon *d, char (*out)[VVU_BDF_LEN],
 				 unsigned int max)
 {
+	uint64_t now = ev_now_ns();
 	DIR *dir = opendir(SYSFS_PCI "/devices");
 	struct dirent *e;
 	unsigned int n = 0;
@@ -706,7 +723,7 @@ static unsigned int scan_devices(struct daemon *d, char (*out)[VVU_BDF_LEN],
 		    read_attr(bdf, "vendor", v, sizeof(v)) ||
 		    read_attr(bdf, "device", dev, sizeof(dev)) ||
 		    strcmp(v, "0x1af4") != 0 || strcmp(dev, "0x107a") != 0 ||
-		    !vvu_config_wants(&d->cfg, bdf))
+		    !vvu_config_wants(&d->cfg, bdf) || recently_gone(d, bdf, now))
 			continue;
 		p = find_vvu(d, bdf);
 		if (p && (p->vp || p->failed))
