@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -31,6 +32,8 @@
 #define EVENTS_EVERY 64		/* busy rounds between event-loop checks */
 #define RESCAN_NS 1000000000ull	/* look for new PCI devices this often */
 #define STREAM_RETRY_NS 1000000000ull
+#define STREAM_OUT_MAX (4u << 20)	/* answers buffered for the device */
+#define STREAM_STALL_NS 2000000000ull	/* host not reading: drop answers */
 #define GONE_NS 5000000000ull	/* do not re-probe a detached device this soon */
 #define VVU_SERVICE_BUDGET 32
 #define VVU_MAX_FDS 12
@@ -69,9 +72,14 @@ struct daemon {
 	struct port *ports[SW_MAX_PORTS];
 	unsigned int nports;
 	int sig_fd;
-	int stream_fd;
-	bool stream_logged;
+	int stream_fd;		/* the character device */
+	int pair_fd;		/* our end of the socketpair ctl serves */
+	int stream_pair_ctl;	/* ctl's end */
+	bool stream_logged, stream_used;
 	uint64_t stream_retry_at;
+	char *out;		/* answers waiting for the device */
+	size_t out_len, out_off;
+	uint64_t out_since;	/* when the device last took bytes */
 	bool stop;
 	bool busy;
 	bool vvu;		/* EAL is up: vvu ports possible */
@@ -132,8 +140,12 @@ static void service_vvu(struct daemon *d)
 
 static void vvu_housekeeping(struct daemon *d, uint64_t now);
 
+static void stream_flush(struct daemon *d, uint64_t now);
+
 static void sync_ports(struct daemon *d, uint64_t now)
 {
+	if (d->out_len > d->out_off)
+		stream_flush(d, now);	/* control answers the device refused */
 	if (d->vvu && (d->vvu_kicked || now >= d->next_vvu_ns)) {
 		d->vvu_kicked = false;
 		d->next_vvu_ns = now + VVU_TICK_MS * 1000000ull;
@@ -864,11 +876,145 @@ static int open_stream(const char *path)
 	return fd >= 0 ? fd : -err;
 }
 
+/*
+ * The device is relayed through a socketpair that ctl serves: ctl's
+ * writes land in a socket buffer at once, and this file moves them to the
+ * device without ever blocking (what the device does not take now is
+ * retried on the next loop turn, and dropped when the host stops reading
+ * or goes away).  Each host connection gets a fresh session, so a request
+ * line a previous host left half-written is never prefixed to the next.
+ */
+static void stream_end_session(struct daemon *d)
+{
+	if (d->ctl_stream) {
+		ev_del(d->ev, d->pair_fd);
+		ctl_close(d->ctl_stream);	/* ctl never closes a stream's fd */
+		d->ctl_stream = NULL;
+	}
+	if (d->pair_fd >= 0)
+		close(d->pair_fd);
+	if (d->stream_pair_ctl >= 0)
+		close(d->stream_pair_ctl);
+	d->pair_fd = d->stream_pair_ctl = -1;
+	d->out_len = d->out_off = 0;
+	d->stream_used = false;
+}
+
+static void stream_flush(struct daemon *d, uint64_t now)
+{
+	while (d->out_off < d->out_len) {
+		ssize_t n = write(d->stream_fd, d->out + d->out_off,
+				  d->out_len - d->out_off);
+
+		if (n > 0) {
+			d->out_off += (size_t)n;
+			d->out_since = now;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN && now - d->out_since < STREAM_STALL_NS)
+			return;		/* full, or the host is away: later */
+		vlog_warn("control stream: host not reading, %zu bytes dropped",
+			  d->out_len - d->out_off);
+		break;
+	}
+	d->out_len = d->out_off = 0;
+}
+
+/* ctl answered: take its bytes off the socketpair. */
+static void stream_pair_cb(void *arg, int fd, uint32_t events)
+{
+	struct daemon *d = arg;
+	uint64_t now = ev_now_ns();
+
+	(void)events;
+	for (;;) {
+		char buf[16384];
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0)
+			break;
+		if (d->out_len == d->out_off)
+			d->out_since = now;
+		if (d->out_len + (size_t)n > STREAM_OUT_MAX) {
+			vlog_warn("control stream: answer over %u bytes dropped",
+				  STREAM_OUT_MAX);
+			continue;
+		}
+		memcpy(d->out + d->out_len, buf, (size_t)n);
+		d->out_len += (size_t)n;
+	}
+	stream_flush(d, now);
+}
+
+static int stream_new_session(struct daemon *d)
+{
+	int sv[2];
+	int big = (int)STREAM_OUT_MAX;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	/* Room for a whole answer, so ctl's write never waits (best effort). */
+	if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big)))
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	d->ctl_stream = ctl_serve_stream(d->ev, sv[0], ctl_request, d);
+	if (!d->ctl_stream || ev_add(d->ev, sv[1], stream_pair_cb, d) < 0) {
+		int rc = errno ? -errno : -ENOMEM;
+
+		if (d->ctl_stream)
+			ctl_close(d->ctl_stream);
+		d->ctl_stream = NULL;
+		close(sv[0]);
+		close(sv[1]);
+		return rc;
+	}
+	d->pair_fd = sv[1];
+	/* ctl owns nothing of sv[0] but the watch: keep it for closing. */
+	d->stream_pair_ctl = sv[0];
+	return 0;
+}
+
+/* The device: requests in (read dry: it is watched edge-triggered). */
+static void stream_dev_cb(void *arg, int fd, uint32_t events)
+{
+	struct daemon *d = arg;
+
+	(void)events;
+	for (;;) {
+		char buf[4096];
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return;		/* EAGAIN: connected, nothing more */
+		if (n == 0) {
+			/*
+			 * virtio-serial: the host side is closed.  Start over
+			 * for the next host; the edge of its return wakes us.
+			 */
+			if (d->stream_used) {
+				stream_end_session(d);
+				if (stream_new_session(d))
+					vlog_err("control stream: cannot start a session");
+			}
+			return;
+		}
+		d->stream_used = true;
+		if (!d->ctl_stream && stream_new_session(d))
+			return;
+		if (write(d->pair_fd, buf, (size_t)n) != n)
+			vlog_warn("control stream: request dropped");
+	}
+}
+
 static void try_stream(struct daemon *d, uint64_t now)
 {
-	int fd;
+	int fd, rc;
 
-	if (!d->cfg.control_stream[0] || d->ctl_stream || now < d->stream_retry_at)
+	if (!d->cfg.control_stream[0] || d->stream_fd >= 0 ||
+	    now < d->stream_retry_at)
 		return;
 	d->stream_retry_at = now + STREAM_RETRY_NS;
 	fd = open_stream(d->cfg.control_stream);
@@ -879,20 +1025,26 @@ static void try_stream(struct daemon *d, uint64_t now)
 		d->stream_logged = true;
 		return;
 	}
+	if (!d->out)
+		d->out = malloc(STREAM_OUT_MAX);
+	rc = d->out ? stream_new_session(d) : -ENOMEM;
 	/*
-	 * ctl watches it edge-triggered and reads it dry, so a host side that
-	 * is not connected (virtio-serial: read 0, POLLHUP) costs nothing
-	 * until the host opens it again.
+	 * Edge-triggered and read dry, so that a host side that is not
+	 * connected (virtio-serial: read 0, POLLHUP) costs nothing until the
+	 * host opens it again.
 	 */
-	d->ctl_stream = ctl_serve_stream(d->ev, fd, ctl_request, d);
-	if (!d->ctl_stream) {
+	if (rc == 0 && ev_add_et(d->ev, fd, stream_dev_cb, d) < 0)
+		rc = -errno;
+	if (rc) {
 		vlog_err("control stream %s: %s", d->cfg.control_stream,
-			 strerror(errno));
+			 strerror(-rc));
+		stream_end_session(d);
 		close(fd);
 		return;
 	}
 	d->stream_fd = fd;
 	vlog_info("control stream on %s", d->cfg.control_stream);
+	stream_dev_cb(d, fd, 0);
 }
 
 /* ---- main loop ---- */
@@ -999,9 +1151,12 @@ static void teardown(struct daemon *d)
 		free(p);
 	}
 	ctl_close(d->ctl);
-	ctl_close(d->ctl_stream);
-	if (d->stream_fd >= 0)
+	stream_end_session(d);
+	if (d->stream_fd >= 0) {
+		ev_del(d->ev, d->stream_fd);
 		close(d->stream_fd);
+	}
+	free(d->out);
 	if (d->sig_fd >= 0)
 		close(d->sig_fd);
 	sw_destroy(d->sw);
@@ -1032,8 +1187,10 @@ static void run(struct daemon *d)
 			/* vvu ports have no fd for every event: tick them. */
 			uint64_t wait_ms = d->vvu ? VVU_TICK_MS : SLEEP_MS;
 
-			if (d->cfg.control_stream[0] && !d->ctl_stream && wait_ms > 1000)
+			if (d->cfg.control_stream[0] && d->stream_fd < 0 && wait_ms > 1000)
 				wait_ms = 1000;
+			if (d->out_len > d->out_off)
+				wait_ms = VVU_TICK_MS;	/* answers to push */
 			d->sleeps++;
 			ev_run(d->ev, (int)wait_ms);
 			now = ev_now_ns();
@@ -1083,6 +1240,8 @@ int vvu_daemon_run(const struct vvu_config *cfg, const char *config_error)
 	d->cfg = *cfg;
 	d->sig_fd = -1;
 	d->stream_fd = -1;
+	d->pair_fd = -1;
+	d->stream_pair_ctl = -1;
 	d->started_ns = ev_now_ns();
 	if (config_error)
 		snprintf(d->config_error, sizeof(d->config_error), "%s", config_error);

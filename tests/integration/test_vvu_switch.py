@@ -175,6 +175,12 @@ def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811
         status = json.loads(res.stdout)
         assert status["ports_up"] == 2 and status["vvu"], status
         assert status["polls"] >= status["empty_polls"] > 0, status
+    # A host that leaves half a request and goes: the next one is served.
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.connect(sw.ctl_sock)
+        s.sendall(b"sta")
+        time.sleep(1)
+    time.sleep(1)
     res = sw.host_ctl("ports")
     assert res.returncode == 0 and NAME_A in res.stdout, res.stderr
     # Idle, the daemon sleeps: its CPU time grows far slower than wall time.
@@ -182,7 +188,8 @@ def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811
     time.sleep(5)
     cpu1 = sw.run("cut -d' ' -f14,15 /proc/$(pidof vvu-switchd)/stat")
     ticks = sum(map(int, cpu1.split())) - sum(map(int, cpu0.split()))
-    assert ticks < 250, f"idle daemon used {ticks} ticks in 5 s"
+    # USER_HZ is 100: a spinning daemon would use about 500 ticks.
+    assert ticks < 100, f"idle daemon used {ticks} ticks in 5 s"
 
     # Peer b resets (the guest reboots): its port drops, comes back, traffic resumes.
     with b._cond:
@@ -209,7 +216,8 @@ def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811
     assert "switch" in sw.run("hostname")
     report(capsys, "vvu-switchd", {
         "boot_to_forwarding_s": round(boot_fwd, 1), "ping_rtt_ab_ms": rtt_ab,
-        "ping_rtt_ba_ms": rtt_ba, "tcp_mbps": round(tcp["received_mbps"], 2)})
+        "ping_rtt_ba_ms": rtt_ba, "tcp_mbps": round(tcp["received_mbps"], 2),
+        "idle_cpu_pct": ticks / 5})
 
 
 def _vu_msg(req, flags=1, payload=b""):
