@@ -105,32 +105,43 @@ static int set_path(char *dst, const char *v)
 	return 0;
 }
 
+/* n hex digits at s as a number, or -1. */
+static long hex_field(const char *s, unsigned int n)
+{
+	long v = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int c = tolower((unsigned char)s[i]);
+
+		if (!isxdigit(c))
+			return -1;
+		v = v * 16 + (isdigit(c) ? c - '0' : c - 'a' + 10);
+	}
+	return v;
+}
+
 int vvu_bdf_parse(const char *s, char *out)
 {
-	unsigned int dom = 0, bus, dev, fn;
-	int used = -1;
+	size_t len = strlen(s);
+	long dom = 0, bus, dev, fn;
 	char buf[VVU_BDF_LEN + 8];
 
-	if (strlen(s) > 12)
-		return -EINVAL;
-	for (const char *q = s; *q; q++)
-		if (!isxdigit((unsigned char)*q) && *q != ':' && *q != '.')
-			return -EINVAL;
 	/* dddd:bb:dd.f or bb:dd.f, exact widths, nothing after. */
-	if (strlen(s) == 12) {
-		if (sscanf(s, "%4x:%2x:%2x.%1x%n", &dom, &bus, &dev, &fn, &used) != 4 ||
-		    used != 12 || s[4] != ':' || s[7] != ':' || s[10] != '.')
+	if (len == 12) {
+		dom = hex_field(s, 4);
+		if (s[4] != ':')
 			return -EINVAL;
-	} else if (strlen(s) == 7) {
-		if (sscanf(s, "%2x:%2x.%1x%n", &bus, &dev, &fn, &used) != 3 ||
-		    used != 7 || s[2] != ':' || s[5] != '.')
-			return -EINVAL;
-	} else {
+		s += 5;
+	} else if (len != 7) {
 		return -EINVAL;
 	}
-	if (dev > 0x1f || fn > 7)
+	bus = hex_field(s, 2);
+	dev = hex_field(s + 3, 2);
+	fn = hex_field(s + 6, 1);
+	if (dom < 0 || bus < 0 || dev < 0 || fn < 0 || s[2] != ':' || s[5] != '.' ||
+	    dev > 0x1f || fn > 7)
 		return -EINVAL;
-	snprintf(buf, sizeof(buf), "%04x:%02x:%02x.%x", dom, bus, dev, fn);
+	snprintf(buf, sizeof(buf), "%04lx:%02lx:%02lx.%lx", dom, bus, dev, fn);
 	memcpy(out, buf, VVU_BDF_LEN);
 	return 0;
 }

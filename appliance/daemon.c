@@ -530,7 +530,7 @@ static void forget_port(struct daemon *d, struct port *p)
 			/* Keep the listing in creation order. */
 			d->nports--;
 			memmove(&d->ports[i], &d->ports[i + 1],
-				(d->nports - i) * sizeof(d->ports[0]));
+				(d->nports - i) * sizeof(struct port *));
 			break;
 		}
 	}
@@ -846,7 +846,8 @@ static int open_stream(const char *path)
 	struct dirent *e;
 	int err = errno;
 
-	if (fd >= 0 || err != ENOENT || strncmp(path, prefix, sizeof(prefix) - 1))
+	if (fd >= 0 || err != ENOENT ||
+	    strncmp(path, prefix, sizeof(prefix) - 1) != 0)
 		return fd >= 0 ? fd : -err;
 	dir = opendir("/sys/class/virtio-ports");
 	if (!dir)
