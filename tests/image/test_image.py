@@ -11,7 +11,6 @@ the daemon's --vvu/--control-stream options for the forwarding ones; each
 test says SKIP and why when something is missing.
 """
 
-import glob
 import hashlib
 import json
 import os
@@ -97,26 +96,10 @@ def image():
     return paths
 
 
-def _has_vvu(qemu):
-    try:
-        out = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return '"virtio-vhost-user-pci"' in out
-
-
 def our_qemu():
-    """Our patched QEMU: VVU_QEMU_VVU, else the newest complete build that
-    qemu/build.sh left in the cache; skips when there is none."""
-    q = os.environ.get("VVU_QEMU_VVU")
+    """Our patched QEMU (vmlib.vvu_qemu); skips when there is none."""
+    q = vmlib.vvu_qemu()
     if not q:
-        cache = os.environ.get("VVU_CACHE", os.path.expanduser("~/.cache/vvu-switch"))
-        bins = sorted(glob.glob(os.path.join(cache, "qemu", "*", "bin", "qemu-system-x86_64")),
-                      key=os.path.getmtime, reverse=True)
-        q = next((b for b in bins if os.path.exists(
-            os.path.join(os.path.dirname(os.path.dirname(b)), ".complete"))), None)
-    if not q or not os.access(q, os.X_OK) or not _has_vvu(q):
         pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh or set "
                     "VVU_QEMU_VVU)")
     return q

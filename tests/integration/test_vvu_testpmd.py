@@ -6,7 +6,6 @@ dpdk-testpmd io-forwards between the two devices through our net_vvu PMD
 (vfio-pci). Nothing runs on the host but the QEMUs. It trusts only what it
 measures: testpmd's port counters in the switch VM must show the traffic."""
 
-import glob
 import os
 import re
 import shlex
@@ -24,29 +23,7 @@ IP_A, IP_B = "10.0.0.1", "10.0.0.2"
 DEV_A, DEV_B = "0000:00:03.0", "0000:00:04.0"
 
 
-def _has_vvu(qemu):
-    try:
-        out = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return '"virtio-vhost-user-pci"' in out
-
-
-def vvu_qemu():
-    """Our patched QEMU: VVU_QEMU_VVU, else the newest build in the cache
-    (qemu/build.sh) that has the device; None when there is none."""
-    env = os.environ.get("VVU_QEMU_VVU")
-    if env:
-        return env if os.access(env, os.X_OK) and _has_vvu(env) else None
-    cache = os.environ.get("VVU_CACHE", os.path.expanduser("~/.cache/vvu-switch"))
-    bins = sorted(glob.glob(os.path.join(cache, "qemu", "*", "bin", "qemu-system-x86_64")),
-                  key=os.path.getmtime, reverse=True)
-    for b in bins:
-        if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(b)), ".complete")) \
-                and _has_vvu(b):
-            return b
-    return None
+vvu_qemu = vmlib.vvu_qemu
 
 
 def pmd_so():

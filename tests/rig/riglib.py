@@ -9,7 +9,6 @@ The switch VM's console and control answers are untrusted text: we parse
 them defensively and fail with the logs.  Stdlib only.
 """
 
-import glob
 import json
 import os
 import re
@@ -49,28 +48,7 @@ class ImageUnfit(RigError):
 
 # ---------------------------------------------------------------- finding things
 
-def _has_vvu(qemu):
-    try:
-        out = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True,
-                             timeout=30).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return '"virtio-vhost-user-pci"' in out
-
-
-def find_qemu():
-    """Our QEMU (virtio-vhost-user-pci, MSI-X fixed under TCG): VVU_QEMU_VVU,
-    else the newest complete build in the cache (qemu/build.sh); None if none."""
-    env = os.environ.get("VVU_QEMU_VVU")
-    if env:
-        return env if os.access(env, os.X_OK) and _has_vvu(env) else None
-    bins = sorted(glob.glob(os.path.join(CACHE, "qemu", "*", "bin", "qemu-system-x86_64")),
-                  key=os.path.getmtime, reverse=True)
-    for b in bins:
-        if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(b)), ".complete")) \
-                and _has_vvu(b):
-            return b
-    return None
+find_qemu = vmlib.vvu_qemu
 
 
 def find_image():

@@ -12,6 +12,7 @@ Stdlib only.
 
 import atexit
 import ctypes
+import glob
 import itertools
 import json
 import os
@@ -52,6 +53,33 @@ class CommandFailed(VMError):
 
 def qemu_path():
     return os.environ.get("VVU_QEMU", "/usr/bin/qemu-system-x86_64")
+
+
+def has_vvu_device(qemu):
+    """True when this QEMU binary has our virtio-vhost-user-pci device."""
+    try:
+        out = subprocess.run([qemu, "-device", "help"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return '"virtio-vhost-user-pci"' in out
+
+
+def vvu_qemu():
+    """Our patched QEMU (virtio-vhost-user-pci, MSI-X fixed under TCG):
+    VVU_QEMU_VVU, else the newest complete build qemu/build.sh left in the
+    cache; None when there is none."""
+    env = os.environ.get("VVU_QEMU_VVU")
+    if env:
+        return env if os.access(env, os.X_OK) and has_vvu_device(env) else None
+    cache = os.environ.get("VVU_CACHE", os.path.expanduser("~/.cache/vvu-switch"))
+    bins = sorted(glob.glob(os.path.join(cache, "qemu", "*", "bin", "qemu-system-x86_64")),
+                  key=os.path.getmtime, reverse=True)
+    for b in bins:
+        if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(b)), ".complete")) \
+                and has_vvu_device(b):
+            return b
+    return None
 
 
 def qemu_msix_ok():
