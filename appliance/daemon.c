@@ -76,6 +76,7 @@ struct daemon {
 	int pair_fd;		/* our end of the socketpair ctl serves */
 	int stream_pair_ctl;	/* ctl's end */
 	bool stream_logged, stream_used;
+	bool stream_host_up;	/* an EAGAIN read showed the host connected */
 	uint64_t stream_retry_at;
 	char *out;		/* answers waiting for the device */
 	size_t out_len, out_off;
@@ -988,18 +989,27 @@ static void stream_dev_cb(void *arg, int fd, uint32_t events)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			return;		/* EAGAIN: connected, nothing more */
+		if (n < 0) {
+			/* EAGAIN: the port knows the host is connected. */
+			if (errno == EAGAIN)
+				d->stream_host_up = true;
+			return;
+		}
 		if (n == 0) {
 			/*
-			 * virtio-serial: the host side is closed.  Start over
-			 * for the next host; the edge of its return wakes us.
+			 * virtio-serial: no data and the port thinks the host
+			 * side is closed.  The host's open and its first bytes
+			 * travel on different queues, so a request can be read
+			 * before the port learns the host is there: only a
+			 * host seen connected and now gone ends the session
+			 * (a new host must not get the old one's half line).
 			 */
-			if (d->stream_used) {
+			if (d->stream_host_up && d->stream_used) {
 				stream_end_session(d);
 				if (stream_new_session(d))
 					vlog_err("control stream: cannot start a session");
 			}
+			d->stream_host_up = false;
 			return;
 		}
 		d->stream_used = true;
