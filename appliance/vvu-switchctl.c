@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -18,9 +19,10 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vvu-switchctl [-s SOCKET] [--json] "
+	fprintf(f, "usage: vvu-switchctl [-s SOCKET] [-t SECONDS] [--json] "
 		   "ports|stats|mac|status|clear-stats\n"
-		   "  SOCKET defaults to $VVU_SWITCH_CTL or /run/vvu-switch.sock\n");
+		   "  SOCKET defaults to $VVU_SWITCH_CTL or /run/vvu-switch.sock\n"
+		   "  -t: give up when the switch is silent this long (default 10)\n");
 }
 
 static int read_line(int fd, char *buf, size_t n)
@@ -73,6 +75,7 @@ int main(int argc, char **argv)
 	bool json = false;
 	unsigned long len;
 	char *body;
+	long timeout_s = 10;
 	int fd;
 
 	if (!path)
@@ -80,7 +83,16 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
 			path = argv[++i];
-		else if (strcmp(argv[i], "--json") == 0)
+		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+			char *end;
+
+			errno = 0;
+			timeout_s = strtol(argv[++i], &end, 10);
+			if (errno || *end || timeout_s < 1 || timeout_s > 3600) {
+				fprintf(stderr, "vvu-switchctl: -t takes 1..3600 seconds\n");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--json") == 0)
 			json = true;
 		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
@@ -102,10 +114,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vvu-switchctl: %s: %s\n", path, strerror(errno));
 		return 2;
 	}
+	/* A switch that never answers (a VM paused, a wedged daemon) is an error. */
+	struct timeval tv = { .tv_sec = timeout_s };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	snprintf(req, sizeof(req), "%s%s\n", cmd, json ? " json" : "");
+	errno = 0;
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
 	    read_line(fd, head, sizeof(head)) || parse_head(head, &ok, &len)) {
-		fprintf(stderr, "vvu-switchctl: bad answer from %s\n", path);
+		fprintf(stderr, "vvu-switchctl: %s from %s\n",
+			errno == EAGAIN ? "no answer" : "bad answer", path);
 		return 2;
 	}
 	body = malloc(len + 1);
