@@ -41,6 +41,9 @@ T0=$(date +%s)
 
 step() { STEP=$((STEP + 1)); printf 'image: [%d/%d] %s (%ds)\n' "$STEP" "$NSTEPS" "$*" $(( $(date +%s) - T0 )) >&2; }
 die() { echo "image: error: $*" >&2; exit 1; }
+INITRAMFS_LIB="$HERE/../tools/lib/initramfs.sh"
+# shellcheck source=../tools/lib/initramfs.sh
+. "$INITRAMFS_LIB"
 missing() { echo "image: missing: $*" >&2; exit 77; }
 
 emit() {
@@ -131,7 +134,7 @@ INPUTS_HASH="$( {
 	sha256sum "$DAEMON" "$CTL" "${LIBS[@]}" | cut -d' ' -f1
 	for p in "${PLUGINS[@]}"; do sha256sum "$PLUGIN_DIR/$p.so.23" | cut -d' ' -f1; done
 	cat "$HERE/build.sh" "$HERE/init" "$HERE/vvu-switch.conf" "$HERE/cmdline" \
-		"$HERE/syslinux.cfg" "$MBR_BIN" "$LDLINUX_C32"
+		"$HERE/syslinux.cfg" "$MBR_BIN" "$LDLINUX_C32" "$INITRAMFS_LIB"
 } | sha256sum | cut -c1-16)"
 
 # One build per output dir at a time (the demo, the rig and a user may
@@ -199,30 +202,9 @@ for opt in INTEL_IOMMU IRQ_REMAP VFIO VFIO_PCI VIRTIO_CONSOLE FW_CFG_SYSFS HUGET
 	grep -Eq "^CONFIG_$opt=[ym]" "$KCONFIG" || die "$KPKG lacks CONFIG_$opt"
 done
 
-# Modules in dependency order (each module's own depends= field).
-declare -A KO_PATH=()
-while IFS= read -r -d '' ko; do
-	name="${ko##*/}"; name="${name%.ko}"
-	KO_PATH["${name//-/_}"]="$ko"
-done < <(find "$MODDIR/kernel" -name '*.ko' -print0)
-mod_depends() { tr '\0' '\n' < "$1" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '; }
-ORDER=()
-declare -A SEEN=()
-visit() {
-	local m="${1//-/_}" d
-	[ -n "${SEEN[$m]:-}" ] && return 0
-	SEEN[$m]=1
-	if [ -z "${KO_PATH[$m]:-}" ]; then
-		grep -q "/$m.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
-		grep -q "/${m//_/-}.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
-		die "module $m neither loadable nor built in"
-	fi
-	for d in $(mod_depends "${KO_PATH[$m]}"); do visit "$d"; done
-	ORDER+=("$m")
-}
 # vfio first: /init claims the virtio-vhost-user devices for vfio-pci
 # before virtio_pci (which virtio_console needs) could bind them.
-for m in vfio vfio_iommu_type1 vfio_pci qemu_fw_cfg virtio_pci virtio_console; do visit "$m"; done
+kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci qemu_fw_cfg virtio_pci virtio_console
 
 # ---- 4. root file system ----
 step "assembling the root file system"
@@ -230,22 +212,8 @@ R="$WORK/root"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc/vvu-switch,proc,sys,dev,tmp,root,run,var,lib/modules,mnt/huge}
 ln -s /run "$R/var/run"
 dpkg-deb -x "$BBDEB" "$WORK/bb"
-cp "$WORK/bb/bin/busybox" "$R/bin/busybox"
-# Every applet as a link to busybox, where the applet says it lives.
-"$R/bin/busybox" --list-full | sort | python3 -c '
-import os, sys
-root = sys.argv[1]
-for applet in sys.stdin.read().split():
-    path = os.path.join(root, applet)
-    if not os.path.lexists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.symlink("/bin/busybox", path)
-' "$R"
-: > "$R/etc/modules.order"
-for m in "${ORDER[@]}"; do
-	cp "${KO_PATH[$m]}" "$R/lib/modules/$m.ko"
-	echo "$m" >> "$R/etc/modules.order"
-done
+busybox_install "$WORK/bb/bin/busybox" "$R"
+kmods_install "$R"
 cp "$DAEMON" "$R/usr/sbin/vvu-switchd"
 cp "$CTL" "$R/usr/bin/vvu-switchctl"
 for lib in "${LIBS[@]}"; do

@@ -24,6 +24,9 @@ PRINT_ENV=0
 
 log() { if [ "$PRINT_ENV" = 1 ]; then echo "build-guest: $*" >&2; else echo "build-guest: $*"; fi; }
 die() { echo "build-guest: error: $*" >&2; exit 1; }
+INITRAMFS_LIB="$(dirname "$SELF")/../../tools/lib/initramfs.sh"
+# shellcheck source=../../tools/lib/initramfs.sh
+. "$INITRAMFS_LIB"
 # Exit 77 (the automake "skipped" code) when the host lacks a prerequisite.
 missing() { echo "build-guest: missing: $*" >&2; exit 77; }
 
@@ -72,7 +75,7 @@ KREL="${KPKG#linux-image-}"      # e.g. 6.1.0-56-cloud-amd64
 BB_VER="$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || "$BUSYBOX" 2>&1 | head -1)"
 IP_VER="$(dpkg-query -W -f='${Version}' iperf3 2>/dev/null || echo unknown)"
 HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "busybox=$BB_VER"; echo "iperf3=$IP_VER";
-           echo "cmdline=$CMDLINE"; cat "$SELF"; } | sha256sum | cut -c1-16)"
+           echo "cmdline=$CMDLINE"; cat "$SELF" "$INITRAMFS_LIB"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_ROOT/guest/$HASH"
 
 emit() {
@@ -122,52 +125,14 @@ VMLINUZ="$WORK/kpkg/boot/vmlinuz-$KREL"
 MODDIR="$WORK/kpkg/lib/modules/$KREL"
 [ -d "$MODDIR" ] || die "no modules dir in $KPKG"
 
-# --- modules: the deb has no modules.dep (depmod runs in postinst), so walk
-# each module's own "depends=" field from its .modinfo section.
-declare -A KO_PATH=()
-while IFS= read -r -d '' ko; do
-    name="${ko##*/}"; name="${name%.ko}"   # no forks: there are ~1100 modules
-    KO_PATH["${name//-/_}"]="$ko"
-done < <(find "$MODDIR/kernel" -name '*.ko' -print0)
-builtin_has() { grep -q "/$1.ko\$" "$MODDIR/modules.builtin" 2>/dev/null; }
-mod_depends() { tr '\0' '\n' < "$1" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '; }
-
-ORDER=()
-declare -A SEEN=()
-visit() {   # depth-first: dependencies first, each module once
-    local m="${1//-/_}"
-    [ -n "${SEEN[$m]:-}" ] && return 0
-    SEEN[$m]=1
-    if [ -z "${KO_PATH[$m]:-}" ]; then
-        builtin_has "$m" && return 0
-        die "module $m neither loadable nor built in"
-    fi
-    local d
-    for d in $(mod_depends "${KO_PATH[$m]}"); do visit "$d"; done
-    ORDER+=("$m")
-}
-for m in virtio virtio_ring virtio_pci net_failover virtio_net; do visit "$m"; done
+kmods_resolve "$MODDIR" virtio virtio_ring virtio_pci net_failover virtio_net
 log "modules: ${ORDER[*]}"
 
 # --- initramfs tree
 R="$WORK/root"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,lib/modules}
-cp "$BUSYBOX" "$R/bin/busybox"
-# One process for ~270 links: a fork per link costs seconds on a busy host.
-"$BUSYBOX" --list-full | python3 -c '
-import os, sys
-root = sys.argv[1]
-for applet in sys.stdin.read().split():
-    path = os.path.join(root, applet)
-    if not os.path.lexists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.symlink("/bin/busybox", path)
-' "$R"
-: > "$R/etc/modules.order"
-for m in "${ORDER[@]}"; do
-    cp "${KO_PATH[$m]}" "$R/lib/modules/$m.ko"
-    echo "$m" >> "$R/etc/modules.order"
-done
+busybox_install "$BUSYBOX" "$R"
+kmods_install "$R"
 
 # iperf3 and every shared library ldd names (including the loader).
 cp "$IPERF3" "$R/usr/bin/iperf3"

@@ -26,6 +26,9 @@ PRINT_ENV=0
 
 log() { echo "build-switch-guest: $*" >&2; }
 die() { echo "build-switch-guest: error: $*" >&2; exit 1; }
+INITRAMFS_LIB="$(dirname "$SELF")/../../tools/lib/initramfs.sh"
+# shellcheck source=../../tools/lib/initramfs.sh
+. "$INITRAMFS_LIB"
 missing() { echo "build-switch-guest: missing: $*" >&2; exit 77; }
 
 # The peer guest's TCG-friendly line, plus the IOMMU for vfio and hugepages.
@@ -69,7 +72,7 @@ KREL="${KPKG#linux-image-}"
 DPDK_VER="$(dpkg-query -W -f='${Version}' dpdk 2>/dev/null || echo unknown)"
 HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "dpdk=$DPDK_VER"; echo "cmdline=$CMDLINE";
            echo "daemon=$DAEMON_SUMS";
-           sha256sum "$PMD_SO" "$BUSYBOX" | cut -d' ' -f1; cat "$SELF"; } | sha256sum | cut -c1-16)"
+           sha256sum "$PMD_SO" "$BUSYBOX" | cut -d' ' -f1; cat "$SELF" "$INITRAMFS_LIB"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_ROOT/switch-guest/$HASH"
 
 emit() {
@@ -96,49 +99,15 @@ VMLINUZ="$WORK/kpkg/boot/vmlinuz-$KREL"
 MODDIR="$WORK/kpkg/lib/modules/$KREL"
 [ -f "$VMLINUZ" ] && [ -d "$MODDIR" ] || die "no vmlinuz or modules in $KPKG"
 
-# Modules in dependency order (each module's own depends= field).
-declare -A KO_PATH=()
-while IFS= read -r -d '' ko; do
-    name="${ko##*/}"; name="${name%.ko}"
-    KO_PATH["${name//-/_}"]="$ko"
-done < <(find "$MODDIR/kernel" -name '*.ko' -print0)
-mod_depends() { tr '\0' '\n' < "$1" | sed -n 's/^depends=//p' | head -1 | tr ',' ' '; }
-ORDER=()
-declare -A SEEN=()
-visit() {
-    local m="${1//-/_}" d
-    [ -n "${SEEN[$m]:-}" ] && return 0
-    SEEN[$m]=1
-    if [ -z "${KO_PATH[$m]:-}" ]; then
-        grep -q "/$m.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
-        grep -q "/${m//_/-}.ko\$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
-        die "module $m neither loadable nor built in"
-    fi
-    for d in $(mod_depends "${KO_PATH[$m]}"); do visit "$d"; done
-    ORDER+=("$m")
-}
 # virtio_pci + virtio_console: the control port (virtio-serial) of the daemon.
-for m in vfio vfio_iommu_type1 vfio_pci virtio_pci virtio_console; do visit "$m"; done
+kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci virtio_pci virtio_console
 log "modules: ${ORDER[*]}"
 
 R="$WORK/root"
 mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,run,var,lib/modules,mnt/huge}
 ln -s /run "$R/var/run"
-cp "$BUSYBOX" "$R/bin/busybox"
-"$BUSYBOX" --list-full | python3 -c '
-import os, sys
-root = sys.argv[1]
-for applet in sys.stdin.read().split():
-    path = os.path.join(root, applet)
-    if not os.path.lexists(path):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        os.symlink("/bin/busybox", path)
-' "$R"
-: > "$R/etc/modules.order"
-for m in "${ORDER[@]}"; do
-    cp "${KO_PATH[$m]}" "$R/lib/modules/$m.ko"
-    echo "$m" >> "$R/etc/modules.order"
-done
+busybox_install "$BUSYBOX" "$R"
+kmods_install "$R"
 
 # Binaries and every library ldd names, at the same paths.
 copy_libs() {
