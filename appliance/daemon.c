@@ -132,10 +132,14 @@ static void service_vvu(struct daemon *d)
 	for (unsigned int i = 0; i < d->nports; i++) {
 		struct port *p = d->ports[i];
 
-		if (p->kind == PORT_VVU && p->vp)
-			while (dvvu_port_service(p->vp, VVU_SERVICE_BUDGET) ==
-			       VVU_SERVICE_BUDGET)
-				;
+		/*
+		 * One budget per port per pass: a frontend that never stops
+		 * sending must not hold the loop.  Its backlog waits for the
+		 * next pass, after a datapath round.
+		 */
+		if (p->kind == PORT_VVU && p->vp &&
+		    dvvu_port_service(p->vp, VVU_SERVICE_BUDGET) == VVU_SERVICE_BUDGET)
+			d->vvu_kicked = true;
 	}
 }
 
@@ -1202,6 +1206,8 @@ static void run(struct daemon *d)
 				wait_ms = 1000;
 			if (d->out_len > d->out_off)
 				wait_ms = VVU_TICK_MS;	/* answers to push */
+			if (d->vvu_kicked)
+				wait_ms = 0;		/* messages left over */
 			d->sleeps++;
 			ev_run(d->ev, (int)wait_ms);
 			now = ev_now_ns();
@@ -1236,8 +1242,6 @@ static void run(struct daemon *d)
 				}
 			}
 		}
-		if (round % EVENTS_EVERY == 0)
-			sync_ports(d, now);
 	}
 }
 
