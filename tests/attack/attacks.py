@@ -142,6 +142,16 @@ def dropped_reason(t, fe, pattern):
     return f"dropped: {p['last_error']}"
 
 
+def hung_up_mid_message(t):
+    """The port must be listening again, its last_error saying the frontend
+    hung up mid-message; returns that error."""
+    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
+                  "listening with a reason")
+    if "hung up mid-message" not in p["last_error"]:
+        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
+    return p["last_error"]
+
+
 def refused(t, fe, rc, errors_before, what):
     """A request was refused (ack != 0), counted, and the connection stays."""
     if rc == 0:
@@ -682,11 +692,7 @@ def hangup_mid_message(t):
         time.sleep(0.2)
     finally:
         fe.close()
-    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
-                  "listening with a reason")
-    if "hung up mid-message" not in p["last_error"]:
-        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
-    return f"dropped: {p['last_error']}"
+    return f"dropped: {hung_up_mid_message(t)}"
 
 
 @attack("message", "hang up after 5 bytes of a header")
@@ -698,11 +704,7 @@ def hangup_mid_header(t):
         time.sleep(0.2)
     finally:
         fe.close()
-    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
-                  "listening with a reason")
-    if "hung up mid-message" not in p["last_error"]:
-        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
-    return f"dropped: {p['last_error']}"
+    return f"dropped: {hung_up_mid_message(t)}"
 
 
 @attack("message", "half a message, then silence (the switch must not wait for it)")
@@ -722,11 +724,7 @@ def stalled_half_message(t):
             raise AttackFailed("a stalled frontend was dropped, not waited for")
     finally:
         fe.close()
-    p = wait_port(t, lambda p: p["connection"] == "listening" and p["last_error"],
-                  "listening with a reason")
-    if "hung up mid-message" not in p["last_error"]:
-        raise AttackFailed(f"{t.port}: wrong reason {p['last_error']!r}")
-    return f"stalled {t.stall_seconds:.0f}s, then dropped: {p['last_error']}"
+    return f"stalled {t.stall_seconds:.0f}s, then dropped: {hung_up_mid_message(t)}"
 
 
 @attack("message", "a second frontend on a port already in use")
