@@ -192,13 +192,8 @@ class ApplianceVM(vmlib.VM):
                 f.write(config_text)
 
     def qemu_argv(self):
-        argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", "2",
-                "-m", str(self.mem_mb), "-machine", "q35,kernel-irqchip=split",
-                "-nographic", "-nodefaults", "-no-user-config",
-                "-device", "intel-iommu,intremap=on,caching-mode=on",
-                "-chardev", f"socket,id=ser0,path={self.serial_path}",
-                "-serial", "chardev:ser0", "-monitor", "none",
-                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+        argv = vmlib.switch_machine_argv(self.qemu, 2, self.mem_mb, self.serial_path,
+                                         self.qmp_path) + [
                 "-drive", f"file={self.disk},format={self.fmt},snapshot=on",
                 "-chardev", f"socket,id=ctl,path={self.ctl_sock},server=on,wait=off",
                 "-device", "virtio-serial-pci,id=vser,addr=0x2",

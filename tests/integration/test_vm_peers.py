@@ -34,12 +34,7 @@ def ping_ok(vm, ip, count=5, want=None):
 
 def wait_ping(vm, ip, timeout=90):
     """Ping until one answer comes back (links and ARP settle after a restart)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _, got, _ = vm.ping(ip, count=1, timeout=3)
-        if got:
-            return
-    raise AssertionError(f"{vm.name}: no answer from {ip} in {timeout}s\n{vm.log_text()}")
+    vm.wait_answer(ip, timeout)
 
 
 def test_ping_and_iperf3():

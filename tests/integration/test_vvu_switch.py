@@ -123,12 +123,8 @@ def peer(name, sock, ip, mac, objs, cls=vmlib.VM):  # noqa: F811
 
 
 def wait_ping(vm, ip, sw, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if vm.ping(ip, count=1, timeout=5)[1]:
-            return
-    pytest.fail(f"{vm.name}: no answer from {ip} through the switch VM\n"
-                f"{sw.run('vvu-switchctl -s ' + CTL_IN_VM + ' ports')}\n{sw.daemon_log()}")
+    vm.wait_answer(ip, timeout, diag=lambda: f"{sw.run('vvu-switchctl -s ' + CTL_IN_VM + ' ports')}"
+                                             f"\n{sw.daemon_log()}")
 
 
 def wait_port(sw, name, state="up", timeout=120):

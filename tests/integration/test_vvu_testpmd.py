@@ -73,13 +73,8 @@ class SwitchVM(vmlib.VM):
         self.extra = list(extra)
 
     def qemu_argv(self):
-        argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(self.smp),
-                "-m", str(self.mem_mb), "-machine", "q35,kernel-irqchip=split",
-                "-nographic", "-nodefaults", "-no-user-config",
-                "-device", "intel-iommu,intremap=on,caching-mode=on",
-                "-chardev", f"socket,id=ser0,path={self.serial_path}",
-                "-serial", "chardev:ser0", "-monitor", "none",
-                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+        argv = vmlib.switch_machine_argv(self.qemu, self.smp, self.mem_mb, self.serial_path,
+                                         self.qmp_path) + [
                 "-kernel", self.image["VVU_SWITCH_KERNEL"],
                 "-initrd", self.image["VVU_SWITCH_INITRD"],
                 "-append", self.image["VVU_SWITCH_CMDLINE"]]
@@ -252,12 +247,7 @@ def switch_with_testpmd(qemu, image, objs, devargs=""):
 
 
 def wait_ping(vm, ip, sw, timeout=180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if vm.ping(ip, count=1, timeout=5)[1]:
-            return
-    pytest.fail(f"{vm.name}: no answer from {ip} through the switch VM\n"
-                f"{sw.testpmd_log()[-4000:]}")
+    vm.wait_answer(ip, timeout, diag=lambda: sw.testpmd_log()[-4000:])
 
 
 def test_peer_killed_and_restarted(switch_env, objs):

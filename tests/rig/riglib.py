@@ -118,13 +118,8 @@ class SwitchVM(vmlib.VM):
         self.hot = {}   # device id -> socket path
 
     def qemu_argv(self):
-        argv = [self.qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(self.smp),
-                "-m", str(self.mem_mb), "-machine", "q35,kernel-irqchip=split",
-                "-nographic", "-nodefaults", "-no-user-config",
-                "-device", "intel-iommu,intremap=on,caching-mode=on",
-                "-chardev", f"socket,id=ser0,path={self.serial_path}",
-                "-serial", "chardev:ser0", "-monitor", "none",
-                "-qmp", f"unix:{self.qmp_path},server=on,wait=off",
+        argv = vmlib.switch_machine_argv(self.qemu, self.smp, self.mem_mb, self.serial_path,
+                                         self.qmp_path) + [
                 "-fw_cfg", f"name={CONFIG_NAME},file={self.config}",
                 "-chardev", f"socket,id=ctl,path={self.ctl_sock},server=on,wait=off",
                 "-device", "virtio-serial-pci,id=vser,addr=0x2",
@@ -313,13 +308,8 @@ class Peer(vmlib.VM):
 def wait_ping(vm, ip, timeout=240, logs=()):
     """Ping once at a time until an answer comes back; returns the seconds
     it took.  Fails with the given objects' logs."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    while time.monotonic() < deadline:
-        if vm.ping(ip, count=1, timeout=4)[1]:
-            return time.monotonic() - t0
-    raise RigError(f"{vm.name}: no answer from {ip} in {timeout}s\n" +
-                   "\n".join(o.log_text(60) for o in logs))
+    return vm.wait_answer(ip, timeout,
+                          diag=lambda: "\n".join(o.log_text(60) for o in logs))
 
 
 def ip_of(vm):

@@ -82,6 +82,20 @@ def vvu_qemu():
     return None
 
 
+def switch_machine_argv(qemu, smp, mem_mb, serial_path, qmp_path):
+    """The machine every switch VM runs on, under TCG: q35 with an
+    interrupt-remapping IOMMU (vfio-pci in the guest needs one), the serial
+    console and QMP on UNIX sockets.  Callers add the boot source and the
+    virtio-vhost-user devices."""
+    return [qemu, "-accel", "tcg", "-cpu", "max", "-smp", str(smp),
+            "-m", str(mem_mb), "-machine", "q35,kernel-irqchip=split",
+            "-nographic", "-nodefaults", "-no-user-config",
+            "-device", "intel-iommu,intremap=on,caching-mode=on",
+            "-chardev", f"socket,id=ser0,path={serial_path}",
+            "-serial", "chardev:ser0", "-monitor", "none",
+            "-qmp", f"unix:{qmp_path},server=on,wait=off"]
+
+
 def qemu_msix_ok():
     """Debian's QEMU 7.2 crashes under TCG when a vhost-user virtio-net uses
     MSI-X; VVU_QEMU_MSIX=1 says the QEMU in use is fixed."""
@@ -544,6 +558,17 @@ class VM:
             raise VMError(f"{self.name}: cannot parse ping output:\n{out}")
         avg = re.search(r"min/avg/max = [\d.]+/([\d.]+)/", out)
         return int(m.group(1)), int(m.group(2)), float(avg.group(1)) if avg else None
+
+    def wait_answer(self, ip, timeout=180, diag=None):
+        """Ping once at a time until ip answers (links and ARP settle after a
+        restart); returns the seconds it took.  On timeout raises VMError
+        with diag() appended: the logs that explain the silence."""
+        t0 = time.monotonic()
+        while time.monotonic() < t0 + timeout:
+            if self.ping(ip, count=1, timeout=4)[1]:
+                return time.monotonic() - t0
+        raise VMError(f"{self.name}: no answer from {ip} in {timeout}s\n"
+                      f"{diag() if diag else self.log_text()}")
 
     def nic_stats(self, dev="eth0"):
         """The guest kernel's counters for dev: rx/tx packets, bytes, dropped,
