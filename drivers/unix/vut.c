@@ -57,8 +57,8 @@ static int guard_add(void *base, size_t len, struct vut_port *p)
 			return 0;
 		}
 	}
-	vlog_warn("%s: more than %d mappings of peer memory", p->name,
-		  GUARD_SLOTS);
+	vlog_rl(&p->dev->rl, VLOG_WARN, "%s: more than %d mappings of peer memory",
+		p->name, GUARD_SLOTS);
 	return -ENOSPC;
 }
 
@@ -130,6 +130,8 @@ bool vut_take_fault(struct vut_port *p)
 struct vut_map {
 	void *base;
 	size_t len;
+	dev_t dev;		/* the file mapped, for same_backing */
+	ino_t ino;
 };
 
 static void port_error(struct vut_port *p, const char *fmt, ...)
@@ -142,7 +144,7 @@ static void port_error(struct vut_port *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(p->last_error, sizeof(p->last_error), fmt, ap);
 	va_end(ap);
-	vlog_warn("%s: %s", p->name, p->last_error);
+	vlog_rl(&p->dev->rl, VLOG_WARN, "%s: %s", p->name, p->last_error);
 }
 
 static int t_send(void *t, const void *buf, size_t len)
@@ -226,6 +228,8 @@ static int t_map(void *t, struct vu_mem_region *r, int fd)
 	}
 	m->base = base;
 	m->len = len;
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
 	r->hva = (uint8_t *)base + delta;
 	r->cookie = m;
 	return 0;
@@ -243,6 +247,16 @@ static void t_unmap(void *t, struct vu_mem_region *r)
 	free(m);
 	r->cookie = NULL;
 	r->hva = NULL;
+}
+
+static bool t_same_backing(void *t, const struct vu_mem_region *r, int fd)
+{
+	const struct vut_map *m = r->cookie;
+	struct stat st;
+
+	(void)t;
+	return m && fd >= 0 && fstat(fd, &st) == 0 && st.st_dev == m->dev &&
+	       st.st_ino == m->ino;
 }
 
 static void kick_cb(void *arg, int fd, uint32_t events)
@@ -353,6 +367,7 @@ const struct vu_transport_ops vut_ops = {
 	.send = t_send,
 	.map = t_map,
 	.unmap = t_unmap,
+	.same_backing = t_same_backing,
 	.set_vring_fd = t_set_vring_fd,
 	.signal = t_signal,
 	.kick_fd = t_kick_fd,
@@ -515,7 +530,8 @@ static void listen_cb(void *arg, int fd, uint32_t events)
 	if (c < 0)
 		return;
 	if (p->state == VUT_CONNECTED) {
-		vlog_warn("%s: refused a second frontend (one per port)", p->name);
+		vlog_rl(&p->dev->rl, VLOG_WARN, "%s: refused a second frontend (one per port)",
+			p->name);
 		close(c);
 		return;
 	}
@@ -677,10 +693,10 @@ static void transition(struct vut_port *p, enum vut_event e)
 		connect_failed(p);
 	if (e != VUT_EV_TIMER && !(from == VUT_BACKOFF && to == VUT_CONNECTING) &&
 	    !(from == VUT_CONNECTING && to == VUT_BACKOFF))
-		vlog_info("%s: %s --%s--> %s%s%s", p->name, state_names[from],
-			  event_names[e], state_names[to],
-			  p->last_error[0] && e == VUT_EV_CLOSED ? ": " : "",
-			  e == VUT_EV_CLOSED ? p->last_error : "");
+		vlog_rl(&p->dev->rl, VLOG_INFO, "%s: %s --%s--> %s%s%s", p->name,
+			state_names[from], event_names[e], state_names[to],
+			p->last_error[0] && e == VUT_EV_CLOSED ? ": " : "",
+			e == VUT_EV_CLOSED ? p->last_error : "");
 	p->state = to;
 	enter(p, to);
 	if (to == VUT_CONNECTING && from != VUT_CONNECTING)

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vlog.h"
@@ -56,13 +57,26 @@ struct vu_rule {
 static void set_error(struct vu_dev *d, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The reason for refusing the message being handled (d->why). */
 static void set_error(struct vu_dev *d, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(d->last_error, sizeof(d->last_error), fmt, ap);
+	vsnprintf(d->why, sizeof(d->why), fmt, ap);
 	va_end(ap);
+}
+
+/* The message was refused: its reason becomes the port's last error. */
+static void record_error(struct vu_dev *d, int rc)
+{
+	struct timespec ts;
+
+	d->msg_errors++;
+	snprintf(d->last_error, sizeof(d->last_error), "%s",
+		 d->why[0] ? d->why : strerror(-rc));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	d->last_error_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static void close_fds(int *fds, unsigned int n)
@@ -122,9 +136,10 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 			 * ring resumed from there instead of re-reading chains.
 			 */
 			if (r->vq.last_avail != r->vq.used_idx) {
-				vlog_info("%s: vring %u: base %u, used idx %u: resuming at %u",
-					  d->name, q, r->vq.last_avail, r->vq.used_idx,
-					  r->vq.used_idx);
+				vlog_rl(&d->rl, VLOG_INFO,
+					"%s: vring %u: base %u, used idx %u: resuming at %u",
+					d->name, q, r->vq.last_avail, r->vq.used_idx,
+					r->vq.used_idx);
 				r->vq.last_avail = r->vq.used_idx;
 			}
 			return;
@@ -136,10 +151,9 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 		vq_break(&r->vq, "ring layout refused: %s", why);
 	}
 	r->breaks++;
-	/* A frontend can restart a broken ring in a loop: log sparingly. */
-	if (r->breaks <= 16 || !(r->breaks & (r->breaks - 1)))
-		vlog_warn("%s: vring %u (break %llu): %s", d->name, q,
-			  (unsigned long long)r->breaks, r->vq.why);
+	/* A frontend can restart a broken ring in a loop: rl bounds the log. */
+	vlog_rl(&d->rl, VLOG_WARN, "%s: vring %u (break %llu): %s", d->name, q,
+		(unsigned long long)r->breaks, r->vq.why);
 	if (d->t->signal)
 		d->t->signal(d->tctx, VU_FD_ERR, q);
 }
@@ -270,6 +284,7 @@ static int region_from_wire(struct vu_dev *d, const struct vu_region_wire *w,
 	r->size = w->size;
 	r->uva = w->uva;
 	r->mmap_offset = w->mmap_offset;
+	r->refs = 1;
 	/* Exclusive ends must fit in 64 bits: transports compute them. */
 	if (r->size == 0 || r->gpa + r->size < r->gpa ||
 	    r->uva + r->size < r->uva ||
@@ -541,11 +556,26 @@ static int h_get_max_mem_slots(struct vu_dev *d, struct vu_msg *m, int *fds,
 static int h_add_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
 			 unsigned int nfds)
 {
-	struct vu_mem_region r;
+	struct vu_mem_region r, *same;
 	int rc = region_from_wire(d, &m->p.memreg.r, &r);
 
 	if (rc)
 		return rc;
+	/*
+	 * QEMU 7.2 with several queue pairs sends every region once per
+	 * queue pair on the one connection (a vhost_dev each, each with its
+	 * own shadow table), and removes each once per queue pair too.  An
+	 * exact repeat of a mapped region, same file included, is counted,
+	 * not mapped again; REM_MEM_REG unmaps when the count drops to 0.
+	 */
+	same = vu_mem_find(&d->mem, r.gpa, r.size, r.uva);
+	if (same && same->mmap_offset == r.mmap_offset && same->refs < UINT32_MAX &&
+	    (!d->t->same_backing ||
+	     (nfds == 1 && d->t->same_backing(d->tctx, same, fds[0])))) {
+		same->refs++;
+		d->mem_repeats++;
+		return 0;
+	}
 	rc = vu_mem_check(&d->mem, &r);
 	if (rc) {
 		set_error(d, "ADD_MEM_REG gpa %#llx size %#llx: %s",
@@ -573,7 +603,13 @@ static int h_rem_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
 	const struct vu_region_wire *w = &m->p.memreg.r;
 	struct vu_mem_region gone;
 
+	struct vu_mem_region *same = vu_mem_find(&d->mem, w->gpa, w->size, w->uva);
+
 	(void)fds; (void)nfds;	/* some frontends send the fd again: closed */
+	if (same && same->refs > 1) {
+		same->refs--;
+		return 0;
+	}
 	if (vu_mem_remove(&d->mem, w->gpa, w->size, w->uva, &gone)) {
 		set_error(d, "REM_MEM_REG gpa %#llx size %#llx: no such region",
 			  (unsigned long long)w->gpa, (unsigned long long)w->size);
@@ -708,8 +744,10 @@ static int send_reply(struct vu_dev *d, struct vu_msg *m, uint32_t size)
 	m->hdr.flags = VU_VERSION | VU_FLAG_REPLY;
 	m->hdr.size = size;
 	rc = d->t->send(d->tctx, m, sizeof(m->hdr) + size);
-	if (rc)
+	if (rc) {
 		set_error(d, "cannot send reply: %s", strerror(-rc));
+		record_error(d, rc);
+	}
 	return rc;
 }
 
@@ -721,30 +759,25 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len, int *fds,
 	int rc;
 
 	d->msgs++;
+	d->why[0] = '\0';
 	rc = check_frame(d, m, len, nfds, &r);
 	if (rc == 0) {
 		ack = (m->hdr.flags & VU_FLAG_NEED_REPLY) &&
 		      ((d->proto >> VU_PF_REPLY_ACK) & 1);
-		d->last_error[0] = '\0';
 		rc = r->handler(d, m, fds, nfds);
 	}
 	close_fds(fds, nfds);
 	if (rc == VU_DROP || !r) {
-		d->msg_errors++;
-		vlog_warn("%s: dropping the connection: %s", d->name,
-			  d->last_error);
+		record_error(d, rc);
+		vlog_rl(&d->rl, VLOG_WARN, "%s: dropping the connection: %s", d->name,
+			d->last_error);
 		return VU_DROP;
 	}
 	if (rc) {
-		d->msg_errors++;
-		/*
-		 * A frontend may repeat a refused request for ever on a live
-		 * connection: log the first 16, then only at powers of two.
-		 */
-		if (d->msg_errors <= 16 || !(d->msg_errors & (d->msg_errors - 1)))
-			vlog_warn("%s: %s refused (%llu so far): %s", d->name,
-				  r->name, (unsigned long long)d->msg_errors,
-				  d->last_error[0] ? d->last_error : strerror(-rc));
+		/* A frontend may repeat a refused request for ever: rl bounds the log. */
+		record_error(d, rc);
+		vlog_rl(&d->rl, VLOG_WARN, "%s: %s refused (%llu so far): %s", d->name,
+			r->name, (unsigned long long)d->msg_errors, d->last_error);
 	} else {
 		vlog_debug("%s: %s", d->name, r->name);
 	}

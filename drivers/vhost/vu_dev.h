@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vlog.h"
 #include "vq.h"
 #include "vu_mem.h"
 #include "vu_proto.h"
@@ -64,7 +65,16 @@ struct vu_dev {
 
 	uint64_t msgs;			/* messages handled */
 	uint64_t msg_errors;		/* messages refused */
-	char last_error[160];		/* why the last message was refused */
+	uint64_t mem_repeats;		/* identical ADD_MEM_REG repeats taken */
+	/*
+	 * Why the last refused message was refused.  It stays until the next
+	 * refusal, across messages and connections, so an operator sees it;
+	 * last_error_ns (CLOCK_MONOTONIC) says when.
+	 */
+	char last_error[160];
+	uint64_t last_error_ns;
+	char why[160];			/* the reason being built for this message */
+	struct vlog_rl rl;		/* this port's budget of log lines */
 };
 
 /*
@@ -80,7 +90,8 @@ void vu_dev_init(struct vu_dev *d, const char *name,
  * Handle one whole message of len bytes (header included).  fds[0..nfds)
  * came with it; they are consumed or closed here, in every case.
  * Returns 0 to keep the connection, or -errno when the connection must be
- * dropped (the reason is in d->last_error).
+ * dropped (the reason is in d->last_error).  Every refusal, kept connection
+ * or not, sets d->last_error.
  */
 int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len,
 		  int *fds, unsigned int nfds);

@@ -50,6 +50,16 @@ int vu_mem_insert(struct vu_mem *m, const struct vu_mem_region *r)
 	return 0;
 }
 
+struct vu_mem_region *vu_mem_find(struct vu_mem *m, uint64_t gpa, uint64_t size,
+				  uint64_t uva)
+{
+	for (unsigned int i = 0; i < m->nregions; i++) {
+		if (m->r[i].gpa == gpa && m->r[i].size == size && m->r[i].uva == uva)
+			return &m->r[i];
+	}
+	return NULL;
+}
+
 int vu_mem_remove(struct vu_mem *m, uint64_t gpa, uint64_t size, uint64_t uva,
 		  struct vu_mem_region *out)
 {

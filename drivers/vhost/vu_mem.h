@@ -22,6 +22,7 @@ struct vu_mem_region {
 	uint64_t mmap_offset;	/* offset of gpa in the region's fd */
 	uint8_t *hva;		/* where gpa is mapped in this process */
 	void *cookie;		/* the transport's handle for the mapping */
+	uint32_t refs;		/* ADD_MEM_REGs of this very region not yet removed */
 };
 
 /* Regions sorted by gpa; no two overlap in guest physical space. */
@@ -48,6 +49,10 @@ int vu_mem_insert(struct vu_mem *m, const struct vu_mem_region *r);
  */
 int vu_mem_remove(struct vu_mem *m, uint64_t gpa, uint64_t size, uint64_t uva,
 		  struct vu_mem_region *out);
+
+/* The region that matches gpa, size and uva exactly, or NULL. */
+struct vu_mem_region *vu_mem_find(struct vu_mem *m, uint64_t gpa, uint64_t size,
+				  uint64_t uva);
 
 /*
  * Translate a guest physical address.  On entry *len is the length wanted;

@@ -68,9 +68,9 @@ static void refresh(struct vu_net *n)
 		}
 	}
 	if (broken && !n->broken)
-		vlog_err("%s: port broken: %s", n->name, n->why);
+		vlog_rl(&d->rl, VLOG_ERR, "%s: port broken: %s", n->name, n->why);
 	if (!broken && n->broken)
-		vlog_info("%s: port recovered", n->name);
+		vlog_rl(&d->rl, VLOG_INFO, "%s: port recovered", n->name);
 	n->broken = broken;
 	if (was_running != vu_net_running(n))
 		n->state_dirty = true;

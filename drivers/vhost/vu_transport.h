@@ -37,6 +37,14 @@ struct vu_transport_ops {
 	void (*unmap)(void *t, struct vu_mem_region *r);
 
 	/*
+	 * Whether fd is the file that mapped region r (same file, not merely
+	 * the same numbers).  Does not take fd.  NULL when the transport has
+	 * no fds: the region's numbers, its mmap_offset among them, are then
+	 * its whole identity.
+	 */
+	bool (*same_backing)(void *t, const struct vu_mem_region *r, int fd);
+
+	/*
 	 * Install the kick, call or error notifier of vring q.  fd passes to
 	 * the transport; -1 means none (polling, or no fd in this transport).
 	 */

@@ -848,6 +848,97 @@ static void test_add_rem_mem_reg_bad(void **state)
 	assert_int_equal(F.t.maps, 0);
 }
 
+/*
+ * QEMU 7.2 with queues=N sends each region N times on one connection (one
+ * vhost_dev per queue pair) and removes it N times.  An exact repeat of the
+ * same file is counted, not refused; anything else that overlaps is still
+ * refused, and every refusal stays in last_error.
+ */
+static void test_add_mem_reg_repeat(void **state)
+{
+	struct vu_mem_reg_wire w = { .r = region(0, 0x10000) };
+	struct vu_region_wire r;
+	int fd = tt_memfd(0x10000), fd2 = dup(fd), other = tt_memfd(0x10000);
+
+	(void)state;
+	negotiate(PROTO_ALL);
+	keep_guest0(fd, 0x10000);
+	assert_int_equal(tt_send(&F.d, VU_ADD_MEM_REG, NR, &w, sizeof(w), &fd, 1), 0);
+	assert_int_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	/* The identical repeat (QEMU's second queue pair): accepted, not mapped twice. */
+	assert_int_equal(tt_send(&F.d, VU_ADD_MEM_REG, NR, &w, sizeof(w), &fd2, 1), 0);
+	assert_int_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	assert_int_equal(F.d.mem.nregions, 1);
+	assert_int_equal(F.d.mem.r[0].refs, 2);
+	assert_int_equal(F.t.maps, 1);
+	assert_int_equal(F.d.mem_repeats, 1);
+	assert_string_equal(F.d.last_error, "");
+	/* Rings work on it. */
+	ring_up(0, 0);
+
+	/* The same numbers over another file: a real overlap, refused. */
+	assert_int_equal(tt_send(&F.d, VU_ADD_MEM_REG, NR, &w, sizeof(w), &other, 1), 0);
+	assert_int_not_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	assert_non_null(strstr(F.d.last_error, "overlaps"));
+	/* A different region that overlaps: refused too. */
+	r = region(0, 0x10000);
+	r.gpa += 0x8000;
+	r.uva += 0x100000;
+	assert_int_equal(add_mem_reg(NR, r, 0x10000), 0);
+	assert_int_not_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	assert_non_null(strstr(F.d.last_error, "ADD_MEM_REG"));
+	assert_int_equal(F.d.mem.nregions, 1);
+	assert_int_equal(F.d.mem.r[0].refs, 2);
+	/* Same file, other offset: not the same region. */
+	w.r.mmap_offset = 0x1000;
+	fd2 = dup(fd);
+	assert_int_equal(tt_send(&F.d, VU_ADD_MEM_REG, NR, &w, sizeof(w), &fd2, 1), 0);
+	assert_int_not_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	w.r.mmap_offset = 0;
+
+	/* The refusal stays visible after requests that succeed. */
+	assert_int_equal(tt_send(&F.d, VU_GET_FEATURES, V, NULL, 0, NULL, 0), 0);
+	assert_true(tt_take(&F.t, &(struct vu_msg){ 0 }));
+	assert_non_null(strstr(F.d.last_error, "ADD_MEM_REG"));
+	assert_true(F.d.last_error_ns > 0);
+
+	/* Removed once per add: the first removal keeps the mapping. */
+	assert_int_equal(rem_mem_reg(NR, region(0, 0x10000)), 0);
+	assert_int_equal(reply_u64(VU_REM_MEM_REG), 0);
+	assert_int_equal(F.d.mem.nregions, 1);
+	assert_int_equal(F.t.maps, 1);
+	assert_true(vu_vring_live(&F.d, 0));
+	assert_int_equal(rem_mem_reg(NR, region(0, 0x10000)), 0);
+	assert_int_equal(reply_u64(VU_REM_MEM_REG), 0);
+	assert_int_equal(F.d.mem.nregions, 0);
+	assert_int_equal(F.t.maps, 0);
+	assert_false(vu_vring_live(&F.d, 0));
+	assert_int_equal(rem_mem_reg(NR, region(0, 0x10000)), 0);
+	assert_int_not_equal(reply_u64(VU_REM_MEM_REG), 0);
+	assert_non_null(strstr(F.d.last_error, "REM_MEM_REG"));
+}
+
+/* On a transport without fds the numbers are the identity. */
+static void test_add_mem_reg_repeat_nofds(void **state)
+{
+	struct vu_mem_reg_wire w = { .r = { 0, 0x100000, UVA_BASE, 0 } };
+
+	(void)state;
+	vu_dev_init(&F.d, "nofds", &tt_ops_nofds, &F.t, &hooks, &F, offered_features, 2);
+	F.t.backing_fd = tt_memfd(0x200000);
+	negotiate(PROTO_ALL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(tt_send(&F.d, VU_ADD_MEM_REG, NR, &w, sizeof(w), NULL, 0), 0);
+		assert_int_equal(reply_u64(VU_ADD_MEM_REG), 0);
+	}
+	assert_int_equal(F.d.mem.nregions, 1);
+	assert_int_equal(F.t.maps, 1);
+	vu_dev_disconnect(&F.d);
+	assert_int_equal(F.t.maps, 0);
+	close(F.t.backing_fd);
+	F.t.backing_fd = -1;
+}
+
 /* Removing the region under a live ring breaks the ring, never leaves it pointing there. */
 static void test_rem_mem_reg_live_ring(void **state)
 {
@@ -1280,6 +1371,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_features_unoffered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_table_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_add_rem_mem_reg_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_mem_reg_repeat, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_add_mem_reg_repeat_nofds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rem_mem_reg_live_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mem_table_moves_live_ring, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_owner_and_disconnect, setup, teardown),

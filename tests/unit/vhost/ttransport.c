@@ -19,6 +19,8 @@
 struct tt_map {
 	void *base;
 	size_t len;
+	dev_t dev;
+	ino_t ino;
 };
 
 static int tt_tsend(void *tp, const void *buf, size_t len)
@@ -79,6 +81,8 @@ static int tt_map(void *tp, struct vu_mem_region *r, int fd)
 	}
 	m->base = base;
 	m->len = len;
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
 	r->hva = (uint8_t *)base + delta;
 	r->cookie = m;
 	t->maps++;
@@ -97,6 +101,15 @@ static void tt_unmap(void *tp, struct vu_mem_region *r)
 	r->cookie = NULL;
 	r->hva = NULL;
 	t->maps--;
+}
+
+static bool tt_same_backing(void *tp, const struct vu_mem_region *r, int fd)
+{
+	const struct tt_map *m = r->cookie;
+	struct stat st;
+
+	(void)tp;
+	return m && fstat(fd, &st) == 0 && st.st_dev == m->dev && st.st_ino == m->ino;
 }
 
 static int tt_set_vring_fd(void *tp, enum vu_fd_kind kind, unsigned int q,
@@ -136,6 +149,7 @@ const struct vu_transport_ops tt_ops = {
 	.send = tt_tsend,
 	.map = tt_map,
 	.unmap = tt_unmap,
+	.same_backing = tt_same_backing,
 	.set_vring_fd = tt_set_vring_fd,
 	.signal = tt_signal,
 	.kick_fd = tt_kick_fd,
