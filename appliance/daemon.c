@@ -35,6 +35,7 @@
 #define STREAM_OUT_MAX (4u << 20)	/* answers buffered for the device */
 #define STREAM_STALL_NS 2000000000ull	/* host not reading: drop answers */
 #define GONE_NS 5000000000ull	/* do not re-probe a detached device this soon */
+#define REPORT_NS 1000000000ull	/* log new ingress drops this often */
 #define VVU_SERVICE_BUDGET 32
 #define VVU_MAX_FDS 12
 #define SYSFS_PCI "/sys/bus/pci"
@@ -85,7 +86,7 @@ struct daemon {
 	bool busy;
 	bool vvu;		/* EAL is up: vvu ports possible */
 	bool vvu_kicked;	/* a vvu fd fired: service the ports now */
-	uint64_t next_vvu_ns, next_scan_ns;
+	uint64_t next_vvu_ns, next_scan_ns, next_report_ns;
 	/* Devices detached lately: the kernel is still removing them. */
 	struct { char bdf[VVU_BDF_LEN]; uint64_t at; } gone[8];
 	unsigned int next_gone;
@@ -101,7 +102,7 @@ static void set_up(struct daemon *d, struct port *p, bool up)
 	p->up = up;
 	if (p->id >= 0)
 		sw_port_set_up(d->sw, p->id, up);
-	vlog_info("%s: link %s", p->name, up ? "up" : "down");
+	vlog_rl(&p->net->dev.rl, VLOG_INFO, "%s: link %s", p->name, up ? "up" : "down");
 	/* New rings start with kicks on; while we poll, keep them off. */
 	if (up)
 		vu_net_set_kicks(p->net, !d->busy);
@@ -161,6 +162,12 @@ static void sync_ports(struct daemon *d, uint64_t now)
 		if (d->ports[i]->kind == PORT_UNIX)
 			vut_tick(&d->ports[i]->vut, now);
 		sync_port(d, d->ports[i]);
+	}
+	if (now >= d->next_report_ns) {
+		d->next_report_ns = now + REPORT_NS;
+		for (unsigned int i = 0; i < d->nports; i++)
+			if (d->ports[i]->kind == PORT_UNIX || d->ports[i]->vp)
+				vu_net_report_drops(d->ports[i]->net);
 	}
 }
 
@@ -318,10 +325,18 @@ static void cmd_stats(struct daemon *d, struct sbuf *o, bool json)
 		const struct sw_port_stats *s =
 			p->id >= 0 ? sw_port_stats(d->sw, p->id) : &none;
 		const struct vnet_stats *v = &p->net->st;
+		/* Frames the peer sent that never reached the switch. */
+		const struct { const char *name; uint64_t n; } vd[] = {
+			{ "virtio_oversize", v->tx_oversize },
+			{ "virtio_runt", v->tx_runt },
+			{ "virtio_too_many_segs", v->tx_too_many_segs },
+		};
 		uint64_t drops = 0;
 
 		for (int k = 0; k < SW_DROP_MAX; k++)
 			drops += s->drops[k];
+		for (size_t k = 0; k < sizeof(vd) / sizeof(vd[0]); k++)
+			drops += vd[k].n;
 		if (!json) {
 			sb_printf(o, "%-10s %12llu %14llu %12llu %14llu %10llu\n",
 				  p->name, (unsigned long long)s->rx_packets,
@@ -333,6 +348,10 @@ static void cmd_stats(struct daemon *d, struct sbuf *o, bool json)
 				if (s->drops[k])
 					sb_printf(o, "  drop %s: %llu\n", sw_drop_names[k],
 						  (unsigned long long)s->drops[k]);
+			for (size_t k = 0; k < sizeof(vd) / sizeof(vd[0]); k++)
+				if (vd[k].n)
+					sb_printf(o, "  drop %s: %llu\n", vd[k].name,
+						  (unsigned long long)vd[k].n);
 			continue;
 		}
 		sb_printf(o, "%s{\"name\":", i ? "," : "");
@@ -349,11 +368,14 @@ static void cmd_stats(struct daemon *d, struct sbuf *o, bool json)
 		for (int k = 0; k < SW_DROP_MAX; k++)
 			sb_printf(o, "%s\"%s\":%llu", k ? "," : "", sw_drop_names[k],
 				  (unsigned long long)s->drops[k]);
-		sb_printf(o, "},\"virtio\":{\"tx_bad_len\":%llu,"
+		sb_printf(o, "},\"virtio\":{\"tx_bad_len\":%llu,\"tx_runt\":%llu,"
+			  "\"tx_oversize\":%llu,"
 			  "\"tx_too_many_segs\":%llu,\"rx_no_buffer\":%llu,"
 			  "\"rx_too_big\":%llu,\"calls\":%llu},"
 			  "\"messages\":%llu,\"message_errors\":%llu}",
-			  (unsigned long long)v->tx_bad_len,
+			  (unsigned long long)(v->tx_runt + v->tx_oversize),
+			  (unsigned long long)v->tx_runt,
+			  (unsigned long long)v->tx_oversize,
 			  (unsigned long long)v->tx_too_many_segs,
 			  (unsigned long long)v->rx_no_buffer,
 			  (unsigned long long)v->rx_too_big,

@@ -28,6 +28,29 @@ uint64_t vu_net_features(unsigned int max_qp)
 	return f;
 }
 
+void vu_net_report_drops(struct vu_net *n)
+{
+	const struct {
+		uint64_t count;
+		const char *what;
+	} k[3] = {
+		{ n->st.tx_oversize, "frames over " VNET_STR(VNET_MAX_FRAME)
+		  " bytes (is the peer's MTU larger? give it host_mtu)" },
+		{ n->st.tx_runt, "frames shorter than an Ethernet header" },
+		{ n->st.tx_too_many_segs, "frames in too many segments" },
+	};
+
+	for (int i = 0; i < 3; i++) {
+		if (k[i].count == n->reported[i])
+			continue;
+		/* Unprinted lines stay unreported: the next call counts them again. */
+		if (vlog_rl(&n->dev.rl, VLOG_WARN, "%s: dropped %llu %s from the peer (%llu in all)",
+			    n->name, (unsigned long long)(k[i].count - n->reported[i]),
+			    k[i].what, (unsigned long long)k[i].count))
+			n->reported[i] = k[i].count;
+	}
+}
+
 bool vu_net_running(const struct vu_net *n)
 {
 	return !n->broken && (n->n_live_tx || n->n_live_rx);

@@ -28,6 +28,7 @@ struct vu_net {
 	uint32_t rx_dirty;			/* queue pairs filled this burst */
 	struct vnet_stats st;
 	uint64_t calls;				/* notifications sent */
+	uint64_t reported[3];			/* ingress drops already logged */
 	bool broken;
 	char why[192];
 	bool state_dirty;	/* running/broken changed: the owner should look */
@@ -41,6 +42,14 @@ uint64_t vu_net_features(unsigned int max_qp);
 void vu_net_init(struct vu_net *n, const char *name,
 		 const struct vu_transport_ops *t, void *tctx,
 		 unsigned int max_qp);
+
+/*
+ * Log frames the peer sent that were dropped before the switch saw them
+ * (runts, oversize, too many segments) since the last call: the first one
+ * of each kind at once, later ones as counts, within the port's log
+ * budget.  Cheap; call from a timer, never per frame.
+ */
+void vu_net_report_drops(struct vu_net *n);
 
 /* At least one ring is live and none is broken. */
 bool vu_net_running(const struct vu_net *n);

@@ -94,13 +94,17 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			if (c->n_out + c->n_in >= VQ_MAX_IOV)
 				st->tx_too_many_segs++;
 			else
-				st->tx_bad_len++;
+				st->tx_oversize++;
 			tx_reject(q, c->head);
 			continue;
 		}
-		if (c->out_len < (uint32_t)q->hdr_len + SW_ETH_HLEN ||
-		    c->out_len - q->hdr_len > VNET_MAX_FRAME) {
-			st->tx_bad_len++;
+		if (c->out_len < (uint32_t)q->hdr_len + SW_ETH_HLEN) {
+			st->tx_runt++;
+			tx_reject(q, c->head);
+			continue;
+		}
+		if (c->out_len - q->hdr_len > VNET_MAX_FRAME) {
+			st->tx_oversize++;
 			tx_reject(q, c->head);
 			continue;
 		}

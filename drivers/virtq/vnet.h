@@ -20,9 +20,12 @@
 
 /* Bytes of frame (no virtio-net header) we accept or deliver. */
 #define VNET_MAX_FRAME 9216
+#define VNET_STR_(x) #x
+#define VNET_STR(x) VNET_STR_(x)
 
 struct vnet_stats {
-	uint64_t tx_bad_len;	/* peer's frame shorter than hdr + Ethernet, or too long */
+	uint64_t tx_runt;	/* peer's frame shorter than hdr + Ethernet */
+	uint64_t tx_oversize;	/* peer's frame over VNET_MAX_FRAME */
 	uint64_t tx_too_many_segs;
 	uint64_t rx_no_buffer;	/* no (or too few) receive buffers posted */
 	uint64_t rx_too_big;	/* frame larger than the buffers can take */

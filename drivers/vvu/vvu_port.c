@@ -98,11 +98,11 @@ static void event(struct vvu_port *p, enum vvu_event ev, const char *why)
 	}
 	p->state_dirty = true;
 	if (p->state == VVU_ST_BROKEN || table[from][ev] == A_DROP)
-		vlog_err("%s: %s -> %s on %s: %s", p->name, state_names[from],
-			 state_names[p->state], event_names[ev], why);
+		vlog_rl(&p->net.dev.rl, VLOG_ERR, "%s: %s -> %s on %s: %s", p->name,
+			state_names[from], state_names[p->state], event_names[ev], why);
 	else
-		vlog_info("%s: %s -> %s on %s", p->name, state_names[from],
-			  state_names[p->state], event_names[ev]);
+		vlog_rl(&p->net.dev.rl, VLOG_INFO, "%s: %s -> %s on %s", p->name,
+			state_names[from], state_names[p->state], event_names[ev]);
 }
 
 static void check_status(struct vvu_port *p)
@@ -129,8 +129,9 @@ static void handle_msg(struct vvu_port *p, struct vu_msg *m, size_t len,
 		return;		/* dropping: the old frontend's leftovers */
 	if (kind == VVU_MSG_BACKEND_REPLY) {
 		/* We send no backend requests, so nobody waits for this. */
-		vlog_warn("%s: unexpected backend-channel message %u: ignored",
-			  p->name, m->hdr.request);
+		vlog_rl(&p->net.dev.rl, VLOG_WARN,
+			"%s: unexpected backend-channel message %u: ignored",
+			p->name, m->hdr.request);
 		return;
 	}
 	if (vu_dev_handle(&p->net.dev, m, len, NULL, 0)) {

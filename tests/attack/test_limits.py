@@ -298,14 +298,15 @@ def test_frame_size(bare):
         wait_up(t0)
         wait_up(t1)
         rx.send_frames([H.eth_frame(rx.mac, rx.mac)])          # learn rx's MAC
-        for size, counter in ((VNET_MAX_FRAME, "rx_packets"), (VNET_MAX_FRAME + 1, "tx_bad_len"),
-                              (13, "tx_bad_len"), (14, "rx_packets")):
+        for size, counter in ((VNET_MAX_FRAME, "rx_packets"), (VNET_MAX_FRAME + 1, "tx_oversize"),
+                              (13, "tx_runt"), (14, "rx_packets")):
             s0, r0 = bare.ctl.stats("h0"), bare.ctl.stats("h1")
             fe.send_chain([bytes(H.NET_HDR_LEN) + H.eth_frame(rx.mac, fe.mac, size=size)])
             fe.wait_tx_done()
             s1, r1 = bare.ctl.stats("h0"), bare.ctl.stats("h1")
             got = {"rx_packets": s1["rx_packets"] - s0["rx_packets"],
-                   "tx_bad_len": s1["virtio"]["tx_bad_len"] - s0["virtio"]["tx_bad_len"]}
+                   "tx_oversize": s1["virtio"]["tx_oversize"] - s0["virtio"]["tx_oversize"],
+                   "tx_runt": s1["virtio"]["tx_runt"] - s0["virtio"]["tx_runt"]}
             assert got[counter] == 1 and sum(got.values()) == 1, (size, got)
             if size == VNET_MAX_FRAME:
                 # rx posted 2048-byte buffers and no MRG_RXBUF: it can never fit
