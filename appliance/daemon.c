@@ -537,7 +537,13 @@ static struct port *new_vvu(struct daemon *d, const char *bdf, bool discovered)
 		return NULL;
 	p->kind = PORT_VVU;
 	p->id = -1;
-	p->queues = 1;
+	/*
+	 * Without a [port] section a device offers all the queue pairs it
+	 * has (max-vhost-queues / 2, at most 8), as OVS does for vhost-user
+	 * ports: a multiqueue peer on a port that offers fewer than it asks
+	 * for is refused, and QEMU retries for ever.
+	 */
+	p->queues = VU_MAX_QUEUE_PAIRS;
 	p->discovered = discovered;
 	memcpy(p->bdf, bdf, VVU_BDF_LEN);
 	vvu_config_vvu_name(&d->cfg, bdf, p->name, sizeof(p->name));
@@ -593,6 +599,7 @@ static int vvu_add(void *arg, const char *bdf, struct rte_pci_device *pdev)
 		return rc;
 	}
 	p->net = &p->vp->net;
+	p->queues = p->net->dev.max_qp;		/* capped by the device */
 	p->id = sw_port_add(d->sw, p->name, &vu_net_port_ops, p->net);
 	if (p->id < 0) {
 		rc = p->id;

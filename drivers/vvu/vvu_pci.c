@@ -503,6 +503,42 @@ void vvu_pci_set_status(struct vvu_pci *p, uint32_t v)
 	wr32(p->devcfg, VVU_CFG_STATUS, v);
 }
 
+bool vvu_pci_frontend_gen(const struct vvu_pci *p, uint32_t *gen)
+{
+	if (p->devcfg_len < VVU_CFG_EXT_SIZE)
+		return false;
+	*gen = rd32(p->devcfg, VVU_CFG_FRONTEND_GEN);
+	return true;
+}
+
+uint32_t vvu_pci_refusals(const struct vvu_pci *p, char *why, size_t n)
+{
+	uint32_t count = 0, again;
+
+	if (n)
+		why[0] = '\0';
+	if (p->devcfg_len < VVU_CFG_EXT_SIZE || n == 0)
+		return 0;
+	/* The text can change under us: read until the count holds still. */
+	for (int tries = 0; tries < 4; tries++) {
+		size_t i;
+
+		count = rd32(p->devcfg, VVU_CFG_REFUSALS);
+		for (i = 0; i < n - 1 && i < VVU_CFG_REASON_LEN; i++) {
+			uint8_t ch = rd8(p->devcfg, VVU_CFG_REASON + i);
+
+			if (ch == 0)
+				break;
+			why[i] = ch >= 0x20 && ch < 0x7f ? (char)ch : '?';
+		}
+		why[i] = '\0';
+		again = rd32(p->devcfg, VVU_CFG_REFUSALS);
+		if (again == count)
+			break;
+	}
+	return count;
+}
+
 bool vvu_pci_needs_reset(const struct vvu_pci *p)
 {
 	uint8_t s = rd8(p->common, CC_STATUS);

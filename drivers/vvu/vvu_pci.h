@@ -31,6 +31,12 @@
 #define VVU_CFG_MAX_MEM_SLOTS 0x18
 #define VVU_CFG_MAX_MSG_SIZE 0x1c
 #define VVU_CFG_SIZE 0x20
+/* Extended configuration: frontend generation and the device's refusals. */
+#define VVU_CFG_FRONTEND_GEN 0x20
+#define VVU_CFG_REFUSALS 0x24
+#define VVU_CFG_REASON 0x28
+#define VVU_CFG_REASON_LEN 64
+#define VVU_CFG_EXT_SIZE 0x68
 #define VVU_STATUS_BACKEND_UP (1u << 0)
 #define VVU_STATUS_FRONTEND_UP (1u << 1)
 
@@ -84,6 +90,19 @@ void vvu_pci_fini(struct vvu_pci *p);
 /* The status field of the device configuration. */
 uint32_t vvu_pci_status(const struct vvu_pci *p);
 void vvu_pci_set_status(struct vvu_pci *p, uint32_t v);
+
+/*
+ * The count of frontends that came up (spec section 2).  false when the
+ * device has no extended configuration.
+ */
+bool vvu_pci_frontend_gen(const struct vvu_pci *p, uint32_t *gen);
+
+/*
+ * How many frontends the device itself disconnected for cause, and why it
+ * disconnected the last (NUL-terminated, at most n - 1 bytes, printable
+ * ASCII only).  Returns the count, 0 without extended configuration.
+ */
+uint32_t vvu_pci_refusals(const struct vvu_pci *p, char *why, size_t n);
 
 /* The device set NEEDS_RESET (virtio 1.2, 2.1.2), or reads back garbage. */
 bool vvu_pci_needs_reset(const struct vvu_pci *p);

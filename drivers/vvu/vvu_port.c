@@ -24,6 +24,7 @@ static const char *const state_names[VVU_NSTATES] = {
 
 static const char *const event_names[VVU_NEVENTS] = {
 	"frontend-up", "frontend-down", "bad-message", "device-fault",
+	"frontend-missed",
 };
 
 const char *vvu_state_name(enum vvu_state s)
@@ -45,23 +46,34 @@ static int port_vector_fd(void *arg, unsigned int v)
 	return vvu_pci_vector_fd(&p->pci, v);
 }
 
-/* Spec 5 step 5: forget the old frontend and ask for the next. */
+/*
+ * Spec 5 step 5: forget the old frontend and ask for the next.  The
+ * generation is read while BACKEND_UP is 0, so no frontend can come up
+ * between the read and the arming: the next one makes it armed_gen + 1.
+ */
+static void arm(struct vvu_port *p)
+{
+	vvu_pci_set_status(&p->pci, 0);
+	(void)vvu_pci_frontend_gen(&p->pci, &p->armed_gen);
+	vvu_pci_set_status(&p->pci, VVU_STATUS_BACKEND_UP);
+}
+
 static void rearm(struct vvu_port *p)
 {
 	vu_dev_disconnect(&p->net.dev);
 	vvu_pci_rx_drain(&p->pci);
-	vvu_pci_set_status(&p->pci, 0);
-	vvu_pci_set_status(&p->pci, VVU_STATUS_BACKEND_UP);
+	arm(p);
 }
 
 /* Actions, one per (state, event) that does something. */
 enum action { A_NONE, A_SERVE, A_REARM, A_DROP, A_BREAK };
 
 static const uint8_t table[VVU_NSTATES][VVU_NEVENTS] = {
-	[VVU_ST_ARMED] = { A_SERVE, A_NONE, A_DROP, A_BREAK },
-	[VVU_ST_SERVING] = { A_NONE, A_REARM, A_DROP, A_BREAK },
-	[VVU_ST_DROPPING] = { A_NONE, A_REARM, A_NONE, A_BREAK },
-	[VVU_ST_BROKEN] = { A_NONE, A_NONE, A_NONE, A_NONE },
+	/*                  up       down     bad-msg  fault    missed */
+	[VVU_ST_ARMED] = { A_SERVE, A_NONE, A_DROP, A_BREAK, A_REARM },
+	[VVU_ST_SERVING] = { A_NONE, A_REARM, A_DROP, A_BREAK, A_NONE },
+	[VVU_ST_DROPPING] = { A_NONE, A_REARM, A_NONE, A_BREAK, A_NONE },
+	[VVU_ST_BROKEN] = { A_NONE, A_NONE, A_NONE, A_NONE, A_NONE },
 };
 
 static void event(struct vvu_port *p, enum vvu_event ev, const char *why)
@@ -76,6 +88,8 @@ static void event(struct vvu_port *p, enum vvu_event ev, const char *why)
 	case A_REARM:
 		if (from == VVU_ST_SERVING)
 			p->disconnects++;
+		if (ev == VVU_EV_FRONTEND_MISSED)
+			p->missed++;
 		rearm(p);
 		p->state = VVU_ST_ARMED;
 		break;
@@ -105,17 +119,36 @@ static void event(struct vvu_port *p, enum vvu_event ev, const char *why)
 			state_names[from], state_names[p->state], event_names[ev]);
 }
 
+/* A frontend the device refused shows as this port's last error. */
+static void check_refusals(struct vvu_port *p)
+{
+	char why[VVU_CFG_REASON_LEN + 1];
+	uint32_t n = vvu_pci_refusals(&p->pci, why, sizeof(why));
+
+	if (n == p->device_refusals)
+		return;
+	p->device_refusals = n;
+	snprintf(p->last_error, sizeof(p->last_error), "device refused the frontend: %s",
+		 why);
+	p->bad_messages++;
+}
+
 static void check_status(struct vvu_port *p)
 {
-	uint32_t st;
+	uint32_t st, gen;
 
 	if (vvu_pci_needs_reset(&p->pci)) {
 		event(p, VVU_EV_DEVICE_FAULT, "device needs reset");
 		return;
 	}
+	check_refusals(p);
 	st = vvu_pci_status(&p->pci);
 	if (st & VVU_STATUS_FRONTEND_UP)
 		event(p, VVU_EV_FRONTEND_UP, "");
+	else if (p->state == VVU_ST_ARMED && vvu_pci_frontend_gen(&p->pci, &gen) &&
+		 gen != p->armed_gen)
+		/* It came and went between two looks: re-arm for the next (spec 5). */
+		event(p, VVU_EV_FRONTEND_MISSED, "");
 	else
 		event(p, VVU_EV_FRONTEND_DOWN, "");
 }
@@ -241,8 +274,13 @@ int vvu_port_open(struct vvu_port *p, struct rte_pci_device *pdev,
 	vu_net_init(&p->net, p->name, &vvu_transport_ops, &p->tp, max_qp);
 	p->status_period = rte_get_timer_hz() / 100;	/* 10 ms */
 	p->state = VVU_ST_ARMED;
-	vvu_pci_set_status(&p->pci, 0);
-	vvu_pci_set_status(&p->pci, VVU_STATUS_BACKEND_UP);
+	{
+		char old[VVU_CFG_REASON_LEN + 1];
+
+		/* Refusals before we came are not ours to report. */
+		p->device_refusals = vvu_pci_refusals(&p->pci, old, sizeof(old));
+	}
+	arm(p);
 	vlog_info("%s: armed on %s", p->name, p->pci.name);
 	return 0;
 }

@@ -38,6 +38,7 @@ enum vvu_event {
 	VVU_EV_FRONTEND_DOWN,
 	VVU_EV_BAD_MESSAGE,	/* frontend broke the protocol */
 	VVU_EV_DEVICE_FAULT,	/* device broke a ring or status rule */
+	VVU_EV_FRONTEND_MISSED,	/* a frontend came and went while we were armed */
 	VVU_NEVENTS
 };
 
@@ -50,6 +51,9 @@ struct vvu_port {
 	uint64_t next_status_check;	/* timer cycles */
 	uint64_t status_period;
 	uint64_t connects, disconnects, bad_messages;
+	uint64_t missed;		/* frontends that came and went unseen */
+	uint32_t armed_gen;		/* frontend generation when we last armed */
+	uint32_t device_refusals;	/* the device's refusal count we have shown */
 	char last_error[192];
 	bool state_dirty;		/* state changed: the owner should look */
 };

@@ -14,6 +14,7 @@ Run one attack by hand against a listening port:
 (see attacks.py for the catalogue, `--list` to print it).
 """
 
+import fcntl
 import mmap
 import os
 import random
@@ -115,13 +116,19 @@ def eth_frame(dst, src, size=64, fill=0):
 class Region:
     """One memfd we own, mapped here, offered to the switch as one region."""
 
-    def __init__(self, size, gpa=GPA_BASE, uva=UVA_BASE, mmap_offset=0, name="hostile"):
+    def __init__(self, size, gpa=GPA_BASE, uva=UVA_BASE, mmap_offset=0, name="hostile",
+                 sealed=False):
+        """sealed: the memfd can no longer shrink or grow, as QEMU's memory-backend-memfd
+        makes it (the virtio-vhost-user device maps nothing else by default)."""
         self.size = size
         self.gpa = gpa
         self.uva = uva
         self.mmap_offset = mmap_offset
-        self.fd = os.memfd_create(name, os.MFD_CLOEXEC)
+        self.fd = os.memfd_create(name, os.MFD_CLOEXEC |
+                                  (os.MFD_ALLOW_SEALING if sealed else 0))
         os.ftruncate(self.fd, size + mmap_offset)
+        if sealed:
+            fcntl.fcntl(self.fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
         self.mm = mmap.mmap(self.fd, size + mmap_offset, mmap.MAP_SHARED,
                             mmap.PROT_READ | mmap.PROT_WRITE)
         self.mv16 = None
@@ -252,7 +259,7 @@ class Frontend:
     MEM_SIZE = 0x400000         # 4 MiB
 
     def __init__(self, path, num=256, mem_size=None, features=None, mac=None,
-                 timeout=20.0, name="hostile"):
+                 timeout=20.0, name="hostile", sealed=False):
         self.path = path
         self.num = num
         self.timeout = timeout
@@ -271,7 +278,7 @@ class Frontend:
         self.TX_BUF = self.RX_BUF + self.nbuf * self.BUF_SIZE
         self.SPARE = self.TX_BUF + self.nbuf * self.BUF_SIZE
         size = mem_size or max(self.MEM_SIZE, _align(self.SPARE + 0x100000, 0x100000))
-        self.mem = Region(size, name=name)
+        self.mem = Region(size, name=name, sealed=sealed)
         self.regions = [self.mem]
         self.rx = Ring(self.mem, self.RX_RING, num)
         self.tx = Ring(self.mem, self.TX_RING, num)

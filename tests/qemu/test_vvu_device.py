@@ -44,13 +44,13 @@ def qemu():
 
 
 class Rig:
-    def __init__(self, qemu, shm=SHM):
+    def __init__(self, qemu, shm=SHM, dev_opts=""):
         self.dir = vq.tmpdir()
         self.path = os.path.join(self.dir, "vvu0.sock")
         self.qt = QTest(qemu, [
             "-chardev", "socket,id=c0,path=%s,server=on,wait=off" % self.path,
-            "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d,uuid=%s"
-            % (shm, UUID)], self.dir)
+            "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d,uuid=%s%s"
+            % (shm, UUID, "," + dev_opts if dev_opts else "")], self.dir)
         self.drv = Driver(self.qt)
         self.fe = None
 
@@ -499,3 +499,184 @@ def test_fuzz_messages(rig):
     assert disconnects > 100 and delivered >= 5, (disconnects, delivered)
     fe.send(GET_FEATURES)
     assert rig.drv.recv() == (GET_FEATURES, 1, b"")
+
+
+# ---- frontend churn and memory lifetime (issues 8 and 14) ----
+
+CFG_GEN, CFG_REFUSALS, CFG_REASON = 0x20, 0x24, 0x28
+CYCLES = int(os.environ.get("VVU_DEVICE_CYCLES", "500"))
+
+
+def mem_table(*regions):
+    return struct.pack("<II", len(regions), 0) + b"".join(region(*r) for r in regions)
+
+
+def reason(rig):
+    return rig.qt.read(rig.drv.devcfg + CFG_REASON, 64).split(b"\0")[0].decode()
+
+
+def qemu_fds(rig):
+    return len(os.listdir("/proc/%d/fd" % rig.qt.proc.pid))
+
+
+def qemu_maps(rig):
+    with open("/proc/%d/maps" % rig.qt.proc.pid) as f:
+        return sum(1 for _ in f)
+
+
+def wait_for(cond, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return cond()
+
+
+def test_repeated_mem_tables_one_connection(rig):
+    """Each SET_MEM_TABLE moves the memory to another file, so each one unmaps the regions of
+    the last while the guest reads BAR 2. The regions' memory must live until QEMU's last
+    FlatView lets go of it, and not a moment longer (before the fix: use-after-free in the RCU
+    thread, flatview_destroy -> phys_section_destroy -> object_unref, after 15-69 tables)."""
+    fe = rig.connect()
+    d = rig.drv
+    fds0, maps0 = qemu_fds(rig), qemu_maps(rig)
+    for i in range(CYCLES):
+        fd = memfd(1 << 20, b"table %d" % i)
+        fe.send(SET_MEM_TABLE, mem_table((0x100000 * (i % 7), 1 << 20, 0x7F0000000000, 0)),
+                [fd])
+        os.close(fd)
+        req, _, p = d.recv()
+        assert req == SET_MEM_TABLE, (i, req)
+        r = struct.unpack_from("<Q", p, 8 + 24)[0]
+        assert rig.qt.read(d.shm + r, 12).rstrip(b"\0") == (b"table %d" % i)[:12], i
+    assert rig.qt.alive(), rig.qt.log()
+    # Only the last table is still held: old files and mappings are released (after RCU).
+    assert wait_for(lambda: qemu_fds(rig) <= fds0 + 1), (fds0, qemu_fds(rig))
+    assert wait_for(lambda: qemu_maps(rig) <= maps0 + 2), (maps0, qemu_maps(rig))
+    fe.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    assert wait_for(lambda: qemu_fds(rig) <= fds0), "every region released on disconnect"
+
+
+def _churn(rig, i):
+    """One frontend: memory (a table, then an added region), two rings' fds, then close."""
+    fe = rig.connect()
+    d = rig.drv
+    fd, fd2 = memfd(1 << 20, b"cycle %d" % i), memfd(1 << 20)
+    fe.send(SET_MEM_TABLE, mem_table((0, 1 << 20, 0x7F0000000000, 0)), [fd])
+    fe.send(ADD_MEM_REG, struct.pack("<Q", 0) + region(0x100000000, 1 << 20,
+                                                       0x7F0000100000, 0), [fd2])
+    os.close(fd)
+    os.close(fd2)
+    efds = [os.eventfd(0, os.EFD_NONBLOCK) for _ in range(4)]
+    for q in range(2):
+        fe.send(SET_VRING_KICK, struct.pack("<Q", q), [efds[2 * q]])
+        fe.send(SET_VRING_CALL, struct.pack("<Q", q), [efds[2 * q + 1]])
+    for e in efds:
+        os.close(e)
+    for want in (SET_MEM_TABLE, ADD_MEM_REG) + (SET_VRING_KICK, SET_VRING_CALL) * 2:
+        m = d.recv()
+        assert m is not None and m[0] == want, (i, want, m)
+    fe.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0), i
+    while d.recv(timeout=0.05) is not None:
+        pass
+
+
+def test_connect_setup_close_cycles(rig):
+    """CYCLES frontends in a row on one port, each with memory and rings set up."""
+    fds0 = qemu_fds(rig)
+    for i in range(CYCLES):
+        _churn(rig, i)
+    assert rig.qt.alive(), rig.qt.log()
+    assert wait_for(lambda: qemu_fds(rig) <= fds0), (fds0, qemu_fds(rig))
+    # QEMU's stderr stays bounded however fast frontends come and go.
+    assert len(rig.qt.log()) < 64 << 10, len(rig.qt.log())
+
+
+def test_add_mem_reg_repeat_and_refusal_reason(rig):
+    """QEMU 7.2 with queues=2 sends each region twice on one connection: the exact repeat is
+    counted (same R), removed as often; anything else that overlaps is refused, and the
+    reason reaches the driver in config space."""
+    fe = rig.connect()
+    d = rig.drv
+    fd = memfd(1 << 20, b"repeated")
+    reg = struct.pack("<Q", 0) + region(0x200000000, 1 << 20, 0x7F1000000000, 0)
+    offs = []
+    for _ in range(2):
+        fe.send(ADD_MEM_REG, reg, [fd])
+        req, _, p = d.recv()
+        assert req == ADD_MEM_REG
+        offs.append(struct.unpack_from("<Q", p, 8 + 24)[0])
+    assert offs[0] == offs[1], "the repeat is delivered with the same BAR offset"
+    fe.send(REM_MEM_REG, reg)
+    assert struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0] == offs[0]
+    assert rig.qt.read(d.shm + offs[0], 8) == b"repeated", "one removal of two: still mapped"
+    fe.send(REM_MEM_REG, reg)
+    assert struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0] == offs[0]
+    assert rig.qt.read(d.shm + offs[0], 8) != b"repeated", "second removal unmaps"
+    fe.send(REM_MEM_REG, reg)
+    assert struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0] == (1 << 64) - 1
+    # The same numbers over another file: a real overlap.
+    refusals = d.cfg32(CFG_REFUSALS)
+    fe.send(ADD_MEM_REG, reg, [fd])
+    assert d.recv()[0] == ADD_MEM_REG
+    fe.send(ADD_MEM_REG, reg, [memfd(1 << 20)])
+    rig.expect_disconnect("overlapping ADD_MEM_REG")
+    assert d.cfg32(CFG_REFUSALS) == refusals + 1
+    assert "overlaps" in reason(rig), reason(rig)
+
+
+def test_unsealed_memory_refused(rig):
+    """Memory that could shrink under the guest is refused, with the reason in config space;
+    sealed memory cannot be truncated by the frontend at all."""
+    fe = rig.connect()
+    d = rig.drv
+    fe.send(SET_MEM_TABLE, mem_table((0, 1 << 20, 0x7F0000000000, 0)),
+            [memfd(1 << 20, sealed=False)])
+    rig.expect_disconnect("unsealed memfd")
+    assert "sealed" in reason(rig), reason(rig)
+    fe = rig.connect()
+    fd = memfd(1 << 20, b"sealed")
+    fe.send(SET_MEM_TABLE, mem_table((0, 1 << 20, 0x7F0000000000, 0)), [fd])
+    r = struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0]
+    with pytest.raises(PermissionError):
+        os.ftruncate(fd, 0)
+    assert rig.qt.read(d.shm + r, 6) == b"sealed"
+
+
+def test_unsealed_memory_allowed_by_property(qemu):
+    r = Rig(qemu, dev_opts="allow-unsealed-memory=on")
+    try:
+        fe = r.connect()
+        fd = memfd(1 << 20, b"unsealed", sealed=False)
+        fe.send(SET_MEM_TABLE, mem_table((0, 1 << 20, 0x7F0000000000, 0)), [fd])
+        p = r.drv.recv()[2]
+        assert r.qt.read(r.drv.shm + struct.unpack_from("<Q", p, 8 + 24)[0], 8) == b"unsealed"
+    finally:
+        r.close()
+
+
+def test_frontend_generation(rig):
+    """frontend_gen counts frontends that came up, so a driver that looked too late still
+    learns that one came and went (and re-arms instead of waiting for ever)."""
+    d = rig.drv
+    g0 = d.cfg32(CFG_GEN)
+    fe = rig.connect()
+    assert d.cfg32(CFG_GEN) == g0 + 1
+    fe.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    # Arm, and let a frontend connect and vanish before the driver looks again.
+    d.rearm()
+    gone = Frontend(rig.path)
+    assert wait_for(lambda: d.cfg32(CFG_GEN) == g0 + 2), "the short-lived frontend came up"
+    gone.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    # Not re-armed: the next frontend waits; re-armed: it is served.
+    rig.fe = Frontend(rig.path)
+    time.sleep(0.3)
+    assert d.status() & vq.STATUS_FRONTEND_UP == 0
+    d.rearm()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
+    assert d.cfg32(CFG_GEN) == g0 + 3

@@ -3,6 +3,7 @@
 # frontend, so the device model can be tested end to end without a guest kernel. Trusts QEMU's
 # qtest replies; checks everything the device puts in guest memory against the spec
 # (docs/virtio-vhost-user.md).
+import fcntl
 import os
 import select
 import socket
@@ -393,11 +394,15 @@ def region(gpa, size, uaddr, off):
     return struct.pack("<QQQQ", gpa, size, uaddr, off)
 
 
-def memfd(size, fill=None):
-    fd = os.memfd_create("vvu-test", 0)
+def memfd(size, fill=None, sealed=True):
+    """A memfd of size bytes. sealed: it can no longer shrink or grow, as QEMU's
+    memory-backend-memfd makes it (the device maps only memory that cannot shrink)."""
+    fd = os.memfd_create("vvu-test", os.MFD_ALLOW_SEALING if sealed else 0)
     os.ftruncate(fd, size)
     if fill is not None:
         os.pwrite(fd, fill, 0)
+    if sealed:
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW)
     return fd
 
 

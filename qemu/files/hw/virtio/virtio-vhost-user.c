@@ -8,6 +8,16 @@
  * mapped; a bad message disconnects that frontend with an error_report and never reaches the
  * guest. The guest driver is trusted only as far as its own device goes: a bad txq buffer is
  * discarded, a too-small rxq buffer marks the device broken (virtio_error).
+ *
+ * Frontend memory in BAR 2. Each mapped region is a VvuRegionMem object that owns its
+ * MemoryRegion. The slot holds one reference; every FlatView (and its dispatch sections)
+ * that maps the MemoryRegion holds more, because memory_region_ref() references the owner.
+ * Removing a region is memory_region_del_subregion() then dropping the slot's reference,
+ * nothing else: the object, the MemoryRegion, its RAMBlock and the mmap go away with the last
+ * FlatView that still maps them, after the RCU grace period that FlatView waits for. No code
+ * here frees memory that a FlatView may reach, so no ordering of RCU callbacks matters.
+ * Memory must be sealed against shrinking (F_SEAL_SHRINK): a frontend that truncates a
+ * mapped file would otherwise raise SIGBUS in a vCPU thread and kill the VM.
  */
 
 #include "qemu/osdep.h"
@@ -32,6 +42,13 @@
 #include "sysemu/runstate.h"
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <fcntl.h>
+
+#ifndef F_GET_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#define F_SEAL_SHRINK 0x0002
+#endif
 
 /* vhost-user request codes (front-end to back-end), docs/interop/vhost-user.rst. */
 enum {
@@ -238,6 +255,45 @@ static bool vvu_is_socket(int fd)
 }
 
 /*
+ * error_report within a budget of VVU_LOG_BURST lines per VVU_LOG_WINDOW_MS per device, so a
+ * frontend in a connect/refuse loop cannot flood QEMU's stderr; the next line printed says
+ * how many were suppressed.
+ */
+#define VVU_LOG_BURST 10
+#define VVU_LOG_WINDOW_MS 5000
+
+static void G_GNUC_PRINTF(3, 4)
+vvu_report(VirtIOVhostUser *s, bool error, const char *fmt, ...)
+{
+    int64_t now = qemu_clock_get_ms(QEMU_CLOCK_REALTIME);
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    if (now - s->log_window_ms >= VVU_LOG_WINDOW_MS) {
+        s->log_window_ms = now;
+        s->log_in_window = 0;
+    }
+    if (s->log_in_window >= VVU_LOG_BURST) {
+        s->log_suppressed++;
+        return;
+    }
+    s->log_in_window++;
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    if (s->log_suppressed) {
+        info_report("virtio-vhost-user %s: %" PRIu64 " messages suppressed",
+                    vvu_id(s), s->log_suppressed);
+        s->log_suppressed = 0;
+    }
+    if (error) {
+        error_report("virtio-vhost-user %s: %s", vvu_id(s), msg);
+    } else {
+        info_report("virtio-vhost-user %s: %s", vvu_id(s), msg);
+    }
+}
+
+/*
  * Disconnecting from inside a chardev callback re-enters the chardev, so a protocol error
  * only records the reason, stops reading, and leaves the work to a bottom half.
  */
@@ -259,36 +315,17 @@ vvu_fail(VirtIOVhostUser *s, const char *fmt, ...)
 
 /* ---- BAR 2: frontend memory ---------------------------------------------- */
 
-typedef struct VvuDeferredMr {
-    struct rcu_head rcu;
-    MemoryRegion *mr;
-    Object *owner;
-} VvuDeferredMr;
-
-static void vvu_deferred_mr_free(VvuDeferredMr *d)
-{
-    object_unparent(OBJECT(d->mr));
-    object_unref(d->owner);
-    g_free(d);
-}
-
+/*
+ * Take a region out of BAR 2 and drop the slot's reference (see the top of the file: the
+ * memory lives on while any FlatView still maps it). Inside a memory transaction.
+ */
 static void vvu_region_unmap(VirtIOVhostUser *s, VvuRegion *r)
 {
-    VvuDeferredMr *d;
-
     if (!r->used) {
         return;
     }
-    memory_region_del_subregion(&s->shm, r->mr);
-    /*
-     * vCPUs may still run on the previous flat view until an RCU grace period has passed, so
-     * the MemoryRegion (and its RAMBlock, which owns the fd and the mapping) dies only then.
-     */
-    d = g_new0(VvuDeferredMr, 1);
-    d->mr = r->mr;
-    d->owner = OBJECT(s);
-    object_ref(d->owner);
-    call_rcu(d, vvu_deferred_mr_free, rcu);
+    memory_region_del_subregion(&s->shm, &r->mem->mr);
+    object_unref(OBJECT(r->mem));
     memset(r, 0, sizeof(*r));
 }
 
@@ -346,6 +383,28 @@ static bool vvu_bar_alloc(VirtIOVhostUser *s, uint64_t len, uint64_t align,
 }
 
 /*
+ * A file that can shrink under a mapping turns the next access into SIGBUS, and the vCPU
+ * that takes it is not ours to catch. memfds sealed with F_SEAL_SHRINK cannot shrink (QEMU's
+ * memory-backend-memfd seals by default); anything else needs allow-unsealed-memory=on.
+ */
+static bool vvu_fd_cannot_shrink(VirtIOVhostUser *s, int fd, Error **errp)
+{
+    int seals = fcntl(fd, F_GET_SEALS);
+
+    if (seals >= 0 && (seals & F_SEAL_SHRINK)) {
+        return true;
+    }
+    if (s->allow_unsealed) {
+        return true;
+    }
+    error_setg(errp, "memory %s: it could be truncated under the guest; use a memfd "
+               "with F_SEAL_SHRINK (memory-backend-memfd seals by default) or set "
+               "allow-unsealed-memory=on on this device",
+               seals < 0 ? "is not a memfd" : "is not sealed against shrinking");
+    return false;
+}
+
+/*
  * Map [file_off, file_off + size) of fd into a free part of BAR 2 and fill r. On success the
  * RAMBlock owns fd. On failure fd is still the caller's and errp says why.
  */
@@ -354,7 +413,7 @@ static bool vvu_region_map(VirtIOVhostUser *s, VvuRegion *r, int fd,
 {
     struct stat st;
     uint64_t page, start, end, len, base;
-    MemoryRegion *mr;
+    VvuRegionMem *mem;
     Error *err = NULL;
     g_autofree char *name = NULL;
 
@@ -364,6 +423,9 @@ static bool vvu_region_map(VirtIOVhostUser *s, VvuRegion *r, int fd,
     }
     if (!S_ISREG(st.st_mode)) {
         error_setg(errp, "memory fd is not a regular file (memfd, tmpfs, hugetlbfs)");
+        return false;
+    }
+    if (!vvu_fd_cannot_shrink(s, fd, errp)) {
         return false;
     }
     page = MAX(qemu_real_host_page_size(), qemu_fd_getpagesize(fd));
@@ -387,19 +449,21 @@ static bool vvu_region_map(VirtIOVhostUser *s, VvuRegion *r, int fd,
                    s->shm_size);
         return false;
     }
-    mr = g_new0(MemoryRegion, 1);
+    mem = VVU_REGION_MEM(object_new(TYPE_VVU_REGION_MEM));
     name = g_strdup_printf("vvu-shm-%" PRIu64, ++s->map_generation);
-    memory_region_init_ram_from_fd(mr, OBJECT(s), name, len, RAM_SHARED, fd, start,
+    memory_region_init_ram_from_fd(&mem->mr, OBJECT(mem), name, len, RAM_SHARED, fd, start,
                                    &err);
     if (err) {
+        /* the MemoryRegion unparented itself: dropping mem frees both */
+        object_unref(OBJECT(mem));
         error_propagate_prepend(errp, err, "mapping a frontend memory region: ");
-        return false; /* the region unparented itself; its struct is leaked */
+        return false;
     }
-    OBJECT(mr)->free = g_free;
-    memory_region_add_subregion(&s->shm, base, mr);
+    memory_region_add_subregion(&s->shm, base, &mem->mr);
 
     r->used = true;
-    r->mr = mr;
+    r->refs = 1;
+    r->mem = mem;
     r->bar_base = base;
     r->bar_len = len;
     r->bar_off = base + (file_off - start);
@@ -505,6 +569,7 @@ static bool vvu_set_mem_table(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
 
         if (keep_of[i] >= 0) {
             r = &s->regions[keep_of[i]];
+            r->refs = 1;   /* a table replaces every count */
         } else {
             r = vvu_free_slot(s);
             if (!r) {
@@ -548,10 +613,31 @@ static bool vvu_add_mem_reg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
     uint8_t *p = m->buf + VVU_HDR_SIZE + 8;
     VvuRegionDesc d;
     VvuRegion *r;
+    struct stat st;
     bool ok;
 
     vvu_region_desc_read(p, &d);
-    if (!vvu_region_desc_check(&d, errp) || vvu_overlaps_mapped(s, &d, errp)) {
+    if (!vvu_region_desc_check(&d, errp)) {
+        return false;
+    }
+    /*
+     * QEMU 7.2 with queues=N sends each region once per queue pair on one connection. An
+     * exact repeat of a mapped region, the same file included, is counted and delivered
+     * with the same BAR offset; REM_MEM_REG unmaps it when the count drops to 0.
+     */
+    if (fstat(m->fds[0], &st) < 0) {
+        error_setg_errno(errp, errno, "ADD_MEM_REG: fstat of the fd failed");
+        return false;
+    }
+    for (uint32_t k = 0; k < s->max_mem_slots; k++) {
+        r = &s->regions[k];
+        if (vvu_region_same(r, &d, &st) && r->refs < UINT32_MAX) {
+            r->refs++;
+            wr64(p + 24, r->bar_off);
+            return true;   /* the fd is closed on delivery */
+        }
+    }
+    if (vvu_overlaps_mapped(s, &d, errp)) {
         return false;
     }
     r = vvu_free_slot(s);
@@ -584,6 +670,10 @@ static bool vvu_rem_mem_reg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
 
         if (r->used && r->gpa == d.gpa && r->size == d.size && r->uaddr == d.uaddr) {
             off = r->bar_off;
+            if (r->refs > 1) {
+                r->refs--;
+                break;
+            }
             memory_region_transaction_begin();
             vvu_region_unmap(s, r);
             memory_region_transaction_commit();
@@ -808,8 +898,7 @@ static void vvu_bchan_read(void *opaque)
         }
         if (r <= 0) {
             /* The frontend closed its end: forget the channel, keep the connection. */
-            warn_report("virtio-vhost-user %s: backend request channel closed by the frontend",
-                        vvu_id(s));
+            vvu_report(s, false, "backend request channel closed by the frontend");
             vvu_bchan_close(s);
             return;
         }
@@ -1148,13 +1237,13 @@ static void vvu_frontend_down(VirtIOVhostUser *s, bool disconnect, const char *w
 {
     bool was_up = s->status & VVU_STATUS_FRONTEND_UP;
 
-    if (was_up || why) {
-        if (why) {
-            error_report("virtio-vhost-user %s: disconnecting the vhost-user frontend: %s",
-                         vvu_id(s), why);
-        } else {
-            info_report("virtio-vhost-user %s: vhost-user frontend disconnected", vvu_id(s));
-        }
+    if (why) {
+        vvu_report(s, true, "disconnecting the vhost-user frontend: %s", why);
+        /* The driver shows this as the port's last error (spec section 2). */
+        s->refusals++;
+        pstrcpy(s->reason, sizeof(s->reason), why);
+    } else if (was_up) {
+        vvu_report(s, false, "vhost-user frontend disconnected");
     }
     s->status &= ~VVU_STATUS_FRONTEND_UP;
     vvu_in_reset(&s->main_in);
@@ -1168,7 +1257,7 @@ static void vvu_frontend_down(VirtIOVhostUser *s, bool disconnect, const char *w
         s->connected = false;
         qemu_chr_fe_disconnect(&s->chr);
     }
-    if (was_up) {
+    if (was_up || why) {
         virtio_notify_config(VIRTIO_DEVICE(s));
     }
 }
@@ -1212,7 +1301,12 @@ static void vvu_update_state(VirtIOVhostUser *s)
 
     if (up && !(s->status & VVU_STATUS_FRONTEND_UP)) {
         s->status |= VVU_STATUS_FRONTEND_UP;
-        info_report("virtio-vhost-user %s: vhost-user frontend up", vvu_id(s));
+        /*
+         * A frontend can come and go before the driver looks at the status: the
+         * generation tells the driver one did, so that it re-arms (spec section 5).
+         */
+        s->frontend_gen++;
+        vvu_report(s, false, "vhost-user frontend up");
         for (uint32_t i = 0; i < s->max_vhost_queues; i++) {
             vvu_vring_update_watch(&s->vrings[i]);
         }
@@ -1400,6 +1494,9 @@ static void vvu_get_config(VirtIODevice *vdev, uint8_t *config)
     memcpy(config + offsetof(VvuConfig, uuid), s->uuid.data, 16);
     stl_le_p(config + offsetof(VvuConfig, max_mem_slots), s->max_mem_slots);
     stl_le_p(config + offsetof(VvuConfig, max_msg_size), VVU_MAX_MSG_SIZE);
+    stl_le_p(config + offsetof(VvuConfig, frontend_gen), s->frontend_gen);
+    stl_le_p(config + offsetof(VvuConfig, refusals), s->refusals);
+    memcpy(config + offsetof(VvuConfig, reason), s->reason, VVU_REASON_LEN);
 }
 
 static void vvu_set_config(VirtIODevice *vdev, const uint8_t *config)
@@ -1539,6 +1636,7 @@ static Property vvu_properties[] = {
     DEFINE_PROP_UINT32("max-vhost-queues", VirtIOVhostUser, max_vhost_queues, 16),
     DEFINE_PROP_UINT32("max-mem-slots", VirtIOVhostUser, max_mem_slots, 32),
     DEFINE_PROP_SIZE("shm-size", VirtIOVhostUser, shm_size, 1 * GiB),
+    DEFINE_PROP_BOOL("allow-unsealed-memory", VirtIOVhostUser, allow_unsealed, false),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -1566,8 +1664,15 @@ static const TypeInfo vvu_info = {
     .class_init = vvu_class_init,
 };
 
+static const TypeInfo vvu_region_mem_info = {
+    .name = TYPE_VVU_REGION_MEM,
+    .parent = TYPE_OBJECT,
+    .instance_size = sizeof(VvuRegionMem),
+};
+
 static void vvu_register_types(void)
 {
+    type_register_static(&vvu_region_mem_info);
     type_register_static(&vvu_info);
 }
 

@@ -26,12 +26,17 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVhostUser, VIRTIO_VHOST_USER)
 #define VVU_MAX_MSG_SIZE        4096u
 #define VVU_HDR_SIZE            12u
 
+#define VVU_REASON_LEN 64
+
 typedef struct VvuConfig {
     uint32_t status;
     uint32_t max_vhost_queues;
     uint8_t uuid[16];
     uint32_t max_mem_slots;
     uint32_t max_msg_size;
+    uint32_t frontend_gen;      /* frontends that came up since reset */
+    uint32_t refusals;          /* frontends the device disconnected for cause */
+    char reason[VVU_REASON_LEN]; /* why, for the last of them; NUL-terminated */
 } QEMU_PACKED VvuConfig;
 
 /* PCI capability types (section 4). */
@@ -59,14 +64,29 @@ typedef struct VvuInMsg {
     bool complete;      /* parsed and waiting for an rxq buffer */
 } VvuInMsg;
 
+/*
+ * The memory of one mapped frontend region: a QOM object of its own that owns the
+ * MemoryRegion (and through it the RAMBlock, fd and mmap). FlatViews reference a
+ * MemoryRegion by referencing its owner, so this object, and the MemoryRegion inside it,
+ * live until the last FlatView that maps it is destroyed, whenever that is.
+ */
+#define TYPE_VVU_REGION_MEM "virtio-vhost-user-region"
+OBJECT_DECLARE_SIMPLE_TYPE(VvuRegionMem, VVU_REGION_MEM)
+
+struct VvuRegionMem {
+    Object parent_obj;
+    MemoryRegion mr;
+};
+
 /* A window of BAR 2 holding part of one frontend file. */
 typedef struct VvuRegion {
     bool used;
+    uint32_t refs;                            /* identical ADD_MEM_REGs not yet removed */
     uint64_t gpa, size, uaddr, mmap_offset;   /* as the frontend sent them */
     uint64_t bar_base, bar_len;               /* the mapping in BAR 2 */
     uint64_t bar_off;                         /* R: where gpa appears */
     uint64_t dev, ino;                        /* file identity */
-    MemoryRegion *mr;
+    VvuRegionMem *mem;                        /* our one reference */
 } VvuRegion;
 
 typedef struct VvuVring {
@@ -87,6 +107,7 @@ struct VirtIOVhostUser {
     uint32_t max_vhost_queues;
     uint32_t max_mem_slots;
     uint64_t shm_size;
+    bool allow_unsealed;     /* map memory the frontend could still shrink */
 
     VirtQueue *rxq, *txq;
     MemoryRegion bar0;       /* doorbells + notification registers */
@@ -110,6 +131,16 @@ struct VirtIOVhostUser {
     VvuRegion *regions;      /* max_mem_slots entries */
     VvuRegion log;
     uint64_t map_generation;
+
+    /* What the driver reads in config space about frontends (spec section 2). */
+    uint32_t frontend_gen;
+    uint32_t refusals;
+    char reason[VVU_REASON_LEN];
+
+    /* error_report budget: a frontend in a reconnect loop must not flood stderr */
+    int64_t log_window_ms;
+    uint32_t log_in_window;
+    uint64_t log_suppressed;
 };
 
 #endif
