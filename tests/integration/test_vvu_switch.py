@@ -35,14 +35,16 @@ class DaemonSwitchVM(SwitchVM):
     virtio-serial port the host reaches through ctl_sock, and an empty
     PCIe root port (rp1) with room for a hot-added device's 1 GiB BAR."""
 
-    def __init__(self, qemu, image, socks, ctl_sock):
-        super().__init__("switch", qemu, image, socks, extra=[
-            "-device", "virtio-serial-pci,id=vser0",
-            "-chardev", f"socket,id=ctl,path={ctl_sock},server=on,wait=off",
-            "-device", "virtserialport,chardev=ctl,name=org.vvu-switch.ctl",
-            "-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x6,"
-                       "pref64-reserve=2G"])
+    def __init__(self, qemu, image, socks, ctl_sock, root_port=True, daemon_args=""):
+        extra = ["-device", "virtio-serial-pci,id=vser0",
+                 "-chardev", f"socket,id=ctl,path={ctl_sock},server=on,wait=off",
+                 "-device", "virtserialport,chardev=ctl,name=org.vvu-switch.ctl"]
+        if root_port:
+            extra += ["-device", "pcie-root-port,id=rp1,chassis=1,slot=1,addr=0x6,"
+                                 "pref64-reserve=2G"]
+        super().__init__("switch", qemu, image, socks, extra=extra)
         self.ctl_sock = ctl_sock
+        self.daemon_args = daemon_args
 
     def kill(self):
         super().kill()
@@ -52,7 +54,7 @@ class DaemonSwitchVM(SwitchVM):
         if self.run_status("command -v vvu-switchd")[0] != 0:
             pytest.skip("SKIP: the switch VM image has no vvu-switchd (build it in build/)")
         self.run("setsid sh -c 'exec vvu-switchd --vvu auto --idle-poll-us 200 "
-                 f"--control {CTL_IN_VM} "
+                 f"--control {CTL_IN_VM} {self.daemon_args} "
                  "--control-stream /dev/virtio-ports/org.vvu-switch.ctl "
                  "> /tmp/switchd.log 2>&1' </dev/null >/dev/null 2>&1 &")
         deadline = time.monotonic() + timeout

@@ -31,6 +31,7 @@
 #include "qemu/module.h"
 #include "qemu/units.h"
 #include "qemu/host-utils.h"
+#include "qemu/cutils.h"
 #include "hw/qdev-properties.h"
 #include "hw/qdev-properties-system.h"
 #include "hw/virtio/virtio.h"
