@@ -515,20 +515,17 @@ int vvu_config_key_info(unsigned int i, struct vvu_config_key_info *out)
 
 /*
  * Set key k of a section (obj: the config or the port) to v.  0, or
- * -EINVAL with err holding "key: what is wrong".
+ * -EINVAL with err saying what is wrong, the key named in it.
  */
 static int set_key(enum key_sec sec, void *obj, const char *k, const char *v,
 		   char *err, size_t errlen)
 {
 	const struct key *key = find_key(sec, k);
-	char why[192];
 
 	if (!key)
-		return fail(err, errlen, "%s: unknown %s key", k,
-			    sec == SEC_SWITCH ? "switch" : "port");
-	if (key->set(key, obj, v, why, sizeof(why)))
-		return fail(err, errlen, "%s: %s", k, why);
-	return 0;
+		return fail(err, errlen, "unknown %s key '%.64s'",
+			    sec == SEC_SWITCH ? "switch" : "port", k);
+	return key->set(key, obj, v, err, errlen);
 }
 
 /* A parse in progress: where it is and which lines set what. */
@@ -619,7 +616,7 @@ static int parse_key(struct parse *ps, char *s)
 	k = trim(s);
 	v = trim(eq + 1);
 	if (ps->sec == IN_NONE)
-		return perr(ps, "%s: key outside any section", k);
+		return perr(ps, "key '%.64s' outside any section", k);
 	key = find_key(sec, k);
 	if (key && ps->key_line[key - keys])
 		return perr(ps, "key '%s' repeats line %u", k, ps->key_line[key - keys]);

@@ -84,7 +84,7 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-	{ "[switch]\nfoo = 1\n", "o.conf:2: ", "unknown switch key" },
+	{ "[switch]\nfoo = 1\n", "o.conf:2: ", "unknown switch key 'foo'" },
 	{ "[port a]\nsocket=/x\nfrob = 1\n", "o.conf:3: ", "unknown port key" },
 	{ "[switch]\n\n\nmac-max = 12ab\n", "o.conf:4: ", "mac-max" },
 	{ "[switch]\nmac-max = \n", "o.conf:2: ", "mac-max" },
@@ -129,7 +129,7 @@ static const struct bad bads[] = {
 	{ "[port]\n", "o.conf:1: ", "unknown section" },
 	{ "[port a/b]\nsocket=/x\n", "o.conf:1: ", "port name" },
 	{ "[port ]\n", "o.conf:1: ", "" },
-	{ "# hi\nmac-max = 100\n", "o.conf:2: ", "key outside any section" },
+	{ "# hi\nmac-max = 100\n", "o.conf:2: ", "key 'mac-max' outside any section" },
 	{ "[switch]\njust words\n", "o.conf:2: ", "expected key = value" },
 	{ "[switch]\nmac-max = 16\nmac-max-per-port = 17\n", "o.conf:3: ",
 	  "mac-max-per-port is larger than mac-max" },
