@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The documentation against the parser, so the two cannot drift:
- * docs/config.md's key table lists exactly the keys of the parser's table
+ * docs/config.md's key table and the CONFIGURATION FILE section of
+ * docs/man/vvu-switchd.8 list exactly the keys of the parser's table
  * (vvu_config_key_info) with the same values and defaults, and every
  * config example in the docs (an indented block opening with [switch] or
  * [port ...]) parses, with any "lo..hi" in a comment equal to that key's
@@ -125,6 +126,91 @@ static void test_key_table_matches(void **state)
 	free(doc);
 }
 
+/* roff to text: "\-" is "-"; nothing else is escaped in those lines. */
+static void unroff(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] == '-')
+			s++;
+		*w++ = *s;
+	}
+	*w = '\0';
+}
+
+/*
+ * In the man page each key is ".TP", ".B key", then "VALUES, default DEF."
+ * or "VALUES, no default." ("Keys of [switch]" then "Keys of [port]").
+ */
+static void test_man_page_matches(void **state)
+{
+	struct vvu_config_key_info keys[MAX_KEYS];
+	bool documented[MAX_KEYS] = { false };
+	unsigned int nkeys = 0, found = 0;
+	char *man = slurp("docs/man/vvu-switchd.8");
+	char *sec_start = strstr(man, "\n.SH CONFIGURATION FILE\n");
+	char *sec_end = sec_start ? strstr(sec_start + 1, "\n.SH ") : NULL;
+	const char *section = NULL;
+	char *save = NULL;
+
+	(void)state;
+	assert_non_null(sec_end);
+	*sec_end = '\0';
+	while (nkeys < MAX_KEYS && vvu_config_key_info(nkeys, &keys[nkeys]) == 0)
+		nkeys++;
+	for (char *l = strtok_r(sec_start, "\n", &save), *prev = NULL; l;
+	     prev = l, l = strtok_r(NULL, "\n", &save)) {
+		char want[256], *key, *text;
+		unsigned int i;
+
+		if (strncmp(l, "Keys of", 7) == 0) {
+			section = NULL;
+			continue;
+		}
+		if (!section && strcmp(l, ".BR [switch] :") == 0)
+			section = "switch";
+		if (!section && strncmp(l, ".BI \"[port \" NAME ]", 19) == 0)
+			section = "port";
+		if (!prev || strcmp(prev, ".TP") != 0 || strncmp(l, ".B ", 3) != 0)
+			continue;
+		key = l + 3;
+		unroff(key);
+		text = strtok_r(NULL, "\n", &save);
+		assert_non_null(text);
+		unroff(text);
+		if (!section)
+			fail_msg("vvu-switchd.8: key %s outside the key lists", key);
+		for (i = 0; i < nkeys; i++)
+			if (strcmp(keys[i].section, section) == 0 &&
+			    strcmp(keys[i].name, key) == 0)
+				break;
+		if (i == nkeys)
+			fail_msg("vvu-switchd.8: [%s] %s is not a key the parser takes",
+				 section, key);
+		if (documented[i])
+			fail_msg("vvu-switchd.8: [%s] %s listed twice", section, key);
+		documented[i] = true;
+		found++;
+		if (keys[i].def[0])
+			snprintf(want, sizeof(want), "%s, default %s.", keys[i].values,
+				 keys[i].def);
+		else
+			snprintf(want, sizeof(want), "%s, no default.", keys[i].values);
+		if (strncmp(text, want, strlen(want)) != 0)
+			fail_msg("vvu-switchd.8: %s says '%s', the parser '%s'", key, text,
+				 want);
+		prev = NULL;
+		l = text;
+	}
+	for (unsigned int i = 0; i < nkeys; i++)
+		if (!documented[i])
+			fail_msg("vvu-switchd.8 lacks [%s] %s", keys[i].section,
+				 keys[i].name);
+	assert_int_equal(found, nkeys);
+	free(man);
+}
+
 /* The range a key takes, if it is a number.  0 or -1. */
 static int key_range(const char *name, long *lo, long *hi)
 {
@@ -242,6 +328,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_key_table_matches),
+		cmocka_unit_test(test_man_page_matches),
 		cmocka_unit_test(test_examples_parse),
 	};
 
