@@ -495,10 +495,11 @@ int vvu_config_key_info(unsigned int i, struct vvu_config_key_info *out)
 {
 	struct vvu_config c;
 	struct vvu_port_cfg p;
-	const struct key *k = &keys[i];
+	const struct key *k;
 
 	if (i >= NKEYS)
 		return -ENOENT;
+	k = &keys[i];
 	vvu_config_default(&c);
 	vvu_port_cfg_default(&p);
 	memset(out, 0, sizeof(*out));
