@@ -179,3 +179,30 @@ def test_pmd_in_dpdk_driver_dir(installed):
     out = r.stdout + r.stderr
     assert f"open shared lib {so}" in out, out[-3000:]
     assert "Cannot init plugins" not in out and r.returncode == 0, out[-3000:]
+
+
+def test_qemu_prefix_install(tmp_path):
+    """qemu/build.sh --prefix DIR installs our QEMU (cached build: tools/test.sh
+    builds it first and exports VVU_QEMU_VVU) and prints the command to run."""
+    if not os.environ.get("VVU_QEMU_VVU"):
+        pytest.skip("SKIP: VVU_QEMU_VVU unset: our QEMU is not built yet (qemu/build.sh, "
+                    "about 10 minutes; tools/test.sh does it)")
+    prefix = tmp_path / "vvu-qemu"
+    r = subprocess.run([os.path.join(ROOT, "qemu", "build.sh"), "--prefix", str(prefix)],
+                       capture_output=True, text=True, timeout=3600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    cmd = r.stdout.strip().splitlines()[-1]
+    assert cmd == str(prefix / "bin" / "vvu-qemu-system-x86_64"), r.stdout
+    assert os.access(prefix / "libexec" / "vvu-switch" / "qemu-system-x86_64", os.X_OK)
+    assert "inputs " in (prefix / "share" / "doc" / "vvu-switch-qemu" / "BUILD-INFO").read_text()
+    v = run([cmd, "--version"])
+    assert v.returncode == 0 and "(vvu-switch)" in v.stdout, v
+    d = run([cmd, "-device", "help"])
+    assert '"virtio-vhost-user-pci"' in d.stdout, d.stdout[-2000:]
+    # It starts a machine (the firmware its --firmwarepath names is found).
+    m = run([cmd, "-M", "q35", "-display", "none", "-nodefaults", "-m", "64", "-S",
+             "-monitor", "stdio"], input="quit\n")
+    assert m.returncode == 0, m
+    r = subprocess.run([os.path.join(ROOT, "qemu", "build.sh"), "--prefix"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "usage" in r.stderr, r
