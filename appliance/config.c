@@ -8,20 +8,26 @@
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
  *                       or pci (a virtio-vhost-user device), queues
  *
+ * Every key is one row of keys[] below (its range, its default as text);
+ * docs/config.md lists the same rows and test_config_doc holds them equal.
  * '#' starts a comment.  The text is untrusted: lines are bounded, numbers
- * are range-checked, unknown sections and keys are errors, and all work is
- * done on a copy that replaces the caller's config only on success.
+ * are range-checked, unknown sections and keys are errors, a section or a
+ * key given twice is an error naming both lines, and all work is done on a
+ * copy that replaces the caller's config only on success.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vu_dev.h"
+#include "vlog.h"
 
 #define LINE_MAX_LEN 512
 
@@ -34,7 +40,7 @@ void vvu_config_default(struct vvu_config *c)
 	memcpy(c->huge_dir, "/mnt/huge", sizeof("/mnt/huge"));
 }
 
-static void port_default(struct vvu_port_cfg *p)
+void vvu_port_cfg_default(struct vvu_port_cfg *p)
 {
 	memset(p, 0, sizeof(*p));
 	p->queues = 1;
@@ -221,95 +227,6 @@ bool vvu_config_has_vvu(const struct vvu_config *c)
 	return false;
 }
 
-/* One key of a [port] section or a port spec.  Returns a message or NULL. */
-static const char *port_key(struct vvu_port_cfg *p, const char *k,
-			    const char *v)
-{
-	long n;
-
-	if (strcmp(k, "socket") == 0)
-		return set_path(p->socket, v) ? "socket path empty or too long" : NULL;
-	if (strcmp(k, "pci") == 0)
-		return vvu_bdf_parse(v, p->pci) ?
-		       "pci must be a PCI address like 00:03.0 or 0000:00:03.0" : NULL;
-	if (strcmp(k, "mode") == 0) {
-		if (strcmp(v, "server") == 0)
-			p->client = false;
-		else if (strcmp(v, "client") == 0)
-			p->client = true;
-		else
-			return "mode must be server or client";
-		return NULL;
-	}
-	if (strcmp(k, "queues") == 0) {
-		if (parse_num(v, 1, VU_MAX_QUEUE_PAIRS, &n))
-			return "queues must be 1..8";
-		p->queues = (unsigned int)n;
-		return NULL;
-	}
-	if (strcmp(k, "reconnect-ms") == 0) {
-		if (parse_num(v, 10, 600000, &n))
-			return "reconnect-ms must be 10..600000";
-		p->reconnect_ms = (unsigned int)n;
-		return NULL;
-	}
-	return "unknown port key";
-}
-
-static const char *switch_key(struct vvu_config *c, const char *k,
-			      const char *v)
-{
-	long n;
-
-	if (strcmp(k, "mac-max") == 0) {
-		if (parse_num(v, 16, 1 << 22, &n))	/* sw_create's limit */
-			return "mac-max must be 16..4194304";
-		c->sw.mac_max = (uint32_t)n;
-	} else if (strcmp(k, "mac-max-per-port") == 0) {
-		if (parse_num(v, 1, 1 << 24, &n))
-			return "mac-max-per-port must be 1..16777216";
-		c->sw.mac_max_per_port = (uint32_t)n;
-	} else if (strcmp(k, "ageing-s") == 0) {
-		if (parse_num(v, 1, 1000000, &n))
-			return "ageing-s must be 1..1000000";
-		c->sw.ageing_s = (uint32_t)n;
-	} else if (strcmp(k, "port-budget") == 0) {
-		if (parse_num(v, 1, 65536, &n))
-			return "port-budget must be 1..65536";
-		c->sw.port_budget = (uint32_t)n;
-	} else if (strcmp(k, "idle-poll-us") == 0) {
-		if (parse_num(v, -1, 10000000, &n))
-			return "idle-poll-us must be -1..10000000";
-		c->idle_poll_us = (int)n;
-	} else if (strcmp(k, "log-level") == 0) {
-		if (vlog_parse_level(v, &c->log_level))
-			return "log-level must be err, warn, info or debug";
-	} else if (strcmp(k, "control") == 0) {
-		if (set_path(c->control, v))
-			return "control path empty or too long";
-	} else if (strcmp(k, "control-stream") == 0) {
-		if (set_path(c->control_stream, v))
-			return "control-stream path empty or too long";
-	} else if (strcmp(k, "vvu") == 0) {
-		if (set_vvu(c, v))
-			return "vvu must be auto, none or a comma list of PCI "
-			       "addresses (00:03.0)";
-	} else if (strcmp(k, "huge-dir") == 0) {
-		if (set_path(c->huge_dir, v))
-			return "huge-dir path empty or too long";
-	} else if (strcmp(k, "eal-args") == 0) {
-		if (strlen(v) >= sizeof(c->eal_args))
-			return "eal-args longer than 255 bytes";
-		for (const char *q = v; *q; q++)
-			if (!isprint((unsigned char)*q))
-				return "eal-args has a control character";
-		memcpy(c->eal_args, v, strlen(v) + 1);
-	} else {
-		return "unknown switch key";
-	}
-	return NULL;
-}
-
 static int find_port(const struct vvu_config *c, const char *name)
 {
 	for (unsigned int i = 0; i < c->nports; i++)
@@ -345,127 +262,444 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 	return NULL;
 }
 
+/*
+ * The keys.  Every key the parser accepts is one row here: its section,
+ * where its value goes, what it takes and how it is written back (for
+ * the defaults in docs/config.md, which a unit test checks against this
+ * table).  A number's range is the row's lo..hi and nothing else.
+ */
+enum key_sec { SEC_SWITCH, SEC_PORT };
+
+struct key {
+	enum key_sec sec;
+	const char *name;
+	/* Parse v into the field at obj + off.  0, or -EINVAL with why. */
+	int (*set)(const struct key *k, void *obj, const char *v, char *why,
+		   size_t n);
+	/* Write the field back as the config would say it. */
+	void (*get)(const struct key *k, const void *obj, char *buf, size_t n);
+	size_t off;		/* in struct vvu_config or struct vvu_port_cfg */
+	long lo, hi;		/* set_num: the range */
+	const char *values;	/* what it takes, in words (not for numbers) */
+};
+
+static int why_fail(char *why, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int why_fail(char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* Numbers are stored in 32-bit fields: int when the range has negatives. */
+static int set_num(const struct key *k, void *obj, const char *v, char *why,
+		   size_t n)
+{
+	char *f = (char *)obj + k->off;
+	long x;
+
+	if (parse_num(v, k->lo, k->hi, &x))
+		return why_fail(why, n, "%s must be %ld..%ld", k->name, k->lo, k->hi);
+	if (k->lo < 0) {
+		int i = (int)x;
+
+		memcpy(f, &i, sizeof(i));
+	} else {
+		uint32_t u = (uint32_t)x;
+
+		memcpy(f, &u, sizeof(u));
+	}
+	return 0;
+}
+
+static void get_num(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const char *f = (const char *)obj + k->off;
+
+	if (k->lo < 0) {
+		int i;
+
+		memcpy(&i, f, sizeof(i));
+		snprintf(buf, n, "%d", i);
+	} else {
+		uint32_t u;
+
+		memcpy(&u, f, sizeof(u));
+		snprintf(buf, n, "%u", u);
+	}
+}
+
+/* Paths live in char[VVU_PATH_MAX] fields. */
+static int set_str_path(const struct key *k, void *obj, const char *v,
+			char *why, size_t n)
+{
+	if (set_path((char *)obj + k->off, v))
+		return why_fail(why, n, "%s path empty or too long", k->name);
+	return 0;
+}
+
+static void get_str(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s", (const char *)obj + k->off);
+}
+
+static int set_level(const struct key *k, void *obj, const char *v, char *why,
+		     size_t n)
+{
+	enum vlog_level l;
+
+	if (vlog_parse_level(v, &l))
+		return why_fail(why, n, "%s must be err, warn, info or debug", k->name);
+	memcpy((char *)obj + k->off, &l, sizeof(l));
+	return 0;
+}
+
+static void get_level(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	enum vlog_level l;
+
+	memcpy(&l, (const char *)obj + k->off, sizeof(l));
+	snprintf(buf, n, "%s", vlog_level_name(l));
+}
+
+static int set_vvu_key(const struct key *k, void *obj, const char *v,
+		       char *why, size_t n)
+{
+	if (set_vvu(obj, v))
+		return why_fail(why, n, "%s must be auto, none or a comma list of PCI "
+				"addresses (00:03.0)", k->name);
+	return 0;
+}
+
+static void get_vvu(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const struct vvu_config *c = obj;
+	size_t used = 0;
+
+	(void)k;
+	if (c->vvu_mode != VVU_MODE_LIST) {
+		snprintf(buf, n, "%s", c->vvu_mode == VVU_MODE_AUTO ? "auto" : "none");
+		return;
+	}
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < c->nvvu && used < n; i++) {
+		int w = snprintf(buf + used, n - used, "%s%s", i ? "," : "", c->vvu[i]);
+
+		if (w < 0)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static int set_eal_args(const struct key *k, void *obj, const char *v,
+			char *why, size_t n)
+{
+	struct vvu_config *c = obj;
+
+	if (strlen(v) >= sizeof(c->eal_args))
+		return why_fail(why, n, "%s longer than %zu bytes", k->name,
+				sizeof(c->eal_args) - 1);
+	for (const char *q = v; *q; q++)
+		if (!isprint((unsigned char)*q))
+			return why_fail(why, n, "%s has a control character", k->name);
+	memcpy(c->eal_args, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_pci(const struct key *k, void *obj, const char *v, char *why,
+		   size_t n)
+{
+	if (vvu_bdf_parse(v, (char *)obj + k->off))
+		return why_fail(why, n, "%s must be a PCI address like 00:03.0 or "
+				"0000:00:03.0", k->name);
+	return 0;
+}
+
+static int set_mode(const struct key *k, void *obj, const char *v, char *why,
+		    size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+
+	if (strcmp(v, "server") != 0 && strcmp(v, "client") != 0)
+		return why_fail(why, n, "%s must be server or client", k->name);
+	p->client = v[0] == 'c';
+	return 0;
+}
+
+static void get_mode(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	snprintf(buf, n, "%s", p->client ? "client" : "server");
+}
+
+#define SW_OFF(f) offsetof(struct vvu_config, f)
+#define PORT_OFF(f) offsetof(struct vvu_port_cfg, f)
+#define NUM(s, n, o, l, h) { s, n, set_num, get_num, o, l, h, NULL }
+#define PATH(s, n, o) { s, n, set_str_path, get_str, o, 0, 0, \
+			"path, at most 107 bytes" }
+
+/* The numbers are 32-bit fields (set_num and get_num copy 4 bytes). */
+_Static_assert(sizeof(((struct vvu_config *)0)->sw.mac_max) == 4 &&
+	       sizeof(((struct vvu_config *)0)->idle_poll_us) == 4 &&
+	       sizeof(((struct vvu_port_cfg *)0)->queues) == 4 &&
+	       sizeof(((struct vvu_port_cfg *)0)->reconnect_ms) == 4,
+	       "number fields are 32 bits");
+_Static_assert(sizeof(((struct vvu_config *)0)->control) == VVU_PATH_MAX &&
+	       sizeof(((struct vvu_config *)0)->control_stream) == VVU_PATH_MAX &&
+	       sizeof(((struct vvu_config *)0)->huge_dir) == VVU_PATH_MAX &&
+	       sizeof(((struct vvu_port_cfg *)0)->socket) == VVU_PATH_MAX,
+	       "path fields are VVU_PATH_MAX bytes");
+
+static const struct key keys[] = {
+	NUM(SEC_SWITCH, "mac-max", SW_OFF(sw.mac_max), 16, SW_MAC_MAX_LIMIT),
+	/* At most mac-max (check_whole), so never above mac-max's own limit. */
+	NUM(SEC_SWITCH, "mac-max-per-port", SW_OFF(sw.mac_max_per_port), 1,
+	    SW_MAC_MAX_LIMIT),
+	NUM(SEC_SWITCH, "ageing-s", SW_OFF(sw.ageing_s), 1, 1000000),
+	NUM(SEC_SWITCH, "port-budget", SW_OFF(sw.port_budget), 1, 65536),
+	NUM(SEC_SWITCH, "idle-poll-us", SW_OFF(idle_poll_us), -1, 10000000),
+	{ SEC_SWITCH, "log-level", set_level, get_level, SW_OFF(log_level), 0, 0,
+	  "err, warn, info, debug" },
+	PATH(SEC_SWITCH, "control", SW_OFF(control)),
+	PATH(SEC_SWITCH, "control-stream", SW_OFF(control_stream)),
+	{ SEC_SWITCH, "vvu", set_vvu_key, get_vvu, 0, 0, 0,
+	  "auto, none, or a comma list of PCI addresses" },
+	PATH(SEC_SWITCH, "huge-dir", SW_OFF(huge_dir)),
+	{ SEC_SWITCH, "eal-args", set_eal_args, get_str, SW_OFF(eal_args), 0, 0,
+	  "words, at most 255 bytes" },
+	PATH(SEC_PORT, "socket", PORT_OFF(socket)),
+	{ SEC_PORT, "pci", set_pci, get_str, PORT_OFF(pci), 0, 0,
+	  "a PCI address, 00:03.0 or 0000:00:03.0" },
+	{ SEC_PORT, "mode", set_mode, get_mode, 0, 0, 0, "server, client" },
+	NUM(SEC_PORT, "queues", PORT_OFF(queues), 1, VU_MAX_QUEUE_PAIRS),
+	NUM(SEC_PORT, "reconnect-ms", PORT_OFF(reconnect_ms), 10, 600000),
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key *find_key(enum key_sec sec, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (keys[i].sec == sec && strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+int vvu_config_key_info(unsigned int i, struct vvu_config_key_info *out)
+{
+	struct vvu_config c;
+	struct vvu_port_cfg p;
+	const struct key *k;
+
+	if (i >= NKEYS)
+		return -ENOENT;
+	k = &keys[i];
+	vvu_config_default(&c);
+	vvu_port_cfg_default(&p);
+	memset(out, 0, sizeof(*out));
+	out->section = k->sec == SEC_SWITCH ? "switch" : "port";
+	out->name = k->name;
+	if (k->values)
+		snprintf(out->values, sizeof(out->values), "%s", k->values);
+	else
+		snprintf(out->values, sizeof(out->values), "%ld..%ld", k->lo, k->hi);
+	k->get(k, k->sec == SEC_SWITCH ? (const void *)&c : (const void *)&p,
+	       out->def, sizeof(out->def));
+	return 0;
+}
+
+/*
+ * Set key k of a section (obj: the config or the port) to v.  0, or
+ * -EINVAL with err saying what is wrong, the key named in it.
+ */
+static int set_key(enum key_sec sec, void *obj, const char *k, const char *v,
+		   char *err, size_t errlen)
+{
+	const struct key *key = find_key(sec, k);
+
+	if (!key)
+		return fail(err, errlen, "unknown %s key '%.64s'",
+			    sec == SEC_SWITCH ? "switch" : "port", k);
+	return key->set(key, obj, v, err, errlen);
+}
+
+/* A parse in progress: where it is and which lines set what. */
+struct parse {
+	struct vvu_config *n;	/* the copy being filled in */
+	const char *origin;
+	char *err;
+	size_t errlen;
+	unsigned int lineno;
+	enum { IN_NONE, IN_SWITCH, IN_PORT } sec;
+	struct vvu_port_cfg *port;
+	unsigned int switch_line;	/* the [switch] header, 0 before it */
+	unsigned int mac_line;		/* where a MAC limit clash is reported */
+	unsigned int port_line[SW_MAX_PORTS];
+	unsigned int key_line[NKEYS];	/* in the current section */
+};
+
+static int perr(struct parse *ps, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "origin:line: " and the message, into ps->err.  Returns -EINVAL. */
+static int perr(struct parse *ps, const char *fmt, ...)
+{
+	char what[384];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return fail(ps->err, ps->errlen, "%s:%u: %s", ps->origin, ps->lineno, what);
+}
+
+/* A "[...]" line, s trimmed.  A section may appear once per text. */
+static int parse_header(struct parse *ps, char *s)
+{
+	struct vvu_config *n = ps->n;
+	char *close = strchr(s, ']');
+	char *name;
+	int i;
+
+	if (!close || trim(close + 1)[0])
+		return perr(ps, "malformed section header");
+	*close = '\0';
+	name = trim(s + 1);
+	memset(ps->key_line, 0, sizeof(ps->key_line));
+	if (strcmp(name, "switch") == 0) {
+		if (ps->switch_line)
+			return perr(ps, "section [switch] repeats line %u",
+				    ps->switch_line);
+		ps->switch_line = ps->lineno;
+		ps->sec = IN_SWITCH;
+		return 0;
+	}
+	if (strncmp(name, "port", 4) != 0 || !isspace((unsigned char)name[4]))
+		return perr(ps, "unknown section [%s]", name);
+	name = trim(name + 5);
+	if (!valid_name(name))
+		return perr(ps, "port name must be 1-31 of [A-Za-z0-9._-]");
+	i = find_port(n, name);
+	if (i >= 0 && ps->port_line[i])
+		return perr(ps, "section [port %s] repeats line %u", name,
+			    ps->port_line[i]);
+	if (i >= 0)
+		return perr(ps, "port %s defined twice", name);
+	if (n->nports >= SW_MAX_PORTS)
+		return perr(ps, "more than %d ports", SW_MAX_PORTS);
+	ps->port = &n->ports[n->nports];
+	ps->port_line[n->nports] = ps->lineno;
+	n->nports++;
+	vvu_port_cfg_default(ps->port);
+	memcpy(ps->port->name, name, strlen(name) + 1);
+	ps->sec = IN_PORT;
+	return 0;
+}
+
+/* A "key = value" line, s trimmed.  A key may appear once per section. */
+static int parse_key(struct parse *ps, char *s)
+{
+	char *eq = strchr(s, '=');
+	enum key_sec sec = ps->sec == IN_SWITCH ? SEC_SWITCH : SEC_PORT;
+	const struct key *key;
+	char why[256];
+	char *k, *v;
+
+	if (!eq)
+		return perr(ps, "expected key = value");
+	*eq = '\0';
+	k = trim(s);
+	v = trim(eq + 1);
+	if (ps->sec == IN_NONE)
+		return perr(ps, "key '%.64s' outside any section", k);
+	key = find_key(sec, k);
+	if (key && ps->key_line[key - keys])
+		return perr(ps, "key '%s' repeats line %u", k, ps->key_line[key - keys]);
+	if (set_key(sec, sec == SEC_SWITCH ? (void *)ps->n : (void *)ps->port, k, v,
+		    why, sizeof(why)))
+		return perr(ps, "%s", why);
+	ps->key_line[key - keys] = ps->lineno;
+	if (sec == SEC_SWITCH && strncmp(k, "mac-max", 7) == 0)
+		ps->mac_line = ps->lineno;
+	return 0;
+}
+
+/* One line (no newline, at most LINE_MAX_LEN bytes). */
+static int parse_line(struct parse *ps, const char *p, size_t len)
+{
+	char line[LINE_MAX_LEN + 1];
+	char *s, *hash;
+
+	memcpy(line, p, len);
+	line[len] = '\0';
+	if (strlen(line) != len)
+		return perr(ps, "NUL byte");
+	hash = strchr(line, '#');
+	if (hash)
+		*hash = '\0';
+	s = trim(line);
+	if (!*s)
+		return 0;
+	return *s == '[' ? parse_header(ps, s) : parse_key(ps, s);
+}
+
+/* The checks that span sections, once every line is in. */
+static int parse_end(struct parse *ps)
+{
+	unsigned int bad = 0;
+	const char *why = check_whole(ps->n, &bad);
+
+	if (!why)
+		return 0;
+	if (bad < ps->n->nports)
+		return fail(ps->err, ps->errlen, "%s:%u: port %s %s", ps->origin,
+			    ps->port_line[bad], ps->n->ports[bad].name, why);
+	if (ps->mac_line)
+		return fail(ps->err, ps->errlen, "%s:%u: %s", ps->origin,
+			    ps->mac_line, why);
+	return fail(ps->err, ps->errlen, "%s: %s", ps->origin, why);
+}
+
 int vvu_config_parse(struct vvu_config *c, const char *text,
 		     const char *origin, char *err, size_t errlen)
 {
-	struct vvu_config *n = malloc(sizeof(*n));
-	unsigned int port_line[SW_MAX_PORTS] = { 0 };
-	enum { SEC_NONE, SEC_SWITCH, SEC_PORT } sec = SEC_NONE;
-	struct vvu_port_cfg *port = NULL;
-	unsigned int lineno = 0, mac_line = 0;
+	struct parse *ps = calloc(1, sizeof(*ps));
 	const char *p = text;
 	int rc = 0;
 
-	if (!n)
+	if (ps)
+		ps->n = malloc(sizeof(*ps->n));
+	if (!ps || !ps->n) {
+		free(ps);
 		return fail(err, errlen, "%s: out of memory", origin);
-	*n = *c;
+	}
+	*ps->n = *c;
+	ps->origin = origin;
+	ps->err = err;
+	ps->errlen = errlen;
 	while (*p && rc == 0) {
-		char line[LINE_MAX_LEN + 1];
 		const char *eol = strchr(p, '\n');
 		size_t len = eol ? (size_t)(eol - p) : strlen(p);
-		char *s, *eq, *hash;
 
-		lineno++;
-		if (len > LINE_MAX_LEN) {
-			rc = fail(err, errlen, "%s:%u: line longer than %d bytes",
-				  origin, lineno, LINE_MAX_LEN);
-			break;
-		}
-		memcpy(line, p, len);
-		line[len] = '\0';
-		p = eol ? eol + 1 : p + len;
-		if (memchr(line, '\0', len) != NULL && strlen(line) != len) {
-			rc = fail(err, errlen, "%s:%u: NUL byte", origin, lineno);
-			break;
-		}
-		hash = strchr(line, '#');
-		if (hash)
-			*hash = '\0';
-		s = trim(line);
-		if (!*s)
-			continue;
-		if (*s == '[') {
-			char *close = strchr(s, ']');
-			char *name;
-
-			if (!close || trim(close + 1)[0]) {
-				rc = fail(err, errlen, "%s:%u: malformed section header",
-					  origin, lineno);
-				break;
-			}
-			*close = '\0';
-			name = trim(s + 1);
-			if (strcmp(name, "switch") == 0) {
-				sec = SEC_SWITCH;
-				continue;
-			}
-			if (strncmp(name, "port", 4) != 0 ||
-			    !isspace((unsigned char)name[4])) {
-				rc = fail(err, errlen, "%s:%u: unknown section [%s]",
-					  origin, lineno, name);
-				break;
-			}
-			name = trim(name + 5);
-			if (!valid_name(name)) {
-				rc = fail(err, errlen,
-					  "%s:%u: port name must be 1-31 of [A-Za-z0-9._-]",
-					  origin, lineno);
-				break;
-			}
-			if (find_port(n, name) >= 0) {
-				rc = fail(err, errlen, "%s:%u: port %s defined twice",
-					  origin, lineno, name);
-				break;
-			}
-			if (n->nports >= SW_MAX_PORTS) {
-				rc = fail(err, errlen, "%s:%u: more than %d ports",
-					  origin, lineno, SW_MAX_PORTS);
-				break;
-			}
-			port = &n->ports[n->nports];
-			port_line[n->nports] = lineno;
-			n->nports++;
-			port_default(port);
-			memcpy(port->name, name, strlen(name) + 1);
-			sec = SEC_PORT;
-			continue;
-		}
-		eq = strchr(s, '=');
-		if (!eq) {
-			rc = fail(err, errlen, "%s:%u: expected key = value", origin,
-				  lineno);
-			break;
-		}
-		*eq = '\0';
-		char *k = trim(s), *v = trim(eq + 1);
-		const char *why;
-
-		if (sec == SEC_NONE)
-			why = "key outside any section";
-		else if (sec == SEC_SWITCH)
-			why = switch_key(n, k, v);
+		ps->lineno++;
+		if (len > LINE_MAX_LEN)
+			rc = perr(ps, "line longer than %d bytes", LINE_MAX_LEN);
 		else
-			why = port_key(port, k, v);
-		if (why)
-			rc = fail(err, errlen, "%s:%u: %s: %s", origin, lineno, k, why);
-		else if (sec == SEC_SWITCH && strncmp(k, "mac-max", 7) == 0)
-			mac_line = lineno;	/* where a MAC limit clash is reported */
-	}
-	if (rc == 0) {
-		unsigned int bad = 0;
-		const char *why = check_whole(n, &bad);
-
-		if (why && bad < n->nports)
-			rc = fail(err, errlen, "%s:%u: port %s %s", origin,
-				  port_line[bad], n->ports[bad].name, why);
-		else if (why && mac_line)
-			rc = fail(err, errlen, "%s:%u: %s", origin, mac_line, why);
-		else if (why)
-			rc = fail(err, errlen, "%s: %s", origin, why);
+			rc = parse_line(ps, p, len);
+		p = eol ? eol + 1 : p + len;
 	}
 	if (rc == 0)
-		*c = *n;
-	free(n);
+		rc = parse_end(ps);
+	if (rc == 0)
+		*c = *ps->n;
+	free(ps->n);
+	free(ps);
 	return rc;
 }
 
@@ -524,33 +758,41 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 	struct vvu_port_cfg p;
 	char buf[LINE_MAX_LEN + 1];
 	char *save = NULL, *tok;
+	bool seen[NKEYS] = { false }, name_seen = false;
 
 	if (strlen(spec) > LINE_MAX_LEN)
 		return fail(err, errlen, "--port: spec too long");
 	if (c->nports >= SW_MAX_PORTS)
 		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
 	memcpy(buf, spec, strlen(spec) + 1);
-	port_default(&p);
+	vvu_port_cfg_default(&p);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
-		const char *why;
+		const struct key *key;
+		char why[256];
 
 		if (!eq)
 			return fail(err, errlen, "--port %s: '%s' is not key=value",
 				    spec, tok);
 		*eq = '\0';
+		key = find_key(SEC_PORT, tok);
+		if ((key && seen[key - keys]) ||
+		    (strcmp(tok, "name") == 0 && name_seen))
+			return fail(err, errlen, "--port %s: key '%s' given twice",
+				    spec, tok);
 		if (strcmp(tok, "name") == 0) {
 			if (!valid_name(eq + 1))
 				return fail(err, errlen,
 					    "--port %s: name must be 1-31 of [A-Za-z0-9._-]",
 					    spec);
 			memcpy(p.name, eq + 1, strlen(eq + 1) + 1);
+			name_seen = true;
 			continue;
 		}
-		why = port_key(&p, tok, eq + 1);
-		if (why)
-			return fail(err, errlen, "--port %s: %s: %s", spec, tok, why);
+		if (set_key(SEC_PORT, &p, tok, eq + 1, why, sizeof(why)))
+			return fail(err, errlen, "--port %s: %s", spec, why);
+		seen[key - keys] = true;
 	}
 	if (!p.name[0])
 		snprintf(p.name, sizeof(p.name), "p%u", c->nports);

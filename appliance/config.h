@@ -46,11 +46,14 @@ struct vvu_config {
 };
 
 void vvu_config_default(struct vvu_config *c);
+void vvu_port_cfg_default(struct vvu_port_cfg *p);
 
 /*
  * Parse text (NUL-terminated) over c.  origin names the source in errors
- * ("file.conf", "fw_cfg").  On error returns -EINVAL with err holding
- * "origin:line: what", and c is unchanged.
+ * ("file.conf", "fw_cfg").  A section ([switch], [port NAME]) may appear
+ * once in a text and a key once in a section; a repeat is an error naming
+ * both lines.  On error returns -EINVAL with err holding "origin:line:
+ * what", and c is unchanged.
  */
 int vvu_config_parse(struct vvu_config *c, const char *text,
 		     const char *origin, char *err, size_t errlen);
@@ -92,5 +95,16 @@ bool vvu_config_wants(const struct vvu_config *c, const char *bdf);
 
 /* True when the config has any vvu device (EAL is needed). */
 bool vvu_config_has_vvu(const struct vvu_config *c);
+
+/* One key the config file takes, for documentation and its tests. */
+struct vvu_config_key_info {
+	const char *section;	/* "switch" or "port" */
+	const char *name;
+	char values[64];	/* what it takes: "16..4194304", "server, client" */
+	char def[VVU_PATH_MAX];	/* its default as the file would say it; "" none */
+};
+
+/* Describe the i-th key (0, 1, ...).  0, or -ENOENT past the last. */
+int vvu_config_key_info(unsigned int i, struct vvu_config_key_info *out);
 
 #endif

@@ -53,19 +53,94 @@ void sb_printf(struct sbuf *b, const char *fmt, ...)
 	}
 }
 
+/*
+ * The length (1..4) of the well-formed UTF-8 sequence at s (RFC 3629:
+ * no overlong forms, no surrogates, nothing past U+10FFFF), or 0 when
+ * the bytes at s do not start one; *bad is then the length of the
+ * ill-formed part, Unicode's "maximal subpart" (a lead byte and the
+ * continuation bytes that could still have completed it), so a broken
+ * sequence never swallows the good character after it.  s is
+ * NUL-terminated and a NUL is never a continuation byte: nothing past it
+ * is read.
+ */
+static size_t utf8_seq(const unsigned char *s, size_t *bad)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		n = 2;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		n = 3;
+		if (s[0] == 0xe0)
+			lo = 0xa0;	/* below: overlong */
+		else if (s[0] == 0xed)
+			hi = 0x9f;	/* above: UTF-16 surrogates */
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		n = 4;
+		if (s[0] == 0xf0)
+			lo = 0x90;	/* below: overlong */
+		else if (s[0] == 0xf4)
+			hi = 0x8f;	/* above: past U+10FFFF */
+	} else {
+		*bad = 1;	/* a continuation byte, C0, C1 or F5..FF */
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if (s[i] < lo || s[i] > hi) {
+			*bad = i;
+			return 0;
+		}
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	return n;
+}
+
+static void sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	while (n) {
+		int k = n > 4096 ? 4096 : (int)n;
+
+		sb_printf(b, "%.*s", k, s);
+		s += k;
+		n -= (size_t)k;
+	}
+}
+
+/*
+ * Well-formed UTF-8 goes out as it is (JSON text is UTF-8, RFC 8259);
+ * '"', '\\', the C0 controls and DEL are escaped; each ill-formed part is
+ * replaced by one U+FFFD, so the answer is valid JSON whatever bytes a
+ * name or path holds.
+ */
 void sb_json_str(struct sbuf *b, const char *s)
 {
-	sb_printf(b, "\"");
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *run = p;	/* bytes not yet written, all good */
 
-		if (c == '"' || c == '\\')
-			sb_printf(b, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			sb_printf(b, "\\u%04x", c);
+	sb_printf(b, "\"");
+	while (*p) {
+		size_t bad = 0, n = utf8_seq(p, &bad);
+
+		if (n > 1 || (n == 1 && *p >= 0x20 && *p != 0x7f && *p != '"' &&
+			      *p != '\\')) {
+			p += n;
+			continue;
+		}
+		sb_put(b, (const char *)run, (size_t)(p - run));
+		if (n == 0)
+			sb_printf(b, "\\ufffd");
+		else if (*p == '"' || *p == '\\')
+			sb_printf(b, "\\%c", *p);
 		else
-			sb_printf(b, "%c", c);
+			sb_printf(b, "\\u%04x", *p);
+		p += n ? n : bad;
+		run = p;
 	}
+	sb_put(b, (const char *)run, (size_t)(p - run));
 	sb_printf(b, "\"");
 }
 

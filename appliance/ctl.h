@@ -26,7 +26,11 @@ struct sbuf {
 
 void sb_printf(struct sbuf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Append s as a JSON string literal, quotes included. */
+/*
+ * Append s as a JSON string literal, quotes included.  Well-formed UTF-8
+ * is kept, controls are escaped, and each ill-formed byte sequence
+ * becomes one \ufffd: the result is valid JSON for any bytes.
+ */
 void sb_json_str(struct sbuf *b, const char *s);
 void sb_free(struct sbuf *b);
 

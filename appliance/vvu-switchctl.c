@@ -4,8 +4,10 @@
  * table.  Speaks the control framing of ctl.h over a UNIX socket: the
  * daemon's control socket on a host, or the host end of the appliance's
  * virtio-serial port.  The answer's length is checked before it is read.
+ * The exit codes are the table in usage() and docs/daemon.md.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +19,34 @@
 
 #define ANSWER_MAX (16u << 20)
 
-static void usage(FILE *f)
+/* Exit codes (docs/daemon.md). */
+enum {
+	EXIT_OK = 0,		/* the answer is on stdout */
+	EXIT_REFUSED = 1,	/* the switch answered with an error (stderr) */
+	EXIT_USAGE = 2,		/* bad command line */
+	EXIT_NO_ANSWER = 4,	/* no switch: cannot connect, silent, bad answer */
+};
+
+static void usage(void)
 {
-	fprintf(f, "usage: vvu-switchctl [-s SOCKET] [-t SECONDS] [--json] "
-		   "ports|stats|mac|status|clear-stats\n"
-		   "  SOCKET defaults to $VVU_SWITCH_CTL or /run/vvu-switch.sock\n"
-		   "  -t: give up when the switch is silent this long (default 10)\n");
+	printf(
+		"usage: vvu-switchctl [-s SOCKET] [-t SECONDS] [--json] COMMAND\n"
+		"       vvu-switchctl --help | --version\n"
+		"Ask a running vvu-switchd for its state.\n"
+		"Commands: ports, stats, mac, status, clear-stats\n"
+		"  -s, --socket SOCKET   the switch's control socket (its --control), or the\n"
+		"                        host end of a switch VM's virtio-serial port;\n"
+		"                        default $VVU_SWITCH_CTL, else /run/vvu-switch.sock\n"
+		"  -t, --timeout SECONDS give up when the switch is silent this long\n"
+		"                        (1..3600, default 10)\n"
+		"  -j, --json            answer in JSON\n"
+		"  -h, --help            this text\n"
+		"      --version         the version\n"
+		"Exit status:\n"
+		"  0  the answer is on stdout\n"
+		"  1  the switch refused the request (its message is on stderr)\n"
+		"  2  usage: a bad option, option value or argument\n"
+		"  4  no answer: cannot connect, silent for SECONDS, or a malformed answer\n");
 }
 
 static int read_line(int fd, char *buf, size_t n)
@@ -65,82 +89,133 @@ static int parse_head(const char *head, bool *ok, unsigned long *len)
 	return errno || *end || *len > ANSWER_MAX ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+static int bad_usage(void)
 {
-	const char *path = getenv("VVU_SWITCH_CTL");
-	const char *cmd = NULL;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char req[128], head[64];
-	bool ok = false;
-	bool json = false;
-	unsigned long len;
-	char *body;
-	long timeout_s = 10;
-	int fd;
+	fprintf(stderr, "usage: vvu-switchctl [-s SOCKET] [-t SECONDS] [--json] COMMAND\n"
+		"Try 'vvu-switchctl --help'.\n");
+	return EXIT_USAGE;
+}
 
-	if (!path)
-		path = "/run/vvu-switch.sock";
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-s") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
-			char *end;
+struct opts {
+	const char *path, *cmd;
+	long timeout_s;
+	bool json;
+};
 
+/* Fill o from argv.  -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	enum { OPT_VERSION = 256 };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, OPT_VERSION },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sockaddr_un a;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:t:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': o->path = optarg; break;
+		case 't':
 			errno = 0;
-			timeout_s = strtol(argv[++i], &end, 10);
-			if (errno || *end || timeout_s < 1 || timeout_s > 3600) {
+			o->timeout_s = strtol(optarg, &end, 10);
+			if (errno || !*optarg || *end || o->timeout_s < 1 ||
+			    o->timeout_s > 3600) {
 				fprintf(stderr, "vvu-switchctl: -t takes 1..3600 seconds\n");
-				return 2;
+				return EXIT_USAGE;
 			}
-		} else if (strcmp(argv[i], "--json") == 0)
-			json = true;
-		else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else if (!cmd && argv[i][0] != '-')
-			cmd = argv[i];
-		else {
-			usage(stderr);
-			return 2;
+			break;
+		case 'j': o->json = true; break;
+		case 'h': usage(); return EXIT_OK;
+		case OPT_VERSION: printf("vvu-switchctl %s\n", VVU_VERSION); return EXIT_OK;
+		default: return bad_usage();
 		}
 	}
-	if (!cmd || strlen(cmd) > 64 || strlen(path) >= sizeof(a.sun_path)) {
-		usage(stderr);
-		return 2;
+	if (optind + 1 != argc) {
+		fprintf(stderr, "vvu-switchctl: %s\n", optind == argc ?
+			"which command?" : "one command at a time");
+		return bad_usage();
 	}
+	o->cmd = argv[optind];
+	/* One request line: a newline in it would be a second request. */
+	if (!*o->cmd || strlen(o->cmd) > 64 || strpbrk(o->cmd, "\r\n")) {
+		fprintf(stderr, "vvu-switchctl: '%.64s' is not a command\n", o->cmd);
+		return EXIT_USAGE;
+	}
+	if (!*o->path || strlen(o->path) >= sizeof(a.sun_path)) {
+		fprintf(stderr, "vvu-switchctl: socket path empty or longer than %zu bytes\n",
+			sizeof(a.sun_path) - 1);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* Send the request and copy the answer out.  An exit code. */
+static int ask(const struct opts *o)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = o->timeout_s };
+	char req[128], head[64];
+	bool ok = false;
+	unsigned long len;
+	char *body;
+	int fd;
+
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	memcpy(a.sun_path, path, strlen(path) + 1);
+	memcpy(a.sun_path, o->path, strlen(o->path) + 1);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		fprintf(stderr, "vvu-switchctl: %s: %s\n", path, strerror(errno));
-		return 2;
+		fprintf(stderr, "vvu-switchctl: %s: %s\n", o->path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return EXIT_NO_ANSWER;
 	}
 	/* A switch that never answers (a VM paused, a wedged daemon) is an error. */
-	struct timeval tv = { .tv_sec = timeout_s };
-
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	snprintf(req, sizeof(req), "%s%s\n", cmd, json ? " json" : "");
+	snprintf(req, sizeof(req), "%s%s\n", o->cmd, o->json ? " json" : "");
 	errno = 0;
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
 	    read_line(fd, head, sizeof(head)) || parse_head(head, &ok, &len)) {
 		fprintf(stderr, "vvu-switchctl: %s from %s\n",
-			errno == EAGAIN ? "no answer" : "bad answer", path);
-		return 2;
+			errno == EAGAIN ? "no answer" : "bad answer", o->path);
+		close(fd);
+		return EXIT_NO_ANSWER;
 	}
 	body = malloc(len + 1);
-	if (!body)
-		return 2;
+	if (!body) {
+		fprintf(stderr, "vvu-switchctl: out of memory\n");
+		close(fd);
+		return EXIT_NO_ANSWER;
+	}
 	for (size_t got = 0; got < len;) {
 		ssize_t r = read(fd, body + got, len - got);
 
 		if (r <= 0) {
 			fprintf(stderr, "vvu-switchctl: answer cut short\n");
-			return 2;
+			free(body);
+			close(fd);
+			return EXIT_NO_ANSWER;
 		}
 		got += (size_t)r;
 	}
 	close(fd);
 	fwrite(body, 1, len, ok ? stdout : stderr);
 	free(body);
-	return ok ? 0 : 1;
+	return ok ? EXIT_OK : EXIT_REFUSED;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .path = getenv("VVU_SWITCH_CTL"), .timeout_s = 10 };
+	int rc;
+
+	if (!o.path)
+		o.path = "/run/vvu-switch.sock";
+	rc = parse_args(argc, argv, &o);
+	return rc >= 0 ? rc : ask(&o);
 }

@@ -16,7 +16,8 @@
 # Environment:
 #   VVU_BUILD          meson build dir with appliance/vvu-switchd (default build)
 #   VVU_CACHE          cache root (default ~/.cache/vvu-switch); debs go in debs/
-#   VVU_IMAGE_VERSION  version string (default: git describe --always --dirty)
+#   VVU_IMAGE_BUILD_ID which source this is (default: git describe --always --dirty);
+#                      the version itself is the daemon's (--version: meson's)
 #   SOURCE_DATE_EPOCH  all timestamps in the image (default: HEAD's commit time)
 #   VVU_KERNEL_PKG     kernel package (default: what linux-image-cloud-amd64 names)
 # Exit 77 when the host lacks a tool.
@@ -77,7 +78,12 @@ if [ -z "${SOURCE_DATE_EPOCH:-}" ]; then
 	SOURCE_DATE_EPOCH="$(git -C "$REPO" log -1 --format=%ct 2>/dev/null || echo 1700000000)"
 fi
 export SOURCE_DATE_EPOCH
-VERSION="${VVU_IMAGE_VERSION:-$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)}"
+# One version: the project's (meson.build), as the binaries we pack print it.
+VERSION="$("$DAEMON" --version 2>/dev/null | awk 'NR == 1 && $1 == "vvu-switchd" { print $2 }')"
+[ -n "$VERSION" ] || die "$DAEMON --version names no version"
+[ "$("$CTL" --version 2>/dev/null | head -1)" = "vvu-switchctl $VERSION" ] ||
+	die "$CTL is not version $VERSION (rebuild $BUILD)"
+BUILD_ID="${VVU_IMAGE_BUILD_ID:-$(git -C "$REPO" describe --always --dirty 2>/dev/null || echo unknown)}"
 KPKG="${VVU_KERNEL_PKG:-}"
 if [ -z "$KPKG" ]; then
 	KPKG="$(apt-cache show --no-all-versions linux-image-cloud-amd64 2>/dev/null |
@@ -126,7 +132,7 @@ LIB_PKGS="$(for l in "${LIBS[@]}" $(for p in "${PLUGINS[@]}"; do echo "$PLUGIN_D
 
 CMDLINE="$(grep -v '^#' "$HERE/cmdline" | tr '\n' ' ' | sed 's/  */ /g; s/ $//')"
 INPUTS_HASH="$( {
-	echo "version=$VERSION epoch=$SOURCE_DATE_EPOCH kernel=$KPKG=$KVER busybox-static=$BBVER"
+	echo "version=$VERSION build=$BUILD_ID epoch=$SOURCE_DATE_EPOCH kernel=$KPKG=$KVER busybox-static=$BBVER"
 	echo "syslinux=$(host_ver syslinux) syslinux-common=$(host_ver syslinux-common)"
 	echo "mtools=$(host_ver mtools) dosfstools=$(host_ver dosfstools) fdisk=$(host_ver fdisk)"
 	echo "qemu-utils=$(host_ver qemu-utils) cpio=$(host_ver cpio) gzip=$(host_ver gzip)"
@@ -236,6 +242,7 @@ echo "root:x:0:" > "$R/etc/group"
 echo "vvu-switch" > "$R/etc/hostname"
 {
 	echo "VVU_VERSION=$VERSION"
+	echo "VVU_BUILD_ID=$BUILD_ID"
 	echo "VVU_INPUTS=$INPUTS_HASH"
 	echo "VVU_BUILD_EPOCH=$SOURCE_DATE_EPOCH"
 	echo "VVU_KERNEL=$KPKG=$KVER"

@@ -4,7 +4,20 @@
 # and caches the binary under ~/.cache/vvu-switch/qemu/<hash of inputs>/. It trusts Debian's apt
 # archive for the source and the build tools; our files and patches must apply exactly, or it stops.
 # The last line printed is the path of the qemu-system-x86_64 binary.
+# Usage: qemu/build.sh [--prefix DIR]
+#   --prefix DIR: also install it under DIR (qemu/install.sh) and print the
+#   installed command, DIR/bin/vvu-qemu-system-x86_64, instead.
 set -euo pipefail
+
+install_prefix=
+case "${1:-}" in
+--prefix) [ $# -eq 2 ] && [ -n "$2" ] || { echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2; }
+	install_prefix=$2 ;;
+--prefix=?*) [ $# -eq 1 ] || { echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2; }
+	install_prefix=${1#--prefix=} ;;
+'') ;;
+*) echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2 ;;
+esac
 
 QEMU_SRC_VERSION='1:7.2+dfsg-7+deb12u18'
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -44,10 +57,22 @@ inputs_hash() {
 
 hash=$(inputs_hash)
 prefix=$cache/qemu/$hash
+
+# Print the binary's path, or install it under --prefix and print that.
+done_with() {
+	if [ -z "$install_prefix" ]; then
+		echo "$1"
+		exit 0
+	fi
+	exec "$here/install.sh" "$1" "$install_prefix" "$(printf '%s\n' \
+		"qemu $QEMU_SRC_VERSION with vvu-switch's files and patches (qemu/)" \
+		"inputs $hash" "configure ${configure_args[*]}" \
+		"runtime: seabios ipxe-qemu qemu-system-data libglib2.0-0 libpixman-1-0 libslirp0 zlib1g")"
+}
+
 if [ -f "$prefix/.complete" ] && [ -x "$prefix/bin/qemu-system-x86_64" ]; then
 	log "cached build for inputs $hash"
-	echo "$prefix/bin/qemu-system-x86_64"
-	exit 0
+	done_with "$prefix/bin/qemu-system-x86_64"
 fi
 
 # One build at a time per cache (tests of several helpers may call us together); whoever
@@ -57,8 +82,8 @@ exec 9>"$cache/qemu-build.lock"
 flock 9
 if [ -f "$prefix/.complete" ] && [ -x "$prefix/bin/qemu-system-x86_64" ]; then
 	log "cached build for inputs $hash"
-	echo "$prefix/bin/qemu-system-x86_64"
-	exit 0
+	exec 9>&-
+	done_with "$prefix/bin/qemu-system-x86_64"
 fi
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -168,4 +193,5 @@ echo "$hash" >"$prefix.tmp/.complete"
 rm -rf "$prefix"
 mv "$prefix.tmp" "$prefix"
 log "installed into $prefix"
-echo "$prefix/bin/qemu-system-x86_64"
+exec 9>&-
+done_with "$prefix/bin/qemu-system-x86_64"

@@ -24,7 +24,6 @@
 
 #define NSEC_PER_SEC 1000000000ULL
 #define SW_NAME_MAX 64			/* with the terminating NUL */
-#define SW_MAC_MAX_LIMIT (1U << 22)	/* largest mac_max accepted */
 #define SW_TABLE_MIN 16
 
 /* A slot's w: the MAC in bits 0-47 (0: slot empty), the port in 48-63. */

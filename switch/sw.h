@@ -20,6 +20,7 @@
 #define SW_BURST 32			/* frames per recv call */
 #define SW_FRAME_MAX_SEGS 32		/* segments per frame */
 #define SW_MAX_PORTS 64
+#define SW_MAC_MAX_LIMIT (1U << 22)	/* largest mac_max sw_create() takes */
 
 struct sw_seg {
 	const uint8_t *base;

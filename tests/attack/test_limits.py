@@ -171,7 +171,8 @@ def test_ports():
             f.write(f"[port c{i}]\nsocket = {sw.dir}/c{i}.sock\n")
     r = subprocess.run([L.Switch().argv()[0], "--config", conf], capture_output=True,
                        text=True, timeout=30)
-    assert r.returncode == 2 and f"more than {SW_MAX_PORTS} ports" in r.stderr, r.stderr
+    # A config error (exit 3), not a usage error (2): docs/daemon.md.
+    assert r.returncode == 3 and f"more than {SW_MAX_PORTS} ports" in r.stderr, r.stderr
 
 
 def _mac_flood(fe, n, rng):
@@ -419,4 +420,4 @@ def test_mac_max_config_range(tmp_path):
                 assert sw.ctl("status")["mac_max"] == value
             continue
         r = subprocess.run(sw.argv(), capture_output=True, text=True, timeout=30)
-        assert r.returncode == 2 and f"{conf}:2:" in r.stderr, (r.returncode, r.stderr)
+        assert r.returncode == 3 and f"{conf}:2:" in r.stderr, (r.returncode, r.stderr)

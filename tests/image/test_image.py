@@ -111,7 +111,7 @@ def test_build_is_reproducible_and_small():
     """Two builds from the same inputs into different directories give the
     same raw image, qcow2, kernel and initramfs, byte for byte."""
     daemon_help()
-    pinned = {"VVU_IMAGE_VERSION": "repro-test", "SOURCE_DATE_EPOCH": "1700000000"}
+    pinned = {"VVU_IMAGE_BUILD_ID": "repro-test", "SOURCE_DATE_EPOCH": "1700000000"}
     with tempfile.TemporaryDirectory(prefix="vvu-image-") as tmp:
         t1, a = run_build(os.path.join(tmp, "one"), pinned)
         t2, b = run_build(os.path.join(tmp, "two", "deeper"), pinned)
@@ -127,7 +127,11 @@ def test_build_is_reproducible_and_small():
         # The release names what went in.
         with open(a["VVU_IMAGE_RELEASE"]) as f:
             rel = f.read()
-        assert "VVU_VERSION=repro-test\n" in rel
+        # One version: the daemon's own (meson's project version).
+        daemon = os.path.join(VVU_BUILD, "appliance", "vvu-switchd")
+        version = subprocess.run([daemon, "--version"], capture_output=True, text=True,
+                                 timeout=30).stdout.split("\n")[0].split()[1]
+        assert f"VVU_VERSION={version}\nVVU_BUILD_ID=repro-test\n" in rel, rel
         assert re.search(r"VVU_INPUTS=[0-9a-f]{16}\n", rel), rel
         assert re.search(r"VVU_KERNEL=linux-image-\S+=\S+", rel), rel
         assert "busybox-static=" in rel and "libc6=" in rel, rel

@@ -50,15 +50,13 @@ static void test_good(void **state)
 		"socket=/tmp/p1.sock\n"
 		"mode = client\n"
 		"queues = 8\n"
-		"reconnect-ms = 250\n"
-		"[switch]\n"
-		"ageing-s = 61";	/* no final newline */
+		"reconnect-ms = 250";	/* no final newline */
 
 	(void)state;
 	assert_int_equal(vvu_config_parse(&C, text, "t.conf", err, sizeof(err)), 0);
 	assert_int_equal(C.sw.mac_max, 4096);
 	assert_int_equal(C.sw.mac_max_per_port, 512);
-	assert_int_equal(C.sw.ageing_s, 61);
+	assert_int_equal(C.sw.ageing_s, 60);
 	assert_int_equal(C.sw.port_budget, 64);
 	assert_int_equal(C.idle_poll_us, -1);
 	assert_int_equal(C.log_level, VLOG_DEBUG);
@@ -86,7 +84,7 @@ struct bad {
 };
 
 static const struct bad bads[] = {
-	{ "[switch]\nfoo = 1\n", "o.conf:2: ", "unknown switch key" },
+	{ "[switch]\nfoo = 1\n", "o.conf:2: ", "unknown switch key 'foo'" },
 	{ "[port a]\nsocket=/x\nfrob = 1\n", "o.conf:3: ", "unknown port key" },
 	{ "[switch]\n\n\nmac-max = 12ab\n", "o.conf:4: ", "mac-max" },
 	{ "[switch]\nmac-max = \n", "o.conf:2: ", "mac-max" },
@@ -102,7 +100,25 @@ static const struct bad bads[] = {
 	{ "[port a]\nsocket=/x\nreconnect-ms = 9\n", "o.conf:3: ", "reconnect-ms" },
 	{ "[port a]\nsocket=/x\nmode = both\n", "o.conf:3: ", "mode" },
 	{ "[port a]\nsocket=/x\n[port b]\nsocket=/y\n[port a]\n", "o.conf:5: ",
-	  "port a defined twice" },
+	  "section [port a] repeats line 1" },
+	/* A repeat is an error naming both lines, never "the last one wins". */
+	{ "[switch]\nageing-s = 60\n[port a]\nsocket=/x\n[switch]\nageing-s = 61\n",
+	  "o.conf:5: ", "section [switch] repeats line 1" },
+	{ "\n[ switch ]\n[switch]\n", "o.conf:3: ", "section [switch] repeats line 2" },
+	{ "[switch]\nmac-max = 4096\nageing-s = 9\nmac-max=4096\n", "o.conf:4: ",
+	  "key 'mac-max' repeats line 2" },
+	{ "[switch]\nvvu = auto\n\nvvu = none\n", "o.conf:4: ",
+	  "key 'vvu' repeats line 2" },
+	{ "[switch]\ncontrol = /a\ncontrol = /a\n", "o.conf:3: ",
+	  "key 'control' repeats line 2" },
+	{ "[port a]\nsocket=/x\nqueues = 2\nmode = client\nqueues = 4\n", "o.conf:5: ",
+	  "key 'queues' repeats line 3" },
+	{ "[port a]\nsocket=/x\nsocket=/y\n", "o.conf:3: ",
+	  "key 'socket' repeats line 2" },
+	/* The same key in another section, or in another port, is no repeat:
+	 * only a real repeat may fail (the rest of this text is fine). */
+	{ "[port a]\nsocket=/x\nqueues=2\n[port b]\nsocket=/y\nqueues=2\n"
+	  "[port c]\nqueues=1\nqueues=1\n", "o.conf:9: ", "key 'queues' repeats line 8" },
 	{ "[port a]\nsocket=/x\n\n[port b]\nqueues=2\n[port c]\nsocket=/z\n",
 	  "o.conf:4: ", "port b has no socket" },
 	{ "[port a]\nsocket=/x\n[port b]\nsocket=/x\n", "o.conf:3: ",
@@ -113,7 +129,7 @@ static const struct bad bads[] = {
 	{ "[port]\n", "o.conf:1: ", "unknown section" },
 	{ "[port a/b]\nsocket=/x\n", "o.conf:1: ", "port name" },
 	{ "[port ]\n", "o.conf:1: ", "" },
-	{ "# hi\nmac-max = 100\n", "o.conf:2: ", "key outside any section" },
+	{ "# hi\nmac-max = 100\n", "o.conf:2: ", "key 'mac-max' outside any section" },
 	{ "[switch]\njust words\n", "o.conf:2: ", "expected key = value" },
 	{ "[switch]\nmac-max = 16\nmac-max-per-port = 17\n", "o.conf:3: ",
 	  "mac-max-per-port is larger than mac-max" },
@@ -299,6 +315,9 @@ static void test_port_spec(void **state)
 		"name=a b,socket=/a", "name=,socket=/a", "name=a,socket=",
 		"name=a,socket=/b",	/* name taken */
 		"name=c,socket=/a",	/* socket taken */
+		"name=d,socket=/d,queues=2,queues=2",	/* a key twice */
+		"name=d,name=e,socket=/d",
+		"name=d,socket=/d,socket=/e",
 	};
 	char longspec[700];
 
@@ -326,6 +345,71 @@ static void test_port_spec(void **state)
 	longspec[200] = '\0';
 	assert_int_equal(vvu_config_add_port_spec(&C, longspec, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "socket"));
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=d,socket=/d,mode=client,"
+						  "mode=server", err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "key 'mode' given twice"));
+}
+
+/*
+ * The key table (vvu_config_key_info) agrees with the parser: every key
+ * it lists is accepted in its section with its default value, refused in
+ * the other section, and a number is accepted at both ends of its range
+ * and refused one past each.  docs/config.md is checked against the same
+ * table by test_config_doc.
+ */
+static void test_key_table(void **state)
+{
+	struct vvu_config_key_info k;
+	unsigned int i, nswitch = 0, nport = 0;
+
+	(void)state;
+	for (i = 0; vvu_config_key_info(i, &k) == 0; i++) {
+		bool sw = strcmp(k.section, "switch") == 0;
+		char text[512];
+		long lo, hi;
+
+		assert_true(sw || strcmp(k.section, "port") == 0);
+		nswitch += sw;
+		nport += !sw;
+		/* The default parses (a key without one gets a sample value). */
+		snprintf(text, sizeof(text), "%s\n%s = %s\n%s",
+			 sw ? "[switch]" : "[port t]", k.name,
+			 k.def[0] ? k.def : strcmp(k.name, "pci") == 0 ? "00:03.0" :
+			 "/tmp/t.sock",
+			 sw ? "[port t]\nsocket=/t\n" :
+			 strcmp(k.name, "socket") == 0 ? "" :
+			 strcmp(k.name, "pci") == 0 ? "" : "socket=/t\n");
+		vvu_config_default(&C);
+		if (vvu_config_parse(&C, text, "k", err, sizeof(err)))
+			fail_msg("%s %s: its default refused: %s", k.section, k.name, err);
+		/* The other section does not know it. */
+		snprintf(text, sizeof(text), "%s\n%s = %s\n", sw ? "[port t]" : "[switch]",
+			 k.name, k.def);
+		vvu_config_default(&C);
+		assert_int_equal(vvu_config_parse(&C, text, "k", err, sizeof(err)), -EINVAL);
+		assert_non_null(strstr(err, "unknown"));
+		if (sscanf(k.values, "%ld..%ld", &lo, &hi) != 2)
+			continue;
+		for (int d = -1; d <= 0; d++) {
+			long v[2] = { lo - 1 - d, hi + 1 + d };	/* d = 0: one past */
+
+			for (int e = 0; e < 2; e++) {
+				/* mac-max-per-port <= mac-max: keep the other apart */
+				snprintf(text, sizeof(text), "[switch]\n%s\n%s\n%s = %ld\n",
+					 strcmp(k.name, "mac-max") == 0 ?
+					 "mac-max-per-port = 1" : "mac-max = 4194304",
+					 sw ? "" : "[port t]\nsocket=/t", k.name, v[e]);
+				vvu_config_default(&C);
+				if ((vvu_config_parse(&C, text, "k", err, sizeof(err)) == 0) !=
+				    (d == -1))
+					fail_msg("%s = %ld: %s", k.name, v[e],
+						 d ? "refused" : "accepted");
+			}
+		}
+	}
+	assert_int_equal(nswitch, 11);
+	assert_int_equal(nport, 5);
+	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
 }
 
 static void test_vvu_keys(void **state)
@@ -435,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup(test_port_spec, setup),
 		cmocka_unit_test_setup(test_vvu_keys, setup),
 		cmocka_unit_test_setup(test_vvu_spec, setup),
+		cmocka_unit_test_setup(test_key_table, setup),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
