@@ -15,4 +15,4 @@ import vmlib  # noqa: E402
 @pytest.fixture(autouse=True)
 def _kill_leftovers():
     yield
-    vmlib.kill_all()
+    vmlib.kill_all(keep_shared=True)   # a module fixture's VMs die with the fixture

@@ -176,10 +176,12 @@ def _unregister(obj):
         _live.discard(obj)
 
 
-def kill_all():
-    """Kill every VM and helper this process started and did not kill yet."""
+def kill_all(keep_shared=False):
+    """Kill every VM and helper this process started and did not kill yet.
+    keep_shared: spare those marked shared (booted once for a module's tests,
+    whose fixture kills them)."""
     with _live_lock:
-        objs = list(_live)
+        objs = [o for o in _live if not (keep_shared and getattr(o, "shared", False))]
     for obj in objs:
         try:
             obj.kill()
