@@ -4,20 +4,27 @@
 # and caches the binary under ~/.cache/vvu-switch/qemu/<hash of inputs>/. It trusts Debian's apt
 # archive for the source and the build tools; our files and patches must apply exactly, or it stops.
 # The last line printed is the path of the qemu-system-x86_64 binary.
-# Usage: qemu/build.sh [--prefix DIR]
+# Usage: qemu/build.sh [--asan] [--prefix DIR]
+#   --asan: build with AddressSanitizer and UBSan (--enable-sanitizers), in a build directory
+#   and a cache entry of its own; for the device tests, not for use.
 #   --prefix DIR: also install it under DIR (qemu/install.sh) and print the
 #   installed command, DIR/bin/vvu-qemu-system-x86_64, instead.
 set -euo pipefail
 
+usage() { echo "usage: qemu/build.sh [--asan] [--prefix DIR]" >&2; exit 2; }
 install_prefix=
-case "${1:-}" in
---prefix) [ $# -eq 2 ] && [ -n "$2" ] || { echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2; }
-	install_prefix=$2 ;;
---prefix=?*) [ $# -eq 1 ] || { echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2; }
-	install_prefix=${1#--prefix=} ;;
-'') ;;
-*) echo "usage: qemu/build.sh [--prefix DIR]" >&2; exit 2 ;;
-esac
+asan=0
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--asan) asan=1 ;;
+	--prefix) [ $# -ge 2 ] && [ -n "$2" ] || usage
+		install_prefix=$2
+		shift ;;
+	--prefix=?*) install_prefix=${1#--prefix=} ;;
+	*) usage ;;
+	esac
+	shift
+done
 
 QEMU_SRC_VERSION='1:7.2+dfsg-7+deb12u18'
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +47,11 @@ configure_args=(
 	--disable-docs --disable-tools --disable-guest-agent --disable-user
 	--disable-install-blobs
 )
+build_name=build
+if [ "$asan" = 1 ]; then
+	configure_args+=(--enable-sanitizers)
+	build_name=build-asan
+fi
 
 die() { echo "qemu/build.sh: ERROR: $*" >&2; exit 1; }
 log() { echo "qemu/build.sh: $*" >&2; }
@@ -78,7 +90,7 @@ fi
 # One build at a time per cache (tests of several helpers may call us together); whoever
 # waited finds the binary the other one built.
 mkdir -p "$cache"
-exec 9>"$cache/qemu-build.lock"
+exec 9>"$cache/qemu-build$([ "$asan" = 1 ] && echo -asan).lock"
 flock 9
 if [ -f "$prefix/.complete" ] && [ -x "$prefix/bin/qemu-system-x86_64" ]; then
 	log "cached build for inputs $hash"
@@ -169,7 +181,7 @@ PY
 rm -rf "$fresh"
 
 # Configure only when the arguments changed (or the build dir is new).
-build=$work/build
+build=$work/$build_name
 cfg_stamp=$(printf '%s\n' "${configure_args[@]}" | sha256sum | cut -c1-16)
 if [ ! -f "$build/.vvu-configured-$cfg_stamp" ]; then
 	rm -rf "$build"
