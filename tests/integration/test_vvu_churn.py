@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import hostile as H  # noqa: E402
 
 CYCLES = int(os.environ.get("VVU_CHURN_CYCLES", "500"))
-REFUSED_CYCLES = int(os.environ.get("VVU_CHURN_REFUSED_CYCLES", "200"))
+REFUSED_CYCLES = int(os.environ.get("VVU_CHURN_REFUSED_CYCLES", "500"))
 NAMES = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
 GOOD_WITHIN_S = 1.0
 
@@ -245,3 +245,62 @@ def test_no_wedge_after_any_frontend(sw, capsys):
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"
     assert qemu_alive(sw)
     report(capsys, "no-wedge", {k.replace(" ", "_"): v for k, v in served.items()})
+
+
+def test_repeated_mem_tables_one_connection(sw, capsys):
+    """One frontend replaces its memory table CYCLES times, each time with a new file (so
+    each table unmaps the last one's regions in the device while the daemon in the VM uses
+    them); QEMU stays up, the frontend is still served, a and b lose nothing."""
+    a, _ = sw.peers
+    start_ping(a, 100000, "tables")
+    fe = H.Frontend(sw.socks[2], timeout=60, sealed=True, name="tables")
+    t0 = time.monotonic()
+    try:
+        fe.start()
+        for i in range(CYCLES):
+            # Every other table is a new file at the same addresses, the others the first.
+            r = H.Region(fe.mem.size, gpa=fe.mem.gpa, uva=fe.mem.uva, name=f"t{i}",
+                         sealed=True) if i % 2 == 0 else None
+            try:
+                assert fe.set_mem_table([r] if r else None) == 0, \
+                    f"table {i} refused\n{sw.daemon_log()}"
+            finally:
+                if r:
+                    r.close()
+        assert fe.set_mem_table() == 0
+        assert fe.get_u64(H.GET_FEATURES), "still served after the tables"
+    finally:
+        fe.close()
+    took = time.monotonic() - t0
+    sent, lost = stop_ping(a, "tables")
+    assert qemu_alive(sw), sw.log_text(200)
+    assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"
+    report(capsys, "mem-tables", {"tables": CYCLES, "seconds": round(took, 1),
+                                  "pings_lost": f"{lost}/{sent}"})
+
+
+def test_memory_that_can_shrink_is_refused(sw):
+    """An unsealed memfd could be truncated under the switch VM's vCPUs: the device refuses
+    it and the reason is the port's last error. A sealed one cannot be truncated at all."""
+    name = NAMES[3]
+    fe = H.Frontend(sw.socks[3], timeout=60, sealed=False, name="unsealed")
+    try:
+        fe.connect()
+        fe.negotiate()
+        fe.send(H.SET_MEM_TABLE, fe.mem_table_wire(), [r.fd for r in fe.regions])
+        assert fe.hung_up(timeout=30), "the device kept a frontend with unsealed memory"
+    finally:
+        fe.close()
+    deadline = time.monotonic() + 30
+    while "sealed" not in sw.ports()[name]["last_error"]:
+        assert time.monotonic() < deadline, sw.ports()[name]
+        time.sleep(0.5)
+    fe = H.Frontend(sw.socks[3], timeout=60, sealed=True, name="sealed")
+    try:
+        fe.start()
+        with pytest.raises(PermissionError):
+            os.ftruncate(fe.mem.fd, 0)
+        assert fe.get_u64(H.GET_FEATURES)
+    finally:
+        fe.close()
+    assert qemu_alive(sw)
