@@ -39,6 +39,7 @@
 #include "hw/pci/pci.h"
 #include "hw/pci/msix.h"
 #include "hw/virtio/virtio-vhost-user.h"
+#include "hw/virtio/virtio-vhost-user-rules.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
 #include <sys/stat.h>
@@ -51,58 +52,11 @@
 #define F_SEAL_SHRINK 0x0002
 #endif
 
-/* vhost-user request codes (front-end to back-end), docs/interop/vhost-user.rst. */
-enum {
-    VU_GET_FEATURES = 1,
-    VU_SET_FEATURES = 2,
-    VU_SET_OWNER = 3,
-    VU_RESET_OWNER = 4,
-    VU_SET_MEM_TABLE = 5,
-    VU_SET_LOG_BASE = 6,
-    VU_SET_LOG_FD = 7,
-    VU_SET_VRING_NUM = 8,
-    VU_SET_VRING_ADDR = 9,
-    VU_SET_VRING_BASE = 10,
-    VU_GET_VRING_BASE = 11,
-    VU_SET_VRING_KICK = 12,
-    VU_SET_VRING_CALL = 13,
-    VU_SET_VRING_ERR = 14,
-    VU_GET_PROTOCOL_FEATURES = 15,
-    VU_SET_PROTOCOL_FEATURES = 16,
-    VU_GET_QUEUE_NUM = 17,
-    VU_SET_VRING_ENABLE = 18,
-    VU_SEND_RARP = 19,
-    VU_NET_SET_MTU = 20,
-    VU_SET_BACKEND_REQ_FD = 21,
-    VU_IOTLB_MSG = 22,
-    VU_SET_VRING_ENDIAN = 23,
-    VU_GET_CONFIG = 24,
-    VU_SET_CONFIG = 25,
-    VU_RESET_DEVICE = 34,
-    VU_GET_MAX_MEM_SLOTS = 36,
-    VU_ADD_MEM_REG = 37,
-    VU_REM_MEM_REG = 38,
-    VU_SET_STATUS = 39,
-    VU_GET_STATUS = 40,
-    VU_REQ_MAX = 41,
-};
-
 /* Backend-channel requests that need an fd we cannot supply. */
 #define VU_BACKEND_VRING_HOST_NOTIFIER_MSG 3
 #define VU_BACKEND_SHARED_OBJECT_ADD       6
 
-#define VU_FLAG_VERSION_MASK  0x3u
-#define VU_FLAG_VERSION       0x1u
-#define VU_FLAG_REPLY         (1u << 2)
-#define VU_FLAG_NEED_REPLY    (1u << 3)
-#define VU_FLAG_KNOWN         (VU_FLAG_VERSION_MASK | VU_FLAG_REPLY | VU_FLAG_NEED_REPLY)
 #define VVU_FLAG_BACKEND_CHANNEL (1u << 31)
-
-#define VU_VRING_IDX_MASK     0xffull
-#define VU_VRING_NOFD         (1ull << 8)
-
-#define VU_MEM_BASELINE_NREGIONS 8
-#define VU_REGION_SIZE        32u
 
 /* Protocol features the tunnel can carry (spec 6.1). */
 #define VVU_TUNNELABLE_PROTOCOL_FEATURES \
@@ -112,58 +66,6 @@ enum {
 
 #define VVU_RXQ_SIZE 128
 #define VVU_TXQ_SIZE 128
-
-/* How a request is checked before it is translated and delivered. */
-enum vvu_size_rule { SZ_EXACT, SZ_MEM_TABLE, SZ_CONFIG };
-enum vvu_fd_rule { FD_NONE, FD_ONE, FD_PER_REGION, FD_VRING, FD_ZERO_OR_ONE };
-enum vvu_idx_rule { IDX_NONE, IDX_U32, IDX_U64 };
-
-typedef struct VvuReqRule {
-    const char *name;
-    uint8_t size_rule;
-    uint8_t fd_rule;
-    uint8_t idx_rule;
-    uint32_t size;
-} VvuReqRule;
-
-static const VvuReqRule vvu_rules[VU_REQ_MAX] = {
-    [VU_GET_FEATURES] = { "GET_FEATURES", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-    [VU_SET_FEATURES] = { "SET_FEATURES", SZ_EXACT, FD_NONE, IDX_NONE, 8 },
-    [VU_SET_OWNER] = { "SET_OWNER", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-    [VU_RESET_OWNER] = { "RESET_OWNER", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-    [VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", SZ_MEM_TABLE, FD_PER_REGION,
-                           IDX_NONE, 0 },
-    [VU_SET_LOG_BASE] = { "SET_LOG_BASE", SZ_EXACT, FD_ONE, IDX_NONE, 16 },
-    [VU_SET_LOG_FD] = { "SET_LOG_FD", SZ_EXACT, FD_ONE, IDX_NONE, 0 },
-    [VU_SET_VRING_NUM] = { "SET_VRING_NUM", SZ_EXACT, FD_NONE, IDX_U32, 8 },
-    [VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", SZ_EXACT, FD_NONE, IDX_U32, 40 },
-    [VU_SET_VRING_BASE] = { "SET_VRING_BASE", SZ_EXACT, FD_NONE, IDX_U32, 8 },
-    [VU_GET_VRING_BASE] = { "GET_VRING_BASE", SZ_EXACT, FD_NONE, IDX_U32, 8 },
-    [VU_SET_VRING_KICK] = { "SET_VRING_KICK", SZ_EXACT, FD_VRING, IDX_U64, 8 },
-    [VU_SET_VRING_CALL] = { "SET_VRING_CALL", SZ_EXACT, FD_VRING, IDX_U64, 8 },
-    [VU_SET_VRING_ERR] = { "SET_VRING_ERR", SZ_EXACT, FD_VRING, IDX_U64, 8 },
-    [VU_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", SZ_EXACT, FD_NONE,
-                                   IDX_NONE, 0 },
-    [VU_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", SZ_EXACT, FD_NONE,
-                                   IDX_NONE, 8 },
-    [VU_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-    [VU_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", SZ_EXACT, FD_NONE, IDX_U32, 8 },
-    [VU_SEND_RARP] = { "SEND_RARP", SZ_EXACT, FD_NONE, IDX_NONE, 8 },
-    [VU_NET_SET_MTU] = { "NET_SET_MTU", SZ_EXACT, FD_NONE, IDX_NONE, 8 },
-    [VU_SET_BACKEND_REQ_FD] = { "SET_BACKEND_REQ_FD", SZ_EXACT, FD_ONE,
-                                IDX_NONE, 0 },
-    [VU_IOTLB_MSG] = { "IOTLB_MSG", SZ_EXACT, FD_NONE, IDX_NONE, 32 },
-    [VU_SET_VRING_ENDIAN] = { "SET_VRING_ENDIAN", SZ_EXACT, FD_NONE, IDX_U32, 8 },
-    [VU_GET_CONFIG] = { "GET_CONFIG", SZ_CONFIG, FD_NONE, IDX_NONE, 0 },
-    [VU_SET_CONFIG] = { "SET_CONFIG", SZ_CONFIG, FD_NONE, IDX_NONE, 0 },
-    [VU_RESET_DEVICE] = { "RESET_DEVICE", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-    [VU_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", SZ_EXACT, FD_NONE,
-                               IDX_NONE, 0 },
-    [VU_ADD_MEM_REG] = { "ADD_MEM_REG", SZ_EXACT, FD_ONE, IDX_NONE, 40 },
-    [VU_REM_MEM_REG] = { "REM_MEM_REG", SZ_EXACT, FD_ZERO_OR_ONE, IDX_NONE, 40 },
-    [VU_SET_STATUS] = { "SET_STATUS", SZ_EXACT, FD_NONE, IDX_NONE, 8 },
-    [VU_GET_STATUS] = { "GET_STATUS", SZ_EXACT, FD_NONE, IDX_NONE, 0 },
-};
 
 static void vvu_update_state(VirtIOVhostUser *s);
 static void vvu_try_deliver(VirtIOVhostUser *s);
@@ -475,30 +377,12 @@ static bool vvu_region_map(VirtIOVhostUser *s, VvuRegion *r, int fd,
     return true;
 }
 
-typedef struct VvuRegionDesc {
-    uint64_t gpa, size, uaddr, mmap_offset;
-} VvuRegionDesc;
-
-static void vvu_region_desc_read(const uint8_t *p, VvuRegionDesc *d)
-{
-    d->gpa = rd64(p);
-    d->size = rd64(p + 8);
-    d->uaddr = rd64(p + 16);
-    d->mmap_offset = rd64(p + 24);
-}
-
-static bool ranges_overlap64(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-    return a < b + blen && b < a + alen;
-}
-
 static bool vvu_region_desc_check(const VvuRegionDesc *d, Error **errp)
 {
-    if (d->size == 0 || d->gpa + d->size < d->gpa || d->uaddr + d->size < d->uaddr ||
-        d->mmap_offset + d->size < d->mmap_offset) {
-        error_setg(errp, "region gpa 0x%" PRIx64 " size 0x%" PRIx64 " uaddr 0x%" PRIx64
-                   " offset 0x%" PRIx64 " is empty or wraps", d->gpa, d->size, d->uaddr,
-                   d->mmap_offset);
+    char why[160];
+
+    if (!vvu_region_desc_ok(d, why, sizeof(why))) {
+        error_setg(errp, "%s", why);
         return false;
     }
     return true;
@@ -543,8 +427,8 @@ static bool vvu_set_mem_table(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
             return false;
         }
         for (uint32_t j = 0; j < i; j++) {
-            if (ranges_overlap64(d[i].gpa, d[i].size, d[j].gpa, d[j].size) ||
-                ranges_overlap64(d[i].uaddr, d[i].size, d[j].uaddr, d[j].size)) {
+            if (vvu_ranges_overlap(d[i].gpa, d[i].size, d[j].gpa, d[j].size) ||
+                vvu_ranges_overlap(d[i].uaddr, d[i].size, d[j].uaddr, d[j].size)) {
                 error_setg(errp, "regions %u and %u overlap", j, i);
                 return false;
             }
@@ -598,8 +482,8 @@ static bool vvu_overlaps_mapped(VirtIOVhostUser *s, const VvuRegionDesc *d, Erro
     for (uint32_t k = 0; k < s->max_mem_slots; k++) {
         VvuRegion *r = &s->regions[k];
 
-        if (r->used && (ranges_overlap64(d->gpa, d->size, r->gpa, r->size) ||
-                        ranges_overlap64(d->uaddr, d->size, r->uaddr, r->size))) {
+        if (r->used && (vvu_ranges_overlap(d->gpa, d->size, r->gpa, r->size) ||
+                        vvu_ranges_overlap(d->uaddr, d->size, r->uaddr, r->size))) {
             error_setg(errp, "region gpa 0x%" PRIx64 " overlaps mapped region gpa 0x%"
                        PRIx64, d->gpa, r->gpa);
             return true;
@@ -943,96 +827,13 @@ static void vvu_bchan_update_handler(VirtIOVhostUser *s)
 static bool vvu_check_msg(VirtIOVhostUser *s, VvuInMsg *m, const VvuReqRule **rulep,
                           Error **errp)
 {
-    uint32_t req = rd32(m->buf), size = vvu_in_size(m);
-    const uint8_t *p = m->buf + VVU_HDR_SIZE;
-    const VvuReqRule *rule;
-    int want_fds = 0;
-    bool fds_ok;
+    char why[160];
 
-    if (req >= VU_REQ_MAX || !vvu_rules[req].name) {
-        error_setg(errp, "unknown request %u", req);
+    *rulep = vvu_rule_check(rd32(m->buf), m->buf + VVU_HDR_SIZE, vvu_in_size(m), m->nfds,
+                            s->max_mem_slots, s->max_vhost_queues, why, sizeof(why));
+    if (!*rulep) {
+        error_setg(errp, "%s", why);
         return false;
-    }
-    rule = &vvu_rules[req];
-    *rulep = rule;
-
-    switch (rule->size_rule) {
-    case SZ_EXACT:
-        if (size != rule->size) {
-            error_setg(errp, "%s: payload %u bytes, expected %u", rule->name, size,
-                       rule->size);
-            return false;
-        }
-        break;
-    case SZ_MEM_TABLE: {
-        uint32_t n = size >= 8 ? rd32(p) : 0;
-
-        if (n < 1 || n > VU_MEM_BASELINE_NREGIONS || n > s->max_mem_slots ||
-            size != 8 + n * VU_REGION_SIZE) {
-            error_setg(errp, "%s: %u regions in a %u-byte payload (1..%u allowed)",
-                       rule->name, n, size,
-                       MIN(VU_MEM_BASELINE_NREGIONS, s->max_mem_slots));
-            return false;
-        }
-        want_fds = n;
-        break;
-    }
-    case SZ_CONFIG: {
-        uint32_t cs = size >= 12 ? rd32(p + 4) : UINT32_MAX;
-
-        if (cs > 256 || size != 12 + cs) {
-            error_setg(errp, "%s: payload %u bytes with config size %u", rule->name,
-                       size, cs);
-            return false;
-        }
-        break;
-    }
-    }
-
-    switch (rule->fd_rule) {
-    case FD_NONE:
-        fds_ok = m->nfds == 0;
-        break;
-    case FD_ONE:
-        want_fds = 1;
-        fds_ok = m->nfds == 1;
-        break;
-    case FD_PER_REGION:
-        fds_ok = m->nfds == want_fds;
-        break;
-    case FD_VRING:
-        want_fds = (rd64(p) & VU_VRING_NOFD) ? 0 : 1;
-        fds_ok = m->nfds == want_fds;
-        break;
-    case FD_ZERO_OR_ONE:
-    default:
-        fds_ok = m->nfds <= 1;
-        break;
-    }
-    if (!fds_ok) {
-        error_setg(errp, "%s: carries %d fds, expected %d", rule->name, m->nfds,
-                   want_fds);
-        return false;
-    }
-
-    if (rule->idx_rule == IDX_U32 && rd32(p) >= s->max_vhost_queues) {
-        error_setg(errp, "%s: vring %u out of range (max_vhost_queues %u)", rule->name,
-                   rd32(p), s->max_vhost_queues);
-        return false;
-    }
-    if (rule->idx_rule == IDX_U64) {
-        uint64_t v = rd64(p);
-
-        if (v & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD)) {
-            error_setg(errp, "%s: reserved bits set in 0x%" PRIx64, rule->name, v);
-            return false;
-        }
-        if ((v & VU_VRING_IDX_MASK) >= s->max_vhost_queues) {
-            error_setg(errp, "%s: vring %u out of range (max_vhost_queues %u)",
-                       rule->name, (unsigned)(v & VU_VRING_IDX_MASK),
-                       s->max_vhost_queues);
-            return false;
-        }
     }
     return true;
 }
@@ -1204,16 +1005,11 @@ static void vvu_chr_read(void *opaque, const uint8_t *buf, int size)
         }
     }
     if (m->have == VVU_HDR_SIZE) {
-        uint32_t flags = rd32(m->buf + 4);
+        char why[160];
 
-        if ((flags & VU_FLAG_VERSION_MASK) != VU_FLAG_VERSION ||
-            (flags & ~VU_FLAG_KNOWN)) {
-            vvu_fail(s, "bad header: request %u flags 0x%x", rd32(m->buf), flags);
-            return;
-        }
-        if (vvu_in_size(m) > VVU_MAX_MSG_SIZE) {
-            vvu_fail(s, "request %u: payload of %u bytes exceeds %u", rd32(m->buf),
-                     vvu_in_size(m), VVU_MAX_MSG_SIZE);
+        if (!vvu_rule_header_ok(rd32(m->buf), rd32(m->buf + 4), vvu_in_size(m),
+                                VVU_MAX_MSG_SIZE, why, sizeof(why))) {
+            vvu_fail(s, "%s", why);
             return;
         }
     }
