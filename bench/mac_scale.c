@@ -416,8 +416,10 @@ static int one_size(uint32_t macs, bool ir, unsigned int churn_rounds)
 
 		keep[r].tick_ns = calloc(TICKS_MAX, sizeof(uint64_t));
 		drop[r].tick_ns = calloc(TICKS_MAX, sizeof(uint64_t));
-		if (!keep[r].tick_ns || !drop[r].tick_ns)
-			return 1;
+		if (!keep[r].tick_ns || !drop[r].tick_ns) {
+			perror("calloc");
+			exit(1);
+		}
 		if (r)
 			learn_range(s, 0, macs, t);
 		run_sweep(s, t + 2 * NSEC, &keep[r]);
@@ -425,7 +427,7 @@ static int one_size(uint32_t macs, bool ir, unsigned int churn_rounds)
 		if (sw_mac_count(s) != 0) {
 			fprintf(stderr, "%u MACs: %u left after ageing\n", macs,
 				sw_mac_count(s));
-			return 1;
+			exit(1);
 		}
 		if (keep[r].max_ns > keep_max)
 			keep_max = keep[r].max_ns;

@@ -78,7 +78,7 @@ static unsigned int g_recv(void *ctx, struct sw_frame *f, unsigned int n)
 			host_mac(f[k].eth, 0);
 			host_mac(f[k].eth + SW_ETH_ALEN, p->next++);
 		} else if (p->mode == G_PING) {
-			memcpy(f[k].eth, p->eth, SW_ETH_ALEN * 2);
+			memcpy(f[k].eth, p->eth, 2 * (size_t)SW_ETH_ALEN);
 		} else {
 			break;
 		}

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "fport.h"
-#include "sw.c"		/* white box: the cursor and the slots */
+#include "sw.c"	/* NOLINT(bugprone-suspicious-include): white box */
 
 #define SEC 1000000000ULL
 #define NPORT 4
