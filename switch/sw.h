@@ -145,10 +145,15 @@ struct sw_mac_stats {
 	uint32_t miss_max;		/* longest run of full slots, plus one */
 	uint64_t age_sweeps;		/* sweeps finished */
 	uint64_t age_ticks;		/* sw_poll calls that did ageing work */
+	/*
+	 * Ageing work: a slot looked at is 1, an entry a deletion rehashes
+	 * while closing its gap is age_hash_cost more.  A slice starts work
+	 * while below age_budget, so one poll spends at most age_budget +
+	 * age_hash_cost * (miss_max - 1).
+	 */
 	uint64_t age_work_max;		/* most work one sw_poll spent ageing */
-	uint32_t age_budget;		/* work a slice may start: slots... */
-	uint32_t age_hash_cost;		/* ...plus this per entry a deletion moves
-					   or checks (at most miss_max - 1) */
+	uint32_t age_budget;
+	uint32_t age_hash_cost;
 };
 
 /* Fills st.  Walks the whole table: O(slots), not for the forwarding thread. */
