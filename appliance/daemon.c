@@ -27,7 +27,7 @@
 #include "vut.h"
 #include "vvu_port.h"
 
-#define SLEEP_MS 100		/* longest sleep: reconnect and ageing timers */
+#define SLEEP_MS 100		/* longest sleep: reconnect timers */
 #define VVU_TICK_MS 10		/* vvu ports: service at least this often */
 #define EVENTS_EVERY 64		/* busy rounds between event-loop checks */
 #define RESCAN_NS 1000000000ull	/* look for new PCI devices this often */
@@ -1218,6 +1218,21 @@ static bool arm_kicks(struct daemon *d, bool on)
 	return waiting != 0;
 }
 
+/*
+ * The switch ages its MAC table a slice per sw_poll: while a sweep is
+ * under way, do not sleep; otherwise wake for the next sweep.
+ */
+static uint64_t age_wait_ms(const struct daemon *d, uint64_t now,
+			    uint64_t wait_ms)
+{
+	uint64_t due = sw_age_due_ns(d->sw), ms;
+
+	if (due <= now)
+		return 0;
+	ms = (due - now + 999999) / 1000000;
+	return ms < wait_ms ? ms : wait_ms;
+}
+
 static void run(struct daemon *d)
 {
 	uint64_t now = ev_now_ns(), last_work = now;
@@ -1237,6 +1252,7 @@ static void run(struct daemon *d)
 				wait_ms = VVU_TICK_MS;	/* answers to push */
 			if (d->vvu_kicked)
 				wait_ms = 0;		/* messages left over */
+			wait_ms = age_wait_ms(d, now, wait_ms);
 			d->sleeps++;
 			ev_run(d->ev, (int)wait_ms);
 			now = ev_now_ns();

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "sw_hash.h"
@@ -25,10 +26,27 @@
 #define NSEC_PER_SEC 1000000000ULL
 #define SW_NAME_MAX 64			/* with the terminating NUL */
 #define SW_TABLE_MIN 16
+#define SW_HUGE_PAGE (2U << 20)
+
+/*
+ * Ageing is a sweep over the table's slots, started at most once every
+ * SW_AGE_PERIOD_NS and carried on by sw_poll one bounded slice per call:
+ * a slice spends at most SW_AGE_BUDGET units of work, where looking at a
+ * slot is one unit and each entry a deletion looks at (and hashes) while
+ * closing the gap is SW_AGE_HASH_COST more.  A slice may overrun by the
+ * gap-closing of its last deletion, one cluster.
+ */
+#define SW_AGE_PERIOD_NS NSEC_PER_SEC
+#ifndef SW_AGE_BUDGET			/* a test builds sw.c with tiny slices */
+#define SW_AGE_BUDGET 4096
+#endif
+#define SW_AGE_HASH_COST 24
 
 /* A slot's w: the MAC in bits 0-47 (0: slot empty), the port in 48-63. */
 #define SW_MAC_MASK ((1ULL << 48) - 1)
 #define SW_PORT_SHIFT 48
+/* An empty slot's seen_ns: never old enough to expire, so a sweep tests one field */
+#define SW_NEVER UINT64_MAX
 
 /* Per-frame verdicts of a classified burst. */
 #define SW_V_FLOOD SW_MAX_PORTS		/* below: unicast to that port */
@@ -46,7 +64,7 @@ const char *const sw_drop_names[SW_DROP_MAX] = {
 
 struct sw_mac_slot {
 	uint64_t w;
-	uint64_t seen_ns;		/* last frame from this MAC */
+	uint64_t seen_ns;		/* last frame from this MAC; empty: SW_NEVER */
 };
 
 struct sw_port {
@@ -60,7 +78,12 @@ struct sw_port {
 struct sw {
 	struct sw_config cfg;
 	uint64_t ageing_ns;
-	uint64_t next_age_ns;		/* sw_poll ages at or after this */
+	uint64_t next_age_ns;		/* the next sweep starts at or after this */
+	bool age_on;			/* a sweep is under way */
+	uint32_t age_cur;		/* the next slot the sweep looks at */
+	uint64_t age_sweeps;		/* sweeps finished */
+	uint64_t age_ticks;		/* sw_poll calls that did ageing work */
+	uint64_t age_work_max;		/* most work one sw_poll spent ageing */
 	uint64_t present;		/* bit per port id in use */
 	uint64_t up;			/* bit per port that is up */
 	uint64_t dirty;			/* egress ports sent to, this burst */
@@ -110,6 +133,25 @@ static int random_key(uint64_t k[2])
 	return 0;
 }
 
+/*
+ * The table.  From 2 MiB up it is aligned to and asked to live in huge
+ * pages: lookups land anywhere in it, and with 4 KiB pages each one would
+ * also miss the TLB (at 4M MACs, 128 MiB).  Not a hard requirement: a
+ * kernel without transparent huge pages just ignores the advice.
+ */
+static struct sw_mac_slot *table_alloc(uint32_t slots)
+{
+	size_t bytes = (size_t)slots * sizeof(struct sw_mac_slot);
+	void *t;
+
+	if (bytes < SW_HUGE_PAGE)
+		return aligned_alloc(64, bytes);
+	t = aligned_alloc(SW_HUGE_PAGE, bytes);	/* bytes: a multiple of it */
+	if (t)
+		(void)madvise(t, bytes, MADV_HUGEPAGE);
+	return t;
+}
+
 struct sw *sw_create(const struct sw_config *c)
 {
 	struct sw *s;
@@ -129,12 +171,15 @@ struct sw *sw_create(const struct sw_config *c)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return NULL;
-	s->tab = aligned_alloc(64, (size_t)slots * sizeof(*s->tab));
+	s->tab = table_alloc(slots);
 	if (!s->tab) {
 		free(s);
 		return NULL;
 	}
-	memset(s->tab, 0, (size_t)slots * sizeof(*s->tab));
+	for (uint32_t i = 0; i < slots; i++) {
+		s->tab[i].w = 0;
+		s->tab[i].seen_ns = SW_NEVER;
+	}
 	s->mask = slots - 1;
 	s->cfg = *c;
 	s->ageing_ns = (uint64_t)c->ageing_s * NSEC_PER_SEC;
@@ -183,12 +228,15 @@ static inline uint32_t probe(const struct sw *s, uint64_t mac, uint32_t i)
 /*
  * Empty slot i and close the gap: later entries of the same cluster move
  * back unless that would put them before their home slot.  Entries only
- * ever move to slots cyclically between i and where they were.
+ * ever move to slots cyclically between i and where they were.  An entry
+ * that moves from the part of the table an ageing sweep has still to look
+ * at to the part it has passed pulls the sweep back to it, so a sweep
+ * misses no entry.  Returns the entries looked at (each hashed) after i.
  */
-static void slot_delete(struct sw *s, uint32_t i)
+static uint32_t slot_delete(struct sw *s, uint32_t i)
 {
 	struct sw_mac_slot *t = s->tab;
-	uint32_t j = i;
+	uint32_t j = i, looked = 0;
 
 	s->port[slot_port(&t[i])].nmacs--;
 	s->nmacs--;
@@ -198,15 +246,19 @@ static void slot_delete(struct sw *s, uint32_t i)
 		j = (j + 1) & s->mask;
 		if (!t[j].w)
 			break;
+		looked++;
 		h = home_slot(s, t[j].w & SW_MAC_MASK);
 		/* Stays if its home is cyclically in (i, j]. */
 		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
 			continue;
 		t[i] = t[j];
+		if (s->age_on && i < s->age_cur && s->age_cur <= j)
+			s->age_cur = i;
 		i = j;
 	}
 	t[i].w = 0;
-	t[i].seen_ns = 0;
+	t[i].seen_ns = SW_NEVER;
+	return looked;
 }
 
 /*
@@ -224,18 +276,82 @@ static void flush_port(struct sw *s, unsigned int p)
 	}
 }
 
+/*
+ * Entries idle longer than ageing_ns at now are those seen before this;
+ * 0 (none) while now is within ageing_ns of the clock's origin.
+ */
+static inline uint64_t expiry_limit(const struct sw *s, uint64_t now)
+{
+	return now > s->ageing_ns ? now - s->ageing_ns : 0;
+}
+
+/*
+ * Carry the sweep on from s->age_cur, deleting entries idle longer than
+ * ageing_ns, until budget units are spent (see SW_AGE_BUDGET) or the end of
+ * the table; the sweep ends there, or as soon as the table is empty.
+ * Deleting the entry at the cursor may pull a later entry into it, so the
+ * cursor looks at that slot again; such a deletion never moves an entry
+ * behind the cursor (slot_delete).  Returns the work spent.
+ */
+static uint64_t age_slice(struct sw *s, uint64_t now, uint64_t budget)
+{
+	const struct sw_mac_slot *t = s->tab;
+	uint32_t i = s->age_cur, last = s->mask;
+	uint64_t work = 0, limit = expiry_limit(s, now);
+
+	while (work < budget && i <= last) {
+		if (t[i].seen_ns < limit) {	/* never an empty slot */
+			s->age_cur = i;
+			work += 1 + (uint64_t)SW_AGE_HASH_COST * slot_delete(s, i);
+			if (!s->nmacs)
+				break;
+		} else {
+			work++;
+			i++;
+		}
+	}
+	s->age_cur = i;
+	if (i > last || !s->nmacs) {
+		s->age_on = false;
+		s->age_sweeps++;
+	}
+	return work;
+}
+
+static void age_start(struct sw *s, uint64_t now)
+{
+	s->age_on = true;
+	s->age_cur = 0;
+	s->next_age_ns = now + SW_AGE_PERIOD_NS;
+}
+
+/* sw_poll's share of ageing: one slice of the sweep, if one is due. */
+static void age_tick(struct sw *s, uint64_t now)
+{
+	uint64_t work;
+
+	if (!s->age_on) {
+		if (now < s->next_age_ns)
+			return;
+		age_start(s, now);
+	}
+	work = age_slice(s, now, SW_AGE_BUDGET);
+	s->age_ticks++;
+	if (work > s->age_work_max)
+		s->age_work_max = work;
+}
+
 void sw_mac_age(struct sw *s, uint64_t now_ns)
 {
-	s->next_age_ns = now_ns + NSEC_PER_SEC;
-	for (uint32_t i = 0; i <= s->mask && s->nmacs;) {
-		const struct sw_mac_slot *e = &s->tab[i];
+	age_start(s, now_ns);
+	age_slice(s, now_ns, UINT64_MAX);
+}
 
-		if (e->w && now_ns > e->seen_ns &&
-		    now_ns - e->seen_ns > s->ageing_ns)
-			slot_delete(s, i);	/* same argument as flush_port */
-		else
-			i++;
-	}
+uint64_t sw_age_due_ns(const struct sw *s)
+{
+	if (!s->nmacs)
+		return UINT64_MAX;
+	return s->age_on ? 0 : s->next_age_ns;
 }
 
 /*
@@ -486,8 +602,7 @@ unsigned int sw_poll(struct sw *s, uint64_t now_ns)
 	uint64_t active = s->up;
 	unsigned int start = s->rr, total = 0;
 
-	if (now_ns >= s->next_age_ns)
-		sw_mac_age(s, now_ns);
+	age_tick(s, now_ns);
 	if (!active)
 		return 0;
 	for (uint64_t m = active; m; m &= m - 1)
@@ -649,4 +764,48 @@ uint32_t sw_mac_count_port(const struct sw *s, int port)
 	const struct sw_port *pp = port_get(s, port);
 
 	return pp ? pp->nmacs : 0;
+}
+
+void sw_mac_stats(const struct sw *s, struct sw_mac_stats *st)
+{
+	uint32_t run = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->bytes = sizeof(*s) + (uint64_t)(s->mask + 1) * sizeof(*s->tab);
+	st->slots = s->mask + 1;
+	st->entries = s->nmacs;
+	for (uint32_t i = 0; i <= s->mask; i++) {
+		const struct sw_mac_slot *e = &s->tab[i];
+		uint32_t len;
+
+		if (!e->w)
+			continue;
+		len = ((i - home_slot(s, e->w & SW_MAC_MASK)) & s->mask) + 1;
+		st->probe_sum += len;
+		if (len > st->probe_max)
+			st->probe_max = len;
+	}
+	/*
+	 * A miss from home slot i reads to the next empty slot: 1 from an
+	 * empty slot, k + 1 from a full one k slots before the end of its run.
+	 * Walk backwards from an empty slot so each run is counted whole.
+	 */
+	if (s->nmacs <= s->mask) {
+		uint32_t start = 0;
+
+		while (s->tab[start].w)
+			start++;
+		for (uint32_t n = 0, i = start; n <= s->mask; n++) {
+			run = s->tab[i].w ? run + 1 : 0;
+			st->miss_sum += run + 1;
+			if (run + 1 > st->miss_max)
+				st->miss_max = run + 1;
+			i = (i - 1) & s->mask;
+		}
+	}
+	st->age_sweeps = s->age_sweeps;
+	st->age_ticks = s->age_ticks;
+	st->age_work_max = s->age_work_max;
+	st->age_budget = SW_AGE_BUDGET;
+	st->age_hash_cost = SW_AGE_HASH_COST;
 }

@@ -107,8 +107,58 @@ void sw_port_stats_clear(struct sw *s, int port);
  */
 unsigned int sw_poll(struct sw *s, uint64_t now_ns);
 
-/* Expire entries idle longer than ageing_s.  sw_poll calls it as needed. */
+/*
+ * Ageing.  sw_poll ages incrementally: at most once a second it starts a
+ * sweep of the MAC table, and each sw_poll call carries the sweep on by one
+ * bounded slice (4096 slots looked at, fewer when it deletes; a few
+ * microseconds), so forwarding never waits long for ageing whatever the
+ * table size.  An entry idle longer than ageing_s is removed by the first
+ * sweep to reach its slot after that.  With D the time one sweep takes
+ * (about slots / 4096 sw_poll calls, more while it deletes) and sweeps
+ * starting every P = max(1 s, D), an entry is removed at most ageing_s +
+ * P + D after it was last seen, and about ageing_s + P when sw_poll is
+ * called at a steady rate.  So sw_poll must be called often while a sweep
+ * is under way; sw_age_due_ns says when.
+ */
+
+/*
+ * When sw_poll next has ageing work: 0 while a sweep is under way (call
+ * it again as soon as possible), UINT64_MAX while the table is empty,
+ * else the time the next sweep starts.
+ */
+uint64_t sw_age_due_ns(const struct sw *s);
+
+/*
+ * Expire every entry idle longer than ageing_s, in one go: a whole sweep,
+ * O(table size).  For tests and tools; the forwarding thread never needs it.
+ */
 void sw_mac_age(struct sw *s, uint64_t now_ns);
+
+/* The MAC table's shape and ageing figures, for tests and benchmarks. */
+struct sw_mac_stats {
+	uint64_t bytes;			/* memory held: table and switch */
+	uint32_t slots;			/* table size, a power of two */
+	uint32_t entries;
+	/* a lookup reads probe slots: for each entry, and for an absent MAC */
+	uint64_t probe_sum;		/* summed over entries */
+	uint32_t probe_max;
+	uint64_t miss_sum;		/* summed over every possible home slot */
+	uint32_t miss_max;		/* longest run of full slots, plus one */
+	uint64_t age_sweeps;		/* sweeps finished */
+	uint64_t age_ticks;		/* sw_poll calls that did ageing work */
+	/*
+	 * Ageing work: a slot looked at is 1, an entry a deletion rehashes
+	 * while closing its gap is age_hash_cost more.  A slice starts work
+	 * while below age_budget, so one poll spends at most age_budget +
+	 * age_hash_cost * (miss_max - 1).
+	 */
+	uint64_t age_work_max;		/* most work one sw_poll spent ageing */
+	uint32_t age_budget;
+	uint32_t age_hash_cost;
+};
+
+/* Fills st.  Walks the whole table: O(slots), not for the forwarding thread. */
+void sw_mac_stats(const struct sw *s, struct sw_mac_stats *st);
 
 struct sw_mac_entry {
 	uint8_t mac[SW_ETH_ALEN];
