@@ -373,7 +373,7 @@ static void cmd_stats(struct daemon *d, struct sbuf *o, bool json)
 			  "\"tx_too_many_segs\":%llu,\"rx_no_buffer\":%llu,"
 			  "\"rx_too_big\":%llu,\"calls\":%llu},"
 			  "\"messages\":%llu,\"message_errors\":%llu}",
-			  (unsigned long long)(v->tx_runt + v->tx_oversize),
+			  (unsigned long long)v->tx_runt + v->tx_oversize,
 			  (unsigned long long)v->tx_runt,
 			  (unsigned long long)v->tx_oversize,
 			  (unsigned long long)v->tx_too_many_segs,
