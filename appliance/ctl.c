@@ -4,6 +4,8 @@
  * untrusted text from whoever can reach the socket: they are bounded to
  * CTL_REQ_MAX bytes, a longer line gets an error and the connection is
  * closed, and a client that stops mid-line holds only its own connection.
+ * Framing (ctl_frame_line) and parsing (ctl_parse_request) do no I/O;
+ * tests/fuzz/fuzz_ctl feeds them arbitrary bytes.
  */
 #include "ctl.h"
 
@@ -150,6 +152,65 @@ void sb_free(struct sbuf *b)
 	memset(b, 0, sizeof(*b));
 }
 
+static const char *const cmd_names[CTL_CMD_COUNT] = {
+	[CTL_CMD_PORTS] = "ports",
+	[CTL_CMD_STATS] = "stats",
+	[CTL_CMD_MAC] = "mac",
+	[CTL_CMD_STATUS] = "status",
+	[CTL_CMD_CLEAR_STATS] = "clear-stats",
+};
+
+const char *ctl_cmd_name(enum ctl_cmd c)
+{
+	return (unsigned int)c < CTL_CMD_COUNT ? cmd_names[c] : "?";
+}
+
+int ctl_parse_request(const char *line, struct ctl_req *req, struct sbuf *err)
+{
+	char cmd[32] = "", fmt[16] = "", extra[8] = "";
+	int n = sscanf(line, "%31s %15s %7s", cmd, fmt, extra);
+
+	if (n < 1) {
+		sb_printf(err, "empty request\n");
+		return -EINVAL;
+	}
+	if (n == 3 || (n == 2 && strcmp(fmt, "json") != 0)) {
+		sb_printf(err, "usage: COMMAND [json]\n");
+		return -EINVAL;
+	}
+	for (unsigned int c = 0; c < CTL_CMD_COUNT; c++) {
+		if (strcmp(cmd, cmd_names[c]) == 0) {
+			req->cmd = (enum ctl_cmd)c;
+			req->json = n == 2;
+			return 0;
+		}
+	}
+	sb_printf(err, "unknown command '%s' (ports, stats, mac, status, clear-stats)\n",
+		  cmd);
+	return -EINVAL;
+}
+
+enum ctl_frame ctl_frame_line(char *buf, size_t have, size_t *used)
+{
+	char *nl = memchr(buf, '\n', have);
+
+	if (!nl)
+		return have >= CTL_REQ_MAX ? CTL_FRAME_TOO_LONG : CTL_FRAME_MORE;
+	*nl = '\0';
+	if (nl > buf && nl[-1] == '\r')
+		nl[-1] = '\0';
+	*used = (size_t)(nl - buf) + 1;
+	return CTL_FRAME_LINE;
+}
+
+void ctl_frame_consume(char *buf, size_t *have, size_t used)
+{
+	if (used > *have)
+		used = *have;
+	memmove(buf, buf + used, *have - used);
+	*have -= used;
+}
+
 struct ctl_conn {
 	struct ctl_server *srv;
 	int fd;
@@ -262,32 +323,27 @@ static int conn_read(struct ctl_conn *c, int fd)
 	}
 	c->have += (size_t)n;
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->have);
+		size_t used;
+		enum ctl_frame f = ctl_frame_line(c->buf, c->have, &used);
 
-		if (!nl) {
-			if (c->have == CTL_REQ_MAX) {
-				static const char body[] = "request line too long\n";
-				char m[64];
+		if (f == CTL_FRAME_MORE)
+			return 1;
+		if (f == CTL_FRAME_TOO_LONG) {
+			static const char body[] = "request line too long\n";
+			char m[64];
 
-				snprintf(m, sizeof(m), "ERR %zu\n%s", sizeof(body) - 1,
-					 body);
-				write_all(c->fd, m, strlen(m));
-				c->have = 0;
-				if (!c->srv->stream) {
-					conn_free(c);
-					return 0;
-				}
+			snprintf(m, sizeof(m), "ERR %zu\n%s", sizeof(body) - 1, body);
+			write_all(c->fd, m, strlen(m));
+			c->have = 0;
+			if (!c->srv->stream) {
+				conn_free(c);
+				return 0;
 			}
 			return 1;
 		}
-		*nl = '\0';
-		if (nl > c->buf && nl[-1] == '\r')
-			nl[-1] = '\0';
 		int rc = answer(c, c->buf);
-		size_t used = (size_t)(nl - c->buf) + 1;
 
-		memmove(c->buf, nl + 1, c->have - used);
-		c->have -= used;
+		ctl_frame_consume(c->buf, &c->have, used);
 		if (!c->srv->stream || rc) {
 			if (!c->srv->stream)
 				conn_free(c);

@@ -35,6 +35,45 @@ void sb_json_str(struct sbuf *b, const char *s);
 void sb_free(struct sbuf *b);
 
 /*
+ * The framing of requests, apart from the I/O so that it can be tested and
+ * fuzzed alone.  ctl_frame_line() looks for the next request line in
+ * buf[0..have), have <= CTL_REQ_MAX:
+ *   CTL_FRAME_LINE: the line is NUL-terminated in place at buf (a CR
+ *     before the newline dropped); *used is its length with the newline.
+ *     Answer it, then ctl_frame_consume(buf, &have, *used).
+ *   CTL_FRAME_TOO_LONG: CTL_REQ_MAX bytes and no newline.
+ *   CTL_FRAME_MORE: no whole line yet; read more.
+ */
+enum ctl_frame { CTL_FRAME_MORE, CTL_FRAME_LINE, CTL_FRAME_TOO_LONG };
+
+enum ctl_frame ctl_frame_line(char *buf, size_t have, size_t *used);
+/* Drop the first used (<= *have) bytes of buf. */
+void ctl_frame_consume(char *buf, size_t *have, size_t used);
+
+/* A request: "COMMAND" or "COMMAND json". */
+enum ctl_cmd {
+	CTL_CMD_PORTS,
+	CTL_CMD_STATS,
+	CTL_CMD_MAC,
+	CTL_CMD_STATUS,
+	CTL_CMD_CLEAR_STATS,
+	CTL_CMD_COUNT
+};
+
+struct ctl_req {
+	enum ctl_cmd cmd;
+	bool json;
+};
+
+const char *ctl_cmd_name(enum ctl_cmd c);
+
+/*
+ * Parse one request line (no newline; any bytes).  Returns 0 with *req
+ * set, or -EINVAL with the answer for the client (one line) in err.
+ */
+int ctl_parse_request(const char *line, struct ctl_req *req, struct sbuf *err);
+
+/*
  * Answer one request line (no newline) into out.  Return 0 for OK,
  * non-zero for ERR (out holds the message).
  */

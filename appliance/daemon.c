@@ -373,7 +373,7 @@ static void cmd_stats(struct daemon *d, struct sbuf *o, bool json)
 			  "\"tx_too_many_segs\":%llu,\"rx_no_buffer\":%llu,"
 			  "\"rx_too_big\":%llu,\"calls\":%llu},"
 			  "\"messages\":%llu,\"message_errors\":%llu}",
-			  (unsigned long long)(v->tx_runt + v->tx_oversize),
+			  (unsigned long long)v->tx_runt + v->tx_oversize,
 			  (unsigned long long)v->tx_runt,
 			  (unsigned long long)v->tx_oversize,
 			  (unsigned long long)v->tx_too_many_segs,
@@ -466,41 +466,36 @@ static void cmd_status(struct daemon *d, struct sbuf *o, bool json)
 		sb_printf(o, "config error: %s\n", d->config_error);
 }
 
-static int ctl_request(void *arg, const char *req, struct sbuf *o)
+static int ctl_request(void *arg, const char *line, struct sbuf *o)
 {
 	struct daemon *d = arg;
-	char cmd[32] = "", fmt[16] = "", extra[8] = "";
-	bool json;
-	int n = sscanf(req, "%31s %15s %7s", cmd, fmt, extra);
+	struct ctl_req req;
 
-	if (n < 1) {
-		sb_printf(o, "empty request\n");
+	if (ctl_parse_request(line, &req, o))
 		return 1;
-	}
-	if (n == 3 || (n == 2 && strcmp(fmt, "json") != 0)) {
-		sb_printf(o, "usage: COMMAND [json]\n");
-		return 1;
-	}
-	json = n == 2;
-	if (strcmp(cmd, "ports") == 0)
-		cmd_ports(d, o, json);
-	else if (strcmp(cmd, "stats") == 0)
-		cmd_stats(d, o, json);
-	else if (strcmp(cmd, "mac") == 0)
-		cmd_mac(d, o, json);
-	else if (strcmp(cmd, "status") == 0)
-		cmd_status(d, o, json);
-	else if (strcmp(cmd, "clear-stats") == 0) {
+	switch (req.cmd) {
+	case CTL_CMD_PORTS:
+		cmd_ports(d, o, req.json);
+		break;
+	case CTL_CMD_STATS:
+		cmd_stats(d, o, req.json);
+		break;
+	case CTL_CMD_MAC:
+		cmd_mac(d, o, req.json);
+		break;
+	case CTL_CMD_STATUS:
+		cmd_status(d, o, req.json);
+		break;
+	case CTL_CMD_CLEAR_STATS:
 		for (unsigned int i = 0; i < d->nports; i++) {
 			if (d->ports[i]->id >= 0)
 				sw_port_stats_clear(d->sw, d->ports[i]->id);
 			memset(&d->ports[i]->net->st, 0, sizeof(d->ports[i]->net->st));
 		}
-		sb_printf(o, json ? "{}\n" : "cleared\n");
-	} else {
-		sb_printf(o, "unknown command '%s' (ports, stats, mac, status, "
-			  "clear-stats)\n", cmd);
-		return 1;
+		sb_printf(o, req.json ? "{}\n" : "cleared\n");
+		break;
+	case CTL_CMD_COUNT:	/* never parsed */
+		break;
 	}
 	return 0;
 }

@@ -31,6 +31,8 @@ struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */
 	uint16_t nseg;
 	uint8_t eth[SW_ETH_HLEN];	/* dst, src, type: a copy, trusted */
+	uint32_t flow;			/* flow hash, from the port's own copy of
+					 * the headers: picks a receive ring */
 	struct sw_seg seg[SW_FRAME_MAX_SEGS];
 };
 

@@ -4,6 +4,9 @@
 # the integration tests against real frontends (dpdk-testpmd, QEMU guests).
 # Installs what is missing first.  Ends with "N passed, N failed, N skipped".
 # Usage: tools/test.sh [--quick]   (--quick: unit tests and analysis only)
+# Environment: VVU_FUZZ_SECONDS (20, per fuzz target), VVU_SOAK_SECONDS (60),
+# VVU_LOG_LOOP_SECONDS (60, the refuse-and-reconnect loop of
+# tests/attack/test_peer_logs.py).
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

@@ -178,16 +178,16 @@ static void net_recv_done(void *ctx)
 	}
 }
 
-/* Spread flows over the peer's RX rings; one flow stays on one ring. */
+/*
+ * Spread flows over the peer's RX rings; one flow stays on one ring.  The
+ * flow hash covers addresses and ports (vnet), so the streams between two
+ * peers spread too, not only the pairs of MACs.
+ */
 static unsigned int pick_rxq(const struct vu_net *n, const struct sw_frame *f)
 {
-	uint32_t h = 0;
-
 	if (n->n_live_rx == 1)
 		return n->live_rx[0];
-	for (int i = 0; i < 12; i++)
-		h = h * 31 + f->eth[i];
-	return n->live_rx[h % n->n_live_rx];
+	return n->live_rx[f->flow % n->n_live_rx];
 }
 
 static int net_send(void *ctx, const struct sw_frame *f)

@@ -9,6 +9,9 @@ process is started through switchlib/vmlib, so it is killed at exit.
 """
 
 import os
+import re
+import socket
+import struct
 import sys
 import time
 
@@ -19,6 +22,7 @@ for _p in (os.path.join(ROOT, "tests", "integration"), os.path.join(ROOT, "tests
         sys.path.insert(0, _p)
 
 import attacks  # noqa: E402
+import hostile as H  # noqa: E402
 import vmlib  # noqa: E402
 from switchlib import Switch, TestpmdPeer  # noqa: E402,F401
 
@@ -192,6 +196,38 @@ class Loop:
             if sum(p["drops"].values()):
                 bad.append(f"{p['name']} drops {p['drops']}")
         return bad
+
+def refuse_reconnect_loop(sock, seconds, message):
+    """A frontend stuck in a loop, as QEMU with reconnect is when the
+    switch refuses it, only as fast as it can: connect to sock, send
+    message (one the switch must refuse by hanging up), wait for the
+    hang-up, close, again, for `seconds`.  Returns (cycles, hangups)."""
+    cycles = hangups = 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        s.settimeout(10)
+        try:
+            s.connect(sock)
+            s.sendall(message)
+            if not s.recv(64):
+                hangups += 1
+        except (ConnectionResetError, BrokenPipeError):
+            hangups += 1
+        except (ConnectionRefusedError, FileNotFoundError, socket.timeout):
+            time.sleep(0.01)    # not listening (yet): try again
+        finally:
+            s.close()
+        cycles += 1
+    return cycles, hangups
+
+
+def vring_num_msg(ring, num=256):
+    """SET_VRING_NUM for ring: past the port's queues, a refusal."""
+    return H.HDR.pack(H.SET_VRING_NUM, H.VERSION, 8) + struct.pack("<II", ring, num)
+
+
+LOG_SUPPRESSED_RE = re.compile(r"\((\d+) similar lines suppressed\)")
 
 # One line per attack tried, printed at the end of the pytest run (conftest).
 RESULTS = []

@@ -40,6 +40,12 @@ reconnect-ms = 500
 """)
 out("fuzz_config", "bad", b"[switch]\nmac-max = 99999999999\n[port x]\n")
 
+# ---- control requests: [read size] then the bytes a client sends
+out("fuzz_ctl", "commands", b"\x00ports\nstats json\nmac\r\nstatus json\nclear-stats\n")
+out("fuzz_ctl", "errors", b"\x07\n \t\nports xml\nports json now\nPorts\n" +
+    b"portsportsportsportsportsportsports json\nstats\x00json\n")
+out("fuzz_ctl", "too-long", b"\x01" + b"x" * 300 + b"\nports\n" + b"y" * 255 + b"\n")
+
 # ---- vhost-user message sequences: [nfds][len16][msg]
 def msg(req, payload=b"", flags=1, nfds=0):
     m = struct.pack("<III", req, flags, len(payload)) + payload

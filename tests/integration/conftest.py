@@ -12,7 +12,9 @@ import pytest  # noqa: E402
 import vmlib  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _kill_leftovers():
+    # Per module, not per test: a module may share booted VMs between its
+    # tests (module-scoped fixtures); tests clean up their own with `with`.
     yield
-    vmlib.kill_all(keep_shared=True)   # a module fixture's VMs die with the fixture
+    vmlib.kill_all()

@@ -55,7 +55,6 @@ def sw():
     s = DaemonSwitchVM(qemu, switch_image(so), socks,
                        os.path.join(d, f"churn-ctl-{os.getpid()}.sock"), root_port=False)
     objs.append(s)
-    s.shared = True
     try:
         s.start()
         s.wait_ready(timeout=600)
@@ -64,7 +63,6 @@ def sw():
             wait_port(s, name, state="armed", timeout=180)
         a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs)
         b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs)
-        a.shared = b.shared = True
         a.wait_ready(timeout=600)
         b.wait_ready(timeout=600)
         wait_ping(a, IP_B, s)

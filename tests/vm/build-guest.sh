@@ -1,9 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Builds the tiny Linux guest that test peer VMs boot: Debian's cloud kernel
-# plus a busybox initramfs holding the virtio-net modules, iperf3 and an /init
+# plus a busybox initramfs holding the virtio-net modules, iperf3, ethtool
+# (per-queue counters, channel counts) and an /init
 # that configures eth0 from the kernel command line and prints a READY marker.
-# It trusts Debian's packages and this host's busybox-static/iperf3; it needs
+# It trusts Debian's packages and this host's busybox-static/iperf3/ethtool; it needs
 # no root-only setup (no loop mounts), only apt-get download and dpkg-deb -x.
 #
 # Usage: build-guest.sh [--print-env]
@@ -51,6 +52,8 @@ file_is_static() { ! ldd "$1" >/dev/null 2>&1; }
 file_is_static "$BUSYBOX" || missing "$BUSYBOX is not static: install busybox-static"
 IPERF3="$(command -v iperf3 || true)"
 [ -n "$IPERF3" ] || missing "iperf3 (apt-get install iperf3)"
+ETHTOOL="$(command -v ethtool || true)"
+[ -n "$ETHTOOL" ] || missing "ethtool (apt-get install ethtool)"
 
 # apt-cache finds nothing on a fresh machine until the lists are fetched.
 apt_lists_empty() { ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; }
@@ -74,7 +77,9 @@ KREL="${KPKG#linux-image-}"      # e.g. 6.1.0-56-cloud-amd64
 
 BB_VER="$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || "$BUSYBOX" 2>&1 | head -1)"
 IP_VER="$(dpkg-query -W -f='${Version}' iperf3 2>/dev/null || echo unknown)"
+ET_VER="$(dpkg-query -W -f='${Version}' ethtool 2>/dev/null || echo unknown)"
 HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "busybox=$BB_VER"; echo "iperf3=$IP_VER";
+           echo "ethtool=$ET_VER";
            echo "cmdline=$CMDLINE"; cat "$SELF" "$INITRAMFS_LIB"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_ROOT/guest/$HASH"
 
@@ -134,13 +139,20 @@ mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,root,lib/modules}
 busybox_install "$BUSYBOX" "$R"
 kmods_install "$R"
 
-# iperf3 and every shared library ldd names (including the loader).
-cp "$IPERF3" "$R/usr/bin/iperf3"
-ldd "$IPERF3" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | while read -r lib; do
-    real="$(readlink -f "$lib")"
-    mkdir -p "$R$(dirname "$lib")"
-    cp "$real" "$R$lib"
-done
+# install_dynamic BIN DEST: a host binary and every shared library ldd names
+# (including the loader), at the same paths as on the host.
+install_dynamic() {
+    local bin=$1 dest=$2 lib real
+    mkdir -p "$R$(dirname "$dest")"
+    cp "$bin" "$R$dest"
+    ldd "$bin" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(/ { print $1 }' | while read -r lib; do
+        real="$(readlink -f "$lib")"
+        mkdir -p "$R$(dirname "$lib")"
+        cp "$real" "$R$lib"
+    done
+}
+install_dynamic "$IPERF3" /usr/bin/iperf3
+install_dynamic "$ETHTOOL" /usr/sbin/ethtool
 echo "root:x:0:0:root:/root:/bin/sh" > "$R/etc/passwd"
 echo "root:x:0:" > "$R/etc/group"
 printf '127.0.0.1 localhost\n' > "$R/etc/hosts"
@@ -209,7 +221,7 @@ cp "$VMLINUZ" "$STAGE/vmlinuz"
 mv "$WORK/initramfs.cpio.gz" "$STAGE/"
 echo "$CMDLINE" > "$STAGE/cmdline"
 { echo "kernel_pkg=$KPKG"; echo "kernel_version=$KVER_PKG"; echo "busybox=$BB_VER";
-  echo "iperf3=$IP_VER"; echo "modules=${ORDER[*]}"; } > "$STAGE/info"
+  echo "iperf3=$IP_VER"; echo "ethtool=$ET_VER"; echo "modules=${ORDER[*]}"; } > "$STAGE/info"
 touch "$STAGE/done"
 if ! mv -T "$STAGE" "$OUT" 2>/dev/null; then
     [ -f "$OUT/done" ] || die "cannot publish $OUT"

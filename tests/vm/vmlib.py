@@ -176,12 +176,10 @@ def _unregister(obj):
         _live.discard(obj)
 
 
-def kill_all(keep_shared=False):
-    """Kill every VM and helper this process started and did not kill yet.
-    keep_shared: spare those marked shared (booted once for a module's tests,
-    whose fixture kills them)."""
+def kill_all():
+    """Kill every VM and helper this process started and did not kill yet."""
     with _live_lock:
-        objs = [o for o in _live if not (keep_shared and getattr(o, "shared", False))]
+        objs = list(_live)
     for obj in objs:
         try:
             obj.kill()
@@ -268,13 +266,17 @@ class VM:
     ip:      address/prefix eth0 gets in the guest (vvu.ip= on the cmdline).
     msix:    None: MSI-X only if VVU_QEMU_MSIX=1 (Debian's QEMU 7.2 segfaults
              under TCG with MSI-X on a vhost-user virtio-net: vectors=0).
+    queues:  queue pairs of the NIC: >1 gives `-netdev vhost-user,queues=N`
+             and `virtio-net-pci,mq=on` with 2N+2 MSI-X vectors (one per
+             ring, config, control queue).  The guest driver uses as many
+             pairs as it has vCPUs until set_channels() asks for more.
     nic_opts: extra virtio-net-pci properties, e.g. "mrg_rxbuf=off,csum=off".
     extra_args: extra QEMU arguments (e.g. ["-bios", "qboot.rom"]).
     """
 
     def __init__(self, name, sock=None, *, ip=None, mac=None, server=False, mem_mb=256,
                  mtu=None, extra_cmdline="", extra_args=(), msix=None, nic_opts="",
-                 workdir=None):
+                 queues=1, workdir=None):
         self.name = name
         self.n = next(_ids)
         self.sock = sock
@@ -287,6 +289,9 @@ class VM:
         self.extra_args = list(extra_args)
         self.msix = qemu_msix_ok() if msix is None else msix
         self.nic_opts = nic_opts
+        if not 1 <= int(queues) <= 8:
+            raise ValueError(f"queues={queues}: 1..8")
+        self.queues = int(queues)
         self.dir = workdir or tempfile.mkdtemp(prefix=f"{name}-", dir=session_dir())
         self.console_log = os.path.join(self.dir, "console.log")
         self.qemu_log = os.path.join(self.dir, "qemu.log")
@@ -329,13 +334,19 @@ class VM:
                 "-append", " ".join(cmdline)]
         if self.sock:
             mode = "server=on,wait=off" if self.server else "reconnect=1"
+            netdev = "vhost-user,id=n0,chardev=c0"
             dev = f"virtio-net-pci,netdev=n0,mac={self.mac},romfile="
+            if self.queues > 1:
+                netdev += f",queues={self.queues}"
+                dev += ",mq=on"
             if not self.msix:
                 dev += ",vectors=0"
+            elif self.queues > 1:
+                dev += f",vectors={2 * self.queues + 2}"
             if self.nic_opts:
                 dev += "," + self.nic_opts.lstrip(",")
             argv += ["-chardev", f"socket,id=c0,path={self.sock},{mode}",
-                     "-netdev", "vhost-user,id=n0,chardev=c0", "-device", dev]
+                     "-netdev", netdev, "-device", dev]
         return argv + self.extra_args
 
     def start(self):
@@ -582,6 +593,35 @@ class VM:
         if len(values) != len(names):
             raise VMError(f"{self.name}: bad statistics for {dev}: {out!r}")
         return dict(zip(names, values))
+
+    def set_channels(self, combined, dev="eth0"):
+        """Have the guest driver use `combined` queue pairs (ethtool -L;
+        virtio-net asks the device through its control queue)."""
+        cur = self.run(f"ethtool -l {dev}")
+        m = re.search(r"Current hardware settings:.*?Combined:\s+(\d+)", cur, re.S)
+        if m and int(m.group(1)) == combined:
+            return
+        self.run(f"ethtool -L {dev} combined {int(combined)}")
+
+    def queue_stats(self, dev="eth0"):
+        """The driver's per-queue counters from ethtool -S, as
+        {'rx': [{'packets': .., 'bytes': ..}, ...], 'tx': [...]} indexed by
+        queue, and the whole table as 'all'."""
+        out = self.run(f"ethtool -S {dev}")
+        stats = {}
+        for line in out.splitlines():
+            name, sep, val = line.strip().partition(":")
+            if sep and val.strip().lstrip("-").isdigit():
+                stats[name.strip()] = int(val)
+        res = {"all": stats}
+        for d in ("rx", "tx"):
+            qs = sorted({int(m.group(1)) for k in stats
+                         for m in [re.match(rf"{d}_queue_(\d+)_packets$", k)] if m})
+            res[d] = [{"packets": stats[f"{d}_queue_{q}_packets"],
+                       "bytes": stats.get(f"{d}_queue_{q}_bytes", 0)} for q in qs]
+        if not res["rx"] or not res["tx"]:
+            raise VMError(f"{self.name}: no per-queue counters in ethtool -S {dev}:\n{out}")
+        return res
 
     def iperf3_server(self, port=5201):
         """Start a daemonised iperf3 server in the guest."""

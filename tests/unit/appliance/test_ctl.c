@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Unit tests of the control channel's framing (appliance/ctl.c) over a
- * real UNIX socket and a real stream (socketpair): every answer is
+ * real UNIX socket and a real stream (socketpair), and of its framing
+ * and request grammar alone: every answer is
  * "OK <n>\n" or "ERR <n>\n" followed by exactly n bytes, a request line
  * longer than CTL_REQ_MAX gets ERR, and the server loop is the test's
  * own while a client thread talks to it with blocking I/O.
@@ -437,6 +438,83 @@ static void test_stream_eof_no_spin(void **state)
 	close(sv[1]);
 }
 
+/* The request grammar, without a socket: "COMMAND" or "COMMAND json". */
+static void test_parse_request(void **state)
+{
+	static const struct {
+		const char *line;
+		int ok;
+		enum ctl_cmd cmd;
+		bool json;
+		const char *err;
+	} cases[] = {
+		{ "ports", 1, CTL_CMD_PORTS, false, NULL },
+		{ "  stats\tjson ", 1, CTL_CMD_STATS, true, NULL },
+		{ "clear-stats", 1, CTL_CMD_CLEAR_STATS, false, NULL },
+		{ "mac json", 1, CTL_CMD_MAC, true, NULL },
+		{ "status", 1, CTL_CMD_STATUS, false, NULL },
+		{ "", 0, 0, false, "empty request\n" },
+		{ " \t", 0, 0, false, "empty request\n" },
+		{ "ports xml", 0, 0, false, "usage: COMMAND [json]\n" },
+		{ "ports json now", 0, 0, false, "usage: COMMAND [json]\n" },
+		{ "Ports", 0, 0, false,
+		  "unknown command 'Ports' (ports, stats, mac, status, clear-stats)\n" },
+		/* A first word over 31 bytes is cut, the rest read as a second. */
+		{ "portsportsportsportsportsportsports", 0, 0, false,
+		  "usage: COMMAND [json]\n" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ctl_req req = { CTL_CMD_COUNT, false };
+		struct sbuf err = { 0 };
+		int rc = ctl_parse_request(cases[i].line, &req, &err);
+
+		if (cases[i].ok) {
+			assert_int_equal(rc, 0);
+			assert_int_equal(req.cmd, cases[i].cmd);
+			assert_int_equal(req.json, cases[i].json);
+			assert_int_equal(err.len, 0);
+		} else {
+			assert_int_equal(rc, -EINVAL);
+			assert_string_equal(err.s, cases[i].err);
+		}
+		sb_free(&err);
+	}
+	assert_string_equal(ctl_cmd_name(CTL_CMD_CLEAR_STATS), "clear-stats");
+	assert_string_equal(ctl_cmd_name(CTL_CMD_COUNT), "?");
+}
+
+/* Line framing, without a socket: lines, CRLF, partial and long input. */
+static void test_frame_line(void **state)
+{
+	char buf[CTL_REQ_MAX + 1];
+	size_t have, used = 0;
+
+	(void)state;
+	memcpy(buf, "ports\r\nstats json\nma", 20);
+	have = 20;
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_LINE);
+	assert_string_equal(buf, "ports");
+	assert_int_equal(used, 7);
+	ctl_frame_consume(buf, &have, used);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_LINE);
+	assert_string_equal(buf, "stats json");
+	ctl_frame_consume(buf, &have, used);
+	assert_int_equal(have, 2);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_MORE);
+	assert_memory_equal(buf, "ma", 2);
+	memset(buf, 'x', CTL_REQ_MAX);
+	assert_int_equal(ctl_frame_line(buf, CTL_REQ_MAX - 1, &used), CTL_FRAME_MORE);
+	assert_int_equal(ctl_frame_line(buf, CTL_REQ_MAX, &used), CTL_FRAME_TOO_LONG);
+	buf[CTL_REQ_MAX - 1] = '\n';
+	assert_int_equal(ctl_frame_line(buf, CTL_REQ_MAX, &used), CTL_FRAME_LINE);
+	assert_int_equal(used, CTL_REQ_MAX);
+	have = CTL_REQ_MAX;
+	ctl_frame_consume(buf, &have, used);
+	assert_int_equal(have, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -446,6 +524,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_path_not_a_socket, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_eof_no_spin, setup, teardown),
+		cmocka_unit_test(test_parse_request),
+		cmocka_unit_test(test_frame_line),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);

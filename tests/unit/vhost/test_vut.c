@@ -756,6 +756,7 @@ static void test_regions_share_a_memfd(void **state)
 static void test_every_mapping_guarded(void **state)
 {
 	static struct vu_mem_region r[MANY];
+	static struct vu_dev dev;	/* a port always has one (vut.h) */
 	struct vut_port vp;
 	int prev_fd = -1, cur_fd = -1, n, rc = 0, status;
 	pid_t child;
@@ -763,6 +764,7 @@ static void test_every_mapping_guarded(void **state)
 	(void)state;
 	assert_int_equal(vut_guard_init(), 0);
 	memset(&vp, 0, sizeof(vp));
+	vp.dev = &dev;
 	snprintf(vp.name, sizeof(vp.name), "many");
 	for (n = 0; n < MANY; n++) {
 		int fd = tt_memfd(0x1000);

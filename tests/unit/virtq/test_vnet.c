@@ -212,6 +212,104 @@ static void test_tx_eth_is_a_copy(void **state)
 	vnet_tx_done(&TQ);
 }
 
+/* Post one TX chain of header + data, the frame cut once at cut (0: no cut). */
+static void tx_post_bytes(struct pair *p, const uint8_t *data, size_t len, size_t cut)
+{
+	size_t total = TQ.hdr_len + len;
+	size_t o = pair_buf(p, total);
+	struct drv_buf d[2];
+	unsigned int n = 0;
+
+	memset(drv_ptr(&p->m, o), 0xee, TQ.hdr_len);
+	memcpy(drv_ptr(&p->m, o + TQ.hdr_len), data, len);
+	if (cut) {
+		d[n++] = (struct drv_buf){ drv_gpa(&p->m, o), (uint32_t)(TQ.hdr_len + cut), false };
+		o += TQ.hdr_len + cut;
+		total -= TQ.hdr_len + cut;
+	}
+	d[n++] = (struct drv_buf){ drv_gpa(&p->m, o), (uint32_t)total, false };
+	assert_true(drv_add(&p->drv, d, n, false) >= 0);
+}
+
+/* An Ethernet + IPv4 (or IPv6) + TCP frame between two fixed hosts. */
+static size_t tcp_frame(uint8_t *b, bool v6, bool vlan, uint16_t sport, bool frag)
+{
+	static const uint8_t macs[12] = { 2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1 };
+	size_t o = 12;
+
+	memset(b, 0, 128);
+	memcpy(b, macs, 12);
+	if (vlan) {
+		b[o] = 0x81; b[o + 1] = 0x00; b[o + 3] = 5;
+		o += 4;
+	}
+	b[o] = v6 ? 0x86 : 0x08; b[o + 1] = v6 ? 0xdd : 0x00;
+	o += 2;
+	if (v6) {
+		b[o] = 0x60; b[o + 6] = 6;
+		b[o + 23] = 1; b[o + 39] = 2;	/* ::1 -> ::2 */
+		o += 40;
+	} else {
+		b[o] = 0x45; b[o + 9] = 6;
+		if (frag)
+			b[o + 6] = 0x20;	/* more fragments */
+		b[o + 12] = 10; b[o + 15] = 1; b[o + 16] = 10; b[o + 19] = 2;
+		o += 20;
+	}
+	b[o] = (uint8_t)(sport >> 8); b[o + 1] = (uint8_t)sport;
+	b[o + 2] = 0x14; b[o + 3] = 0x51;	/* 5201 */
+	return 128;
+}
+
+/*
+ * The flow hash: TCP streams between the same two hosts (so the same
+ * MACs) spread over two rings, whatever their framing; the same stream
+ * keeps its hash however the chain is cut; fragments and non-IP frames
+ * hash their addresses only.
+ */
+static void test_tx_flow_hash(void **state)
+{
+	uint8_t b[128];
+	struct sw_frame f;
+	unsigned int odd[4] = { 0 };
+
+	(void)state;
+	for (unsigned int kind = 0; kind < 4; kind++) {
+		for (uint16_t port = 40000; port < 40032; port += 2) {
+			size_t len = tcp_frame(b, kind & 1, kind & 2, port, false);
+			uint32_t whole;
+
+			tx_post_bytes(&A, b, len, 0);
+			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
+			whole = f.flow;
+			vnet_tx_done(&TQ);
+			tx_post_bytes(&A, b, len, 15);	/* header split mid-way */
+			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
+			assert_int_equal(f.flow, whole);
+			vnet_tx_done(&TQ);
+			odd[kind] += whole & 1;
+		}
+		/* 16 streams, even ports: both rings of two get some. */
+		assert_true(odd[kind] > 0 && odd[kind] < 16);
+	}
+	for (unsigned int kind = 0; kind < 2; kind++) {
+		uint32_t first = 0;
+
+		for (uint16_t port = 1; port < 5; port++) {
+			size_t len = tcp_frame(b, false, false, port, true);
+
+			if (kind)
+				b[12] = 0x88, b[13] = 0xb5;	/* not IP: the MACs */
+			tx_post_bytes(&A, b, len, 0);
+			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
+			if (port == 1)
+				first = f.flow;
+			assert_int_equal(f.flow, first);
+			vnet_tx_done(&TQ);
+		}
+	}
+}
+
 static void test_tx_bad_len(void **state)
 {
 	struct sw_frame f[8];
@@ -735,6 +833,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tx_layouts10, up10, down),
 		cmocka_unit_test_setup_teardown(test_tx_burst, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_eth_is_a_copy, up12, down),
+		cmocka_unit_test_setup_teardown(test_tx_flow_hash, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_bad_len, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_reject_budget, up12, down),
 		cmocka_unit_test_setup_teardown(test_tx_too_many_segs, up12, down),
