@@ -31,10 +31,18 @@ struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */
 	uint16_t nseg;
 	uint8_t eth[SW_ETH_HLEN];	/* dst, src, type: a copy, trusted */
-	uint32_t flow;			/* flow hash, from the port's own copy of
-					 * the headers: picks a receive ring */
 	struct sw_seg seg[SW_FRAME_MAX_SEGS];
 };
+
+/*
+ * f's flow hash: addresses, protocol and TCP/UDP ports of an IPv4 or IPv6
+ * packet (ports only when unfragmented) behind at most one VLAN tag, else
+ * the two MACs.  One TCP or UDP stream always hashes the same, however its
+ * frames are cut into segments.  For a port that spreads frames over its
+ * receive queues; it reads up to 62 bytes of the frame, so call it only
+ * when there is more than one queue to choose from.
+ */
+uint32_t sw_frame_flow(const struct sw_frame *f);
 
 /*
  * A port.  All callbacks get the ctx given to sw_port_add().

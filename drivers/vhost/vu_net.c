@@ -180,14 +180,14 @@ static void net_recv_done(void *ctx)
 
 /*
  * Spread flows over the peer's RX rings; one flow stays on one ring.  The
- * flow hash covers addresses and ports (vnet), so the streams between two
- * peers spread too, not only the pairs of MACs.
+ * flow hash covers addresses and ports, so the streams between two peers
+ * spread too, not only the pairs of MACs; a single-ring peer costs nothing.
  */
 static unsigned int pick_rxq(const struct vu_net *n, const struct sw_frame *f)
 {
 	if (n->n_live_rx == 1)
 		return n->live_rx[0];
-	return n->live_rx[f->flow % n->n_live_rx];
+	return n->live_rx[sw_frame_flow(f) % n->n_live_rx];
 }
 
 static int net_send(void *ctx, const struct sw_frame *f)

@@ -5,9 +5,8 @@
  * Security model: chains come from vq_pop(), so every segment already lies
  * inside the peer's memory; what the peer can still do is lie about
  * direction, size and layout, and rewrite frame bytes while we look.  We
- * never read the peer's virtio-net header, copy the first bytes of the
- * frame out exactly once (the Ethernet header into sw_frame.eth, up to the
- * TCP/UDP ports for the flow hash), and otherwise only copy payload bytes.
+ * never read the peer's virtio-net header, copy the Ethernet header out
+ * exactly once into sw_frame.eth, and otherwise only copy payload bytes.
  */
 #include "vnet.h"
 
@@ -16,85 +15,22 @@
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Header bytes copied per frame: Ethernet, one VLAN tag, IPv6, ports. */
-#define FLOW_COPY (SW_ETH_HLEN + 4 + 40 + 4)
-
-static uint32_t fnv1a(uint32_t h, const uint8_t *p, uint32_t n)
-{
-	for (uint32_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 /*
- * The frame's flow, for spreading frames over a multiqueue peer's receive
- * rings as RSS would: addresses, protocol and TCP/UDP ports of an IPv4 or
- * IPv6 packet (ports only when unfragmented), behind at most one VLAN tag;
- * else the two MACs.  h is our private copy of the first n bytes, so a
- * peer can steer only its own frames, and only to a ring of the receiver.
+ * Copy the first SW_ETH_HLEN bytes of the frame, which may be split over
+ * any number of segments, out of shared memory once.
  */
-static uint32_t flow_hash(const uint8_t *h, uint32_t n)
+static void copy_eth(struct sw_frame *f)
 {
-	uint32_t off = SW_ETH_HLEN, x = 2166136261u;
-	uint32_t l4 = 0;
-	uint8_t proto = 0;
-	unsigned int type;
+	unsigned int got = 0;
 
-	if (n < SW_ETH_HLEN)
-		return 0;
-	type = (unsigned int)h[12] << 8 | h[13];
-	if (type == 0x8100 && n >= off + 4) {
-		type = (unsigned int)h[16] << 8 | h[17];
-		off += 4;
-	}
-	if (type == 0x0800 && n >= off + 20 && (h[off] >> 4) == 4 &&
-	    (h[off] & 15) >= 5) {
-		bool frag = (h[off + 6] & 0x3f) || h[off + 7];
-
-		proto = h[off + 9];
-		x = fnv1a(x, h + off + 12, 8);
-		if (!frag)
-			l4 = off + (h[off] & 15) * 4u;
-	} else if (type == 0x86dd && n >= off + 40 && (h[off] >> 4) == 6) {
-		proto = h[off + 6];
-		x = fnv1a(x, h + off + 8, 32);
-		l4 = off + 40;
-	} else {
-		x = fnv1a(x, h, 12);
-	}
-	x = fnv1a(x, &proto, 1);
-	if (l4 && (proto == 6 || proto == 17) && n >= l4 + 4)
-		x = fnv1a(x, h + l4, 4);
-	/* MurmurHash3's finaliser: every input bit reaches the low bits. */
-	x ^= x >> 16;
-	x *= 0x85ebca6bu;
-	x ^= x >> 13;
-	x *= 0xc2b2ae35u;
-	x ^= x >> 16;
-	return x;
-}
-
-/*
- * Copy the first bytes of the frame, which may be split over any number
- * of segments, out of shared memory once, up to FLOW_COPY: the Ethernet
- * header into f->eth (the caller checked the length) and the flow hash
- * from the same copy into f->flow.
- */
-static void copy_headers(struct sw_frame *f)
-{
-	uint8_t hdr[FLOW_COPY] = { 0 };
-	uint32_t got = 0;
-
-	for (unsigned int s = 0; s < f->nseg && got < FLOW_COPY; s++) {
+	for (unsigned int s = 0; s < f->nseg && got < SW_ETH_HLEN; s++) {
 		uint32_t n = f->seg[s].len;
 
-		if (n > FLOW_COPY - got)
-			n = FLOW_COPY - got;
-		memcpy(hdr + got, f->seg[s].base, n);
+		if (n > SW_ETH_HLEN - got)
+			n = SW_ETH_HLEN - got;
+		memcpy(f->eth + got, f->seg[s].base, n);
 		got += n;
 	}
-	memcpy(f->eth, hdr, SW_ETH_HLEN);
-	f->flow = flow_hash(hdr, got);
 }
 
 /*
@@ -177,7 +113,7 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			tx_reject(q, c->head);
 			continue;
 		}
-		copy_headers(&f[got]);
+		copy_eth(&f[got]);
 		q->pending[q->npending++] = c->head;
 		got++;
 	}

@@ -4,8 +4,7 @@
  *
  * Transmit (the peer's TX queue, which we drain) turns chains into
  * sw_frames that point into the peer's memory, with the Ethernet header
- * copied out once and a flow hash (addresses and ports) taken from the
- * same copy.  Receive (the peer's RX queue, which we fill) copies a
+ * copied out once.  Receive (the peer's RX queue, which we fill) copies a
  * sw_frame into one or, with MRG_RXBUF, several chains and writes the
  * virtio-net header.  We negotiate no offloads, so the header we send is
  * all zero but num_buffers, and the header we get is skipped unread.

@@ -281,11 +281,11 @@ static void test_tx_flow_hash(void **state)
 
 			tx_post_bytes(&A, b, len, 0);
 			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
-			whole = f.flow;
+			whole = sw_frame_flow(&f);
 			vnet_tx_done(&TQ);
 			tx_post_bytes(&A, b, len, 15);	/* header split mid-way */
 			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
-			assert_int_equal(f.flow, whole);
+			assert_int_equal(sw_frame_flow(&f), whole);
 			vnet_tx_done(&TQ);
 			odd[kind] += whole & 1;
 		}
@@ -303,8 +303,8 @@ static void test_tx_flow_hash(void **state)
 			tx_post_bytes(&A, b, len, 0);
 			assert_int_equal(vnet_tx_burst(&TQ, &f, 1, &ST), 1);
 			if (port == 1)
-				first = f.flow;
-			assert_int_equal(f.flow, first);
+				first = sw_frame_flow(&f);
+			assert_int_equal(sw_frame_flow(&f), first);
 			vnet_tx_done(&TQ);
 		}
 	}
