@@ -171,6 +171,7 @@ def test_attack_vvu(bench, kind, name, sealed):
     counts0 = _good_counts(b)
     problems = []
     evidence = ""
+    lost = []
     try:
         if kind == "trigger":
             tr = next(x for x in attacks.TRIGGERS if x.name == name)
@@ -213,8 +214,9 @@ def test_attack_vvu(bench, kind, name, sealed):
         ok, snap = b.qemu.back_to(b.base, anon=False)
         if not ok:
             problems.append(f"(1) QEMU fds/shared mappings {snap}, baseline {b.base}")
-    res = (f"| {evidence} | good frontend after {since_gone if since_gone is None else round(since_gone, 2)}s "
-           f"| ping to seq {b.seq - 1}, lost 0 | QEMU fds {b.base['fds']} maps {b.base['maps']}")
+    after = "never" if since_gone is None else f"{since_gone:.2f}s"
+    res = (f"| {evidence} | good frontend after {after} | ping to seq {b.seq - 1}, "
+           f"lost {len(lost)} | QEMU fds {b.base['fds']} maps {b.base['maps']}")
     L.record(f"vvu:{name}{'' if sealed else '(unsealed)'}", not problems, res)
     print(f"{name}: {'contained' if not problems else 'NOT CONTAINED'} {res}")
     if problems and b.sw.alive():
