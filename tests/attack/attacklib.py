@@ -111,14 +111,29 @@ class Proc:
         return {"fds": self.fds(), "maps": self.maps(), "anon_kb": self.status_kb("RssAnon"),
                 "rss_kb": self.status_kb("VmRSS")}
 
-    def back_to(self, base, timeout=20.0):
-        """Wait until fds and mappings equal base and RssAnon is within the
-        tolerance; return (ok, snapshot)."""
+    def settled(self, quiet=2.0, timeout=60.0):
+        """A snapshot once fds and mappings have not changed for quiet
+        seconds (what a peer left goes away after a grace period)."""
+        deadline = time.monotonic() + timeout
+        last, since = None, time.monotonic()
+        while True:
+            s = self.snapshot()
+            key = (s["fds"], s["maps"])
+            if key != last:
+                last, since = key, time.monotonic()
+            elif time.monotonic() - since >= quiet or time.monotonic() > deadline:
+                return s
+            time.sleep(0.1)
+
+    def back_to(self, base, timeout=20.0, anon=True):
+        """Wait until fds and mappings equal base and (anon) RssAnon is within
+        the tolerance; return (ok, snapshot).  anon=False for a QEMU, whose
+        guest's RAM is private memory that grows as the guest touches it."""
         deadline = time.monotonic() + timeout
         while True:
             s = self.snapshot()
             ok = (s["fds"] == base["fds"] and s["maps"] == base["maps"] and
-                  s["anon_kb"] <= base["anon_kb"] + RSS_TOLERANCE_KB)
+                  (not anon or s["anon_kb"] <= base["anon_kb"] + RSS_TOLERANCE_KB))
             if ok or time.monotonic() > deadline:
                 return ok, s
             time.sleep(0.1)

@@ -20,6 +20,13 @@ def pytest_terminal_summary(terminalreporter):
     tr.section("attacks")
     for name, contained, text in attacklib.RESULTS:
         tr.write_line(f"{'contained' if contained else 'NOT CONTAINED':13} {name:26} {text}")
+    # Per target (host mode; "vvu:" names, a switch VM's port), then in all.
+    for target, prefix in (("host mode", None), ("switch VM (vvu)", "vvu:")):
+        rs = [r for r in attacklib.RESULTS if (r[0].startswith("vvu:") if prefix else
+                                               not r[0].startswith("vvu:"))]
+        if rs:
+            tr.write_line(f"{target}: attacks tried {len(rs)}, "
+                          f"contained {sum(1 for r in rs if r[1])}")
     n = len(attacklib.RESULTS)
     c = sum(1 for r in attacklib.RESULTS if r[1])
     tr.write_line(f"attacks tried {n}, contained {c}")

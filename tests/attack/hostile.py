@@ -555,6 +555,24 @@ class Frontend:
         self.do_kick(1)
 
 
+def served_within(path, timeout):
+    """Seconds until a fresh frontend on path gets its GET_FEATURES answered
+    (the port serves the next good frontend); None if not within timeout."""
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    while time.monotonic() < deadline:
+        fe = Frontend(path, timeout=max(0.5, deadline - time.monotonic()), name="good")
+        try:
+            fe.connect(timeout=deadline - time.monotonic())
+            fe.get_u64(GET_FEATURES)
+            return time.monotonic() - t0
+        except (Hangup, ProtocolError, OSError):
+            time.sleep(0.02)
+        finally:
+            fe.close()
+    return None
+
+
 def _main():
     import argparse
     import sys

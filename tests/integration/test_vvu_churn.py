@@ -10,9 +10,7 @@ must serve the next good frontend within a second. It trusts what it
 measures: the peers' ping counts, the daemon's ports, QEMU's process."""
 
 import os
-import random
 import re
-import socket
 import struct
 import sys
 import threading
@@ -20,112 +18,23 @@ import time
 
 import pytest
 
-import vmlib
-from test_vvu_switch import IP_A, IP_B, DaemonSwitchVM, peer, report, wait_ping, wait_port
-from test_vvu_testpmd import pmd_so, switch_image
+from test_vvu_switch import IP_B, NAMES4, report, switch_with_peers
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
                                 "attack"))
+import attacks  # noqa: E402
 import hostile as H  # noqa: E402
 
 CYCLES = int(os.environ.get("VVU_CHURN_CYCLES", "500"))
 REFUSED_CYCLES = int(os.environ.get("VVU_CHURN_REFUSED_CYCLES", "500"))
-NAMES = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
+NAMES = NAMES4
 GOOD_WITHIN_S = 1.0
 
 
 @pytest.fixture(scope="module")
 def sw():
-    qemu = vmlib.vvu_qemu()
-    if not qemu:
-        pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh)")
-    so = pmd_so()
-    if not so:
-        pytest.skip("SKIP: librte_net_vvu.so not built (tools/setup.sh)")
-    try:
-        vmlib.guest_image()
-    except vmlib.Missing as e:
-        pytest.skip(f"SKIP: cannot build peer guest: {e}")
-    saved = {k: os.environ.get(k) for k in ("VVU_QEMU", "VVU_QEMU_MSIX")}
-    if not saved["VVU_QEMU"]:
-        os.environ.update(VVU_QEMU=qemu, VVU_QEMU_MSIX="1")
-    objs = []
-    d = vmlib.session_dir()
-    socks = [os.path.join(d, f"churn-{os.getpid()}-{x}.sock") for x in "abcd"]
-    s = DaemonSwitchVM(qemu, switch_image(so), socks,
-                       os.path.join(d, f"churn-ctl-{os.getpid()}.sock"), root_port=False)
-    objs.append(s)
-    try:
-        s.start()
-        s.wait_ready(timeout=600)
-        s.start_daemon()
-        for name in NAMES:
-            wait_port(s, name, state="armed", timeout=180)
-        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs)
-        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs)
-        a.wait_ready(timeout=600)
-        b.wait_ready(timeout=600)
-        wait_ping(a, IP_B, s)
-        s.peers = (a, b)
+    with switch_with_peers("churn") as s:
         yield s
-    finally:
-        for o in objs:
-            try:
-                o.kill()
-            except Exception:  # keep killing the rest
-                pass
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-def qemu_alive(s):
-    return s.proc is not None and s.proc.poll() is None
-
-
-def start_ping(a, count, tag):
-    """a pings b every 0.2 s in the background; the summary goes to a file."""
-    a.run(f"(ping -c {count} -i 0.2 {IP_B} > /tmp/{tag}.log 2>&1 &)")
-
-
-def ping_result(a, tag, timeout):
-    """(transmitted, lost) once the background ping was stopped. The request in
-    flight when ping was interrupted is not a loss: only missing replies to
-    earlier requests count."""
-    deadline = time.monotonic() + timeout
-    while True:
-        out = a.run(f"cat /tmp/{tag}.log")
-        for line in out.splitlines():
-            if "packets transmitted" in line:
-                sent = int(line.split()[0])
-                seqs = {int(m) for m in re.findall(r"seq=(\d+)", out)}
-                return sent, len(set(range(sent - 1)) - seqs)
-        assert time.monotonic() < deadline, out
-        time.sleep(2)
-
-
-def stop_ping(a, tag):
-    a.run("kill -INT $(pidof ping) 2>/dev/null || true")
-    return ping_result(a, tag, 60)
-
-
-def good_frontend_served(path, timeout):
-    """Seconds until a fresh frontend gets its GET_FEATURES answered."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    while time.monotonic() < deadline:
-        fe = H.Frontend(path, timeout=max(0.5, deadline - time.monotonic()))
-        try:
-            fe.connect(timeout=deadline - time.monotonic())
-            fe.get_u64(H.GET_FEATURES)
-            return time.monotonic() - t0
-        except (H.Hangup, H.ProtocolError, OSError, TimeoutError):
-            time.sleep(0.02)
-        finally:
-            fe.close()
-    return None
 
 
 def churn(path, cycles, refuse, errors):
@@ -153,7 +62,7 @@ def test_churn_two_ports_while_peers_forward(sw, refuse, capsys):
     cycles = REFUSED_CYCLES if refuse else CYCLES
     before = sw.ports()
     tag = "churn-refused" if refuse else "churn-clean"
-    start_ping(a, 100000, tag)
+    a.ping_start(IP_B, tag)
     errors = []
     t0 = time.monotonic()
     threads = [threading.Thread(target=churn, args=(sw.socks[i], cycles, refuse, errors))
@@ -163,8 +72,8 @@ def test_churn_two_ports_while_peers_forward(sw, refuse, capsys):
     for t in threads:
         t.join()
     took = time.monotonic() - t0
-    sent, lost = stop_ping(a, tag)
-    assert qemu_alive(sw), sw.log_text(200)
+    sent, lost = a.ping_stop(tag)
+    assert sw.alive(), sw.log_text(200)
     assert not errors, errors + [sw.daemon_log()]
     after = sw.ports()
     for name in NAMES[2:]:
@@ -178,71 +87,35 @@ def test_churn_two_ports_while_peers_forward(sw, refuse, capsys):
             f"{after[name]}\n{sw.daemon_log()}"
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent} during the churn"
     for i in (2, 3):
-        assert good_frontend_served(sw.socks[i], 10) is not None
+        assert H.served_within(sw.socks[i], 10) is not None
     report(capsys, f"churn-{tag}", {"cycles_per_port": cycles, "seconds": round(took, 1),
                                     "cycles_per_s": round(2 * cycles / took, 1),
                                     "pings_lost": f"{lost}/{sent}"})
 
 
-def _bad_flags(s):
-    s.sendall(struct.pack("<III", 1, 0x10 | 1, 0))
-
-
-def _unknown_request(s):
-    s.sendall(struct.pack("<III", 77, 1, 0))
-
-
-def _fds_on_get_features(s):
-    fd = os.eventfd(0)
-    try:
-        s.sendmsg([struct.pack("<III", 1, 1, 0)],
-                  [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack("i", fd))])
-    finally:
-        os.close(fd)
-
-
-def _random_bytes(s):
-    s.sendall(random.Random(14).randbytes(256))
-
-
-def _nothing(s):
-    pass
-
-
-WEDGES = [("bad flags", _bad_flags, 1), ("unknown request", _unknown_request, 1),
-          ("fds on GET_FEATURES", _fds_on_get_features, 1), ("random bytes", _random_bytes, 1),
-          ("connect then close, 20 times", _nothing, 20)]
-
-
 def test_no_wedge_after_any_frontend(sw, capsys):
     """Each frontend that used to leave a port dead for good (the device dropped it before
-    the driver saw it come up): the next good frontend is served within a second, the
-    device's reason shows as the port's last error, and a and b keep forwarding."""
+    the driver saw it come up; attacks.TRIGGERS): the next good frontend is served within a
+    second, the device's reason shows as the port's last error, and a and b keep
+    forwarding."""
     a, _ = sw.peers
     path, name = sw.socks[2], NAMES[2]
-    start_ping(a, 100000, "wedge")
+    a.ping_start(IP_B, "wedge")
     served = {}
-    for what, act, times in WEDGES:
-        for _ in range(times):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(10)
-            s.connect(path)
-            try:
-                act(s)
-                time.sleep(0.05)
-            finally:
-                s.close()
-        took = good_frontend_served(path, 10)
+    for trig in attacks.TRIGGERS:
+        trig.run(path)
+        took = H.served_within(path, 10)
         assert took is not None and took <= GOOD_WITHIN_S, \
-            f"after {what}: served after {took} s\n{sw.ports()[name]}\n{sw.daemon_log()}"
-        served[what] = round(took, 3)
-        if what in ("bad flags", "unknown request", "fds on GET_FEATURES"):
+            f"after {trig.name}: served after {took} s\n{sw.ports()[name]}\n{sw.daemon_log()}"
+        served[trig.name] = round(took, 3)
+        if trig.device:
             err = sw.ports()[name]["last_error"]
-            assert "device refused the frontend" in err, (what, err)
-    sent, lost = stop_ping(a, "wedge")
+            assert re.search(re.escape(attacks.DEVICE_REFUSED) + trig.device, err), \
+                (trig.name, err)
+    sent, lost = a.ping_stop("wedge")
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"
-    assert qemu_alive(sw)
-    report(capsys, "no-wedge", {k.replace(" ", "_"): v for k, v in served.items()})
+    assert sw.alive()
+    report(capsys, "no-wedge", served)
 
 
 def test_repeated_mem_tables_one_connection(sw, capsys):
@@ -250,7 +123,7 @@ def test_repeated_mem_tables_one_connection(sw, capsys):
     each table unmaps the last one's regions in the device while the daemon in the VM uses
     them); QEMU stays up, the frontend is still served, a and b lose nothing."""
     a, _ = sw.peers
-    start_ping(a, 100000, "tables")
+    a.ping_start(IP_B, "tables")
     fe = H.Frontend(sw.socks[2], timeout=60, sealed=True, name="tables")
     t0 = time.monotonic()
     try:
@@ -270,8 +143,8 @@ def test_repeated_mem_tables_one_connection(sw, capsys):
     finally:
         fe.close()
     took = time.monotonic() - t0
-    sent, lost = stop_ping(a, "tables")
-    assert qemu_alive(sw), sw.log_text(200)
+    sent, lost = a.ping_stop("tables")
+    assert sw.alive(), sw.log_text(200)
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"
     report(capsys, "mem-tables", {"tables": CYCLES, "seconds": round(took, 1),
                                   "pings_lost": f"{lost}/{sent}"})
@@ -301,4 +174,4 @@ def test_memory_that_can_shrink_is_refused(sw):
         assert fe.get_u64(H.GET_FEATURES)
     finally:
         fe.close()
-    assert qemu_alive(sw)
+    assert sw.alive()

@@ -8,6 +8,7 @@ are generous and the number of VMs small. It trusts only what it measures:
 ping and iperf3 in the peers, and the daemon's own counters, read both in
 the VM and from the host through the virtio-serial port."""
 
+import contextlib
 import json
 import os
 import re
@@ -138,6 +139,62 @@ def wait_port(sw, name, state="up", timeout=120):
         if time.monotonic() > deadline:
             pytest.fail(f"{name} not {state}: {ports}\n{sw.daemon_log()}")
         time.sleep(2)
+
+
+# The four devices of switch_with_peers(), in slot order (ports a, b, c, d).
+NAMES4 = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
+
+
+@contextlib.contextmanager
+def switch_with_peers(tag):
+    """A booted switch VM with four devices (ports NAMES4 on sockets .socks),
+    vvu-switchd inside, and two stock peers a and b (.peers) on the first two
+    that ping each other; c and d are left armed for the caller. Skips, saying
+    why, what this machine cannot run; kills everything on exit."""
+    from test_vvu_testpmd import pmd_so, switch_image
+    qemu = vmlib.vvu_qemu()
+    if not qemu:
+        pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh)")
+    so = pmd_so()
+    if not so:
+        pytest.skip("SKIP: librte_net_vvu.so not built (tools/setup.sh)")
+    try:
+        vmlib.guest_image()
+    except vmlib.Missing as e:
+        pytest.skip(f"SKIP: cannot build peer guest: {e}")
+    saved = {k: os.environ.get(k) for k in ("VVU_QEMU", "VVU_QEMU_MSIX")}
+    if not saved["VVU_QEMU"]:
+        os.environ.update(VVU_QEMU=qemu, VVU_QEMU_MSIX="1")
+    objs = []
+    d = vmlib.session_dir()
+    socks = [os.path.join(d, f"{tag}-{os.getpid()}-{x}.sock") for x in "abcd"]
+    s = DaemonSwitchVM(qemu, switch_image(so), socks,
+                       os.path.join(d, f"{tag}-ctl-{os.getpid()}.sock"), root_port=False)
+    objs.append(s)
+    try:
+        s.start()
+        s.wait_ready(timeout=600)
+        s.start_daemon()
+        for name in NAMES4:
+            wait_port(s, name, state="armed", timeout=180)
+        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs)
+        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs)
+        a.wait_ready(timeout=600)
+        b.wait_ready(timeout=600)
+        wait_ping(a, IP_B, s)
+        s.peers = (a, b)
+        yield s
+    finally:
+        for o in objs:
+            try:
+                o.kill()
+            except Exception:  # keep killing the rest
+                pass
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811

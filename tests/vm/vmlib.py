@@ -583,6 +583,52 @@ class VM:
         raise VMError(f"{self.name}: no answer from {ip} in {timeout}s\n"
                       f"{diag() if diag else self.log_text()}")
 
+    # A ping left running in the background: loss is read from the sequence
+    # numbers answered, so a window of it can be checked while it goes on.
+
+    def ping_start(self, ip, tag, interval=0.2, count=1000000):
+        """Ping ip every interval s in the background; replies go to /tmp/<tag>.log."""
+        self.run(f"(ping -c {int(count)} -i {interval} {ip} > /tmp/{tag}.log 2>&1 &)")
+
+    def ping_seqs(self, tag, since=0):
+        """(answered, sent): the sequence numbers >= since answered so far, and how
+        many requests were sent once the ping has ended (None while it runs)."""
+        out = self.run("awk -F'seq=' 'NF > 1 { split($2, f, \" \"); "
+                       f"if (f[1] + 0 >= {int(since)}) print f[1] }} "
+                       "/packets transmitted/ { split($0, w, \" \"); print \"sent\", w[1] }' "
+                       f"/tmp/{tag}.log")
+        seqs, sent = set(), None
+        for line in out.split("\n"):
+            w = line.split()
+            if len(w) == 2 and w[0] == "sent" and w[1].isdigit():
+                sent = int(w[1])
+            elif len(w) == 1 and w[0].isdigit():
+                seqs.add(int(w[0]))
+        return seqs, sent
+
+    def ping_lost(self, tag, since=0):
+        """(missing, highest): requests from since on with no answer although a
+        later one was answered (replies come back in order, so these are lost),
+        and the highest answered (since - 1 if none yet)."""
+        seqs, _ = self.ping_seqs(tag, since)
+        hi = max(seqs, default=since - 1)
+        return sorted(set(range(since, hi)) - seqs), hi
+
+    def ping_stop(self, tag, timeout=60):
+        """Stop the background ping (SIGINT); returns (sent, lost). The request in
+        flight when it was interrupted is not a loss: only missing replies to
+        earlier requests count."""
+        self.run("kill -INT $(pidof ping) 2>/dev/null || true")
+        deadline = time.monotonic() + timeout
+        while True:
+            seqs, sent = self.ping_seqs(tag)
+            if sent is not None:
+                return sent, len(set(range(sent - 1)) - seqs)
+            if time.monotonic() > deadline:
+                raise VMError(f"{self.name}: ping {tag} did not end:\n"
+                              f"{self.run(f'tail -n 5 /tmp/{tag}.log')}")
+            time.sleep(1)
+
     def nic_stats(self, dev="eth0"):
         """The guest kernel's counters for dev: rx/tx packets, bytes, dropped,
         errors, as a dict of ints."""
