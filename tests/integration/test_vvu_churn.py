@@ -72,6 +72,7 @@ def test_churn_two_ports_while_peers_forward(sw, refuse, capsys):
     for t in threads:
         t.join()
     took = time.monotonic() - t0
+    a.ping_wait(tag)
     sent, lost = a.ping_stop(tag)
     assert sw.alive(), sw.log_text(200)
     assert not errors, errors + [sw.daemon_log()]
@@ -112,6 +113,7 @@ def test_no_wedge_after_any_frontend(sw, capsys):
             err = sw.ports()[name]["last_error"]
             assert re.search(re.escape(attacks.DEVICE_REFUSED) + trig.device, err), \
                 (trig.name, err)
+    a.ping_wait("wedge")
     sent, lost = a.ping_stop("wedge")
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"
     assert sw.alive()
@@ -143,6 +145,7 @@ def test_repeated_mem_tables_one_connection(sw, capsys):
     finally:
         fe.close()
     took = time.monotonic() - t0
+    a.ping_wait("tables")
     sent, lost = a.ping_stop("tables")
     assert sw.alive(), sw.log_text(200)
     assert lost == 0 and sent > 1, f"a->b lost {lost} of {sent}"

@@ -614,6 +614,16 @@ class VM:
         hi = max(seqs, default=since - 1)
         return sorted(set(range(since, hi)) - seqs), hi
 
+    def ping_wait(self, tag, answered=3, timeout=60):
+        """Wait until the background ping has had at least `answered` replies, so that
+        a short test still checks some requests besides the one in flight."""
+        deadline = time.monotonic() + timeout
+        while len(self.ping_seqs(tag)[0]) < answered:
+            if time.monotonic() > deadline:
+                raise VMError(f"{self.name}: ping {tag}: fewer than {answered} replies:\n"
+                              f"{self.run(f'tail -n 5 /tmp/{tag}.log')}")
+            time.sleep(0.2)
+
     def ping_stop(self, tag, timeout=60):
         """Stop the background ping (SIGINT); returns (sent, lost). The request in
         flight when it was interrupted is not a loss: only missing replies to
