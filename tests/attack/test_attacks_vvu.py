@@ -54,9 +54,9 @@ PING = "attacks"
 VVU_OUTCOME = {
     "shrink_memfd": "sealed-ftruncate-EPERM",
     "shrink_under_frames": "sealed-ftruncate-EPERM",
-    "hangup_mid_message": "device-drops-partial-no-reason",
-    "hangup_mid_header": "device-drops-partial-no-reason",
-    "stalled_half_message": "device-drops-partial-no-reason",
+    "hangup_mid_message": "device-refuses-partial",
+    "hangup_mid_header": "device-refuses-partial",
+    "stalled_half_message": "device-refuses-partial",
     "second_frontend": "queued-unanswered",
 }
 for _a in attacks.ATTACKS:

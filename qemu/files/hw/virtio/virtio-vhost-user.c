@@ -1028,7 +1028,9 @@ static void vvu_chr_read(void *opaque, const uint8_t *buf, int size)
 
 /*
  * Frontend down (spec section 5 step 4). Idempotent; every path that ends a connection
- * comes here. disconnect says whether the socket must still be closed.
+ * comes here. disconnect says whether the socket must still be closed. The frontend's
+ * memory stays in BAR 2 until the driver re-arms or resets (step 5): the driver may still
+ * be reading the rings when the frontend goes, and must not find them torn down under it.
  */
 static void vvu_frontend_down(VirtIOVhostUser *s, bool disconnect, const char *why)
 {
@@ -1046,7 +1048,6 @@ static void vvu_frontend_down(VirtIOVhostUser *s, bool disconnect, const char *w
     vvu_in_reset(&s->main_in);
     vvu_bchan_close(s);
     vvu_clear_fds(s);
-    vvu_unmap_all(s);
     if (was_up) {
         s->armed = false;
     }
@@ -1080,10 +1081,17 @@ static void vvu_chr_event(void *opaque, QEMUChrEvent event)
         vvu_in_reset(&s->main_in);
         vvu_update_state(s);
         break;
-    case CHR_EVENT_CLOSED:
+    case CHR_EVENT_CLOSED: {
+        g_autofree char *why = NULL;
+
         s->connected = false;
-        vvu_frontend_down(s, false, NULL);
+        if ((s->status & VVU_STATUS_FRONTEND_UP) && s->main_in.have &&
+            !s->main_in.complete) {
+            why = g_strdup_printf("hung up mid-message, %u bytes in", s->main_in.have);
+        }
+        vvu_frontend_down(s, false, why);
         break;
+    }
     default:
         break;
     }
@@ -1312,6 +1320,8 @@ static void vvu_set_config(VirtIODevice *vdev, const uint8_t *config)
         if (s->status & VVU_STATUS_FRONTEND_UP) {
             vvu_frontend_down(s, true, NULL);
         }
+        /* The driver is done with the last frontend's memory (spec section 5 step 5). */
+        vvu_unmap_all(s);
     }
 }
 
@@ -1338,6 +1348,7 @@ static void vvu_reset(VirtIODevice *vdev)
     bool served = s->status & VVU_STATUS_FRONTEND_UP;
 
     vvu_frontend_down(s, served, NULL);
+    vvu_unmap_all(s);
     s->status = 0;
     s->armed = false;
     s->notification_select = 0;

@@ -259,8 +259,8 @@ static inline bool vvu_region_desc_ok(const VvuRegionDesc *d, char *why, size_t 
 {
     if (d->size == 0 || d->gpa + d->size < d->gpa || d->uaddr + d->size < d->uaddr ||
         d->mmap_offset + d->size < d->mmap_offset) {
-        snprintf(why, n, "region gpa 0x%llx size 0x%llx uaddr 0x%llx offset 0x%llx is "
-                 "empty or wraps", (unsigned long long)d->gpa, (unsigned long long)d->size,
+        snprintf(why, n, "empty or wrapping region: gpa 0x%llx size 0x%llx uaddr 0x%llx "
+                 "offset 0x%llx", (unsigned long long)d->gpa, (unsigned long long)d->size,
                  (unsigned long long)d->uaddr, (unsigned long long)d->mmap_offset);
         return false;
     }

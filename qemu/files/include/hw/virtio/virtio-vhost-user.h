@@ -26,7 +26,7 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVhostUser, VIRTIO_VHOST_USER)
 #define VVU_MAX_MSG_SIZE        4096u
 #define VVU_HDR_SIZE            12u
 
-#define VVU_REASON_LEN 64
+#define VVU_REASON_LEN 128
 
 typedef struct VvuConfig {
     uint32_t status;
