@@ -136,17 +136,23 @@ static void check_refusals(struct vvu_port *p)
 static void check_status(struct vvu_port *p)
 {
 	uint32_t st, gen;
+	bool has_gen;
 
 	if (vvu_pci_needs_reset(&p->pci)) {
 		event(p, VVU_EV_DEVICE_FAULT, "device needs reset");
 		return;
 	}
 	check_refusals(p);
+	/*
+	 * The generation first, then the status: a frontend that comes up
+	 * between the two reads is seen up, never taken for one that came and
+	 * went (which would drop it).
+	 */
+	has_gen = vvu_pci_frontend_gen(&p->pci, &gen);
 	st = vvu_pci_status(&p->pci);
 	if (st & VVU_STATUS_FRONTEND_UP)
 		event(p, VVU_EV_FRONTEND_UP, "");
-	else if (p->state == VVU_ST_ARMED && vvu_pci_frontend_gen(&p->pci, &gen) &&
-		 gen != p->armed_gen)
+	else if (p->state == VVU_ST_ARMED && has_gen && gen != p->armed_gen)
 		/* It came and went between two looks: re-arm for the next (spec 5). */
 		event(p, VVU_EV_FRONTEND_MISSED, "");
 	else

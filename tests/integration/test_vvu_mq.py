@@ -11,68 +11,23 @@ ways; `ports --json` in the switch VM must show both pairs live, mq
 negotiated, one connection and no error. The host-mode twin is
 test_mq_peers.py."""
 
-import os
-
 import pytest
 
-import vmlib
 from test_mq_peers import MAX_RUNS, MIN_FRAMES, STREAMS, _delta
-from test_vvu_switch import IP_A, IP_B, NAME_A, NAME_B, boot_switch, report, wait_ping, \
-    wait_port
-from test_vvu_testpmd import pmd_so, switch_image
+from test_vvu_switch import IP_A, IP_B, NAME_A, NAME_B, report, switch_with_peers, wait_ping
 
 QUEUES = 2
 
 
 @pytest.fixture(scope="module")
 def mq():
-    qemu = vmlib.vvu_qemu()
-    if not qemu:
-        pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh)")
-    so = pmd_so()
-    if not so:
-        pytest.skip("SKIP: librte_net_vvu.so not built (tools/setup.sh)")
-    try:
-        vmlib.guest_image()
-    except vmlib.Missing as e:
-        pytest.skip(f"SKIP: cannot build peer guest: {e}")
-    saved = {k: os.environ.get(k) for k in ("VVU_QEMU", "VVU_QEMU_MSIX")}
-    if not saved["VVU_QEMU"]:
-        os.environ.update(VVU_QEMU=qemu, VVU_QEMU_MSIX="1")
-    objs = []
-    try:
-        sw, boot_s = boot_switch(qemu, switch_image(so), objs, "mq")
-        a = vmlib.VM("mqa", sw.socks[0], ip=IP_A + "/24", mac="52:54:00:00:1d:01",
-                     queues=QUEUES)
-        b = vmlib.VM("mqb", sw.socks[1], ip=IP_B + "/24", mac="52:54:00:00:1d:02",
-                     queues=QUEUES)
-        objs += [a, b]
-        a.start()
-        b.start()
-        a.wait_ready(timeout=600)
-        b.wait_ready(timeout=600)
-        for vm in (a, b):
-            if vm.run_status("command -v ethtool")[0] != 0:
-                pytest.skip("SKIP: no ethtool in the peer guest (tests/vm/build-guest.sh)")
-            vm.set_channels(QUEUES)
-        for name in (NAME_A, NAME_B):
-            wait_port(sw, name)
-        yield sw, a, b
-    finally:
-        for o in objs:
-            try:
-                o.kill()
-            except Exception:  # keep killing the rest
-                pass
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    with switch_with_peers("mq", queues=QUEUES) as sw:
+        yield sw
 
 
 def test_mq_peers_through_switch_vm(mq, capsys):
-    sw, a, b = mq
+    sw = mq
+    a, b = sw.peers
     wait_ping(a, IP_B, sw)
     for src, dst in ((a, IP_B), (b, IP_A)):
         sent, got, _ = src.ping(dst, count=10)

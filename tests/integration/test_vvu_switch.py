@@ -118,8 +118,8 @@ class RebootableVM(vmlib.VM):
         return [a for a in super().qemu_argv() if a != "-no-reboot"]
 
 
-def peer(name, sock, ip, mac, objs, cls=vmlib.VM):  # noqa: F811
-    v = cls(name, sock, ip=ip + "/24", mac=mac)
+def peer(name, sock, ip, mac, objs, cls=vmlib.VM, **kw):  # noqa: F811
+    v = cls(name, sock, ip=ip + "/24", mac=mac, **kw)
     objs.append(v)
     v.start()
     return v
@@ -146,11 +146,12 @@ NAMES4 = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
 
 
 @contextlib.contextmanager
-def switch_with_peers(tag):
+def switch_with_peers(tag, queues=1):
     """A booted switch VM with four devices (ports NAMES4 on sockets .socks),
     vvu-switchd inside, and two stock peers a and b (.peers) on the first two
-    that ping each other; c and d are left armed for the caller. Skips, saying
-    why, what this machine cannot run; kills everything on exit."""
+    that ping each other, with `queues` queue pairs each, all in use (ethtool
+    -L); c and d are left armed for the caller. Skips, saying why, what this
+    machine cannot run; kills everything on exit."""
     from test_vvu_testpmd import pmd_so, switch_image
     qemu = vmlib.vvu_qemu()
     if not qemu:
@@ -177,10 +178,14 @@ def switch_with_peers(tag):
         s.start_daemon()
         for name in NAMES4:
             wait_port(s, name, state="armed", timeout=180)
-        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs)
-        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs)
+        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs, queues=queues)
+        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs, queues=queues)
         a.wait_ready(timeout=600)
         b.wait_ready(timeout=600)
+        for vm in (a, b) if queues > 1 else ():
+            if vm.run_status("command -v ethtool")[0] != 0:
+                pytest.skip("SKIP: no ethtool in the peer guest (tests/vm/build-guest.sh)")
+            vm.set_channels(queues)
         wait_ping(a, IP_B, s)
         s.peers = (a, b)
         yield s
