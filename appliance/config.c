@@ -752,20 +752,17 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	return rc;
 }
 
-int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
-			     char *err, size_t errlen)
+int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
+			size_t errlen)
 {
-	struct vvu_port_cfg p;
 	char buf[LINE_MAX_LEN + 1];
 	char *save = NULL, *tok;
 	bool seen[NKEYS] = { false }, name_seen = false;
 
 	if (strlen(spec) > LINE_MAX_LEN)
-		return fail(err, errlen, "--port: spec too long");
-	if (c->nports >= SW_MAX_PORTS)
-		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
+		return fail(err, errlen, "spec too long");
 	memcpy(buf, spec, strlen(spec) + 1);
-	vvu_port_cfg_default(&p);
+	vvu_port_cfg_default(p);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
@@ -773,33 +770,45 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 		char why[256];
 
 		if (!eq)
-			return fail(err, errlen, "--port %s: '%s' is not key=value",
-				    spec, tok);
+			return fail(err, errlen, "'%s' is not key=value", tok);
 		*eq = '\0';
 		key = find_key(SEC_PORT, tok);
 		if ((key && seen[key - keys]) ||
 		    (strcmp(tok, "name") == 0 && name_seen))
-			return fail(err, errlen, "--port %s: key '%s' given twice",
-				    spec, tok);
+			return fail(err, errlen, "key '%s' given twice", tok);
 		if (strcmp(tok, "name") == 0) {
 			if (!valid_name(eq + 1))
 				return fail(err, errlen,
-					    "--port %s: name must be 1-31 of [A-Za-z0-9._-]",
-					    spec);
-			memcpy(p.name, eq + 1, strlen(eq + 1) + 1);
+					    "name must be 1-31 of [A-Za-z0-9._-]");
+			memcpy(p->name, eq + 1, strlen(eq + 1) + 1);
 			name_seen = true;
 			continue;
 		}
-		if (set_key(SEC_PORT, &p, tok, eq + 1, why, sizeof(why)))
-			return fail(err, errlen, "--port %s: %s", spec, why);
+		if (set_key(SEC_PORT, p, tok, eq + 1, why, sizeof(why)))
+			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
+	if (!p->socket[0] && !p->pci[0])
+		return fail(err, errlen, "no socket (or pci)");
+	if (p->socket[0] && p->pci[0])
+		return fail(err, errlen, "socket and pci both given");
+	return 0;
+}
+
+int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
+			     char *err, size_t errlen)
+{
+	struct vvu_port_cfg p;
+	char why[384];
+
+	if (strlen(spec) > LINE_MAX_LEN)
+		return fail(err, errlen, "--port: spec too long");
+	if (c->nports >= SW_MAX_PORTS)
+		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
+	if (vvu_port_spec_parse(&p, spec, why, sizeof(why)))
+		return fail(err, errlen, "--port %s: %s", spec, why);
 	if (!p.name[0])
 		snprintf(p.name, sizeof(p.name), "p%u", c->nports);
-	if (!p.socket[0] && !p.pci[0])
-		return fail(err, errlen, "--port %s: no socket (or pci)", spec);
-	if (p.socket[0] && p.pci[0])
-		return fail(err, errlen, "--port %s: socket and pci both given", spec);
 	if (find_port(c, p.name) >= 0)
 		return fail(err, errlen, "--port %s: port %s exists", spec, p.name);
 	for (unsigned int i = 0; i < c->nports; i++) {

@@ -70,6 +70,15 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 			     char *err, size_t errlen);
 
 /*
+ * Parse one port from "key=value,..." (the --port keys, name included)
+ * into p.  The port's own rules hold (one of socket and pci, mode only
+ * for a socket); names of other ports are not checked.  0, or -EINVAL
+ * with err saying what is wrong (without the spec).
+ */
+int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
+			size_t errlen);
+
+/*
  * Set the vvu devices from "auto", "none" or a comma list of PCI
  * addresses ("00:03.0" or "0000:00:03.0").  -EINVAL with err (the spec
  * and what is wrong) on bad input; c unchanged then.

@@ -419,3 +419,18 @@ void ctl_close(struct ctl_server *s)
 	}
 	free(s);
 }
+
+void ctl_tick(struct ctl_server *s, uint64_t now_ns)
+{
+	(void)s;
+	(void)now_ns;
+}
+
+void ctl_counts(const struct ctl_server *s, unsigned int *open,
+		uint64_t *refused, uint64_t *timeouts)
+{
+	*open = 0;
+	*refused = *timeouts = 0;
+	for (const struct ctl_conn *c = s ? s->conns : NULL; c; c = c->next)
+		(*open)++;
+}

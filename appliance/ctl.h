@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ev.h"
 
@@ -49,5 +50,11 @@ struct ctl_server *ctl_listen(struct ev_loop *ev, const char *path,
 struct ctl_server *ctl_serve_stream(struct ev_loop *ev, int fd,
 				    ctl_handler h, void *arg);
 void ctl_close(struct ctl_server *s);
+
+/* Timers: close connections idle too long.  s may be NULL. */
+void ctl_tick(struct ctl_server *s, uint64_t now_ns);
+/* Connections open, refused (too many) and timed out; s may be NULL. */
+void ctl_counts(const struct ctl_server *s, unsigned int *open,
+		uint64_t *refused, uint64_t *timeouts);
 
 #endif

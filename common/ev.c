@@ -27,6 +27,7 @@ struct ev_loop {
 	int cap;
 	struct ev_watch *dead;		/* freed after dispatch */
 	int dispatching;
+	uint64_t longest_ns;		/* longest batch of callbacks */
 };
 
 uint64_t ev_now_ns(void)
@@ -158,6 +159,8 @@ int ev_run(struct ev_loop *l, int timeout_ms)
 
 	if (n <= 0)
 		return 0;
+	uint64_t t0 = ev_now_ns(), took;
+
 	l->dispatching = 1;
 	for (int i = 0; i < n; i++) {
 		struct ev_watch *w = evs[i].data.ptr;
@@ -166,6 +169,14 @@ int ev_run(struct ev_loop *l, int timeout_ms)
 			w->cb(w->arg, w->fd, evs[i].events);
 	}
 	l->dispatching = 0;
+	took = ev_now_ns() - t0;
+	if (took > l->longest_ns)
+		l->longest_ns = took;
 	reap(l);
 	return n;
+}
+
+uint64_t ev_longest_dispatch_ns(const struct ev_loop *l)
+{
+	return l->longest_ns;
 }

@@ -27,6 +27,12 @@ void ev_del(struct ev_loop *l, int fd);
 /* Dispatch ready fds, waiting at most timeout_ms.  Returns how many. */
 int ev_run(struct ev_loop *l, int timeout_ms);
 
+/*
+ * The longest one batch of callbacks took in ev_run (a handler that
+ * blocks shows here: the loop could not poll meanwhile).
+ */
+uint64_t ev_longest_dispatch_ns(const struct ev_loop *l);
+
 uint64_t ev_now_ns(void);
 
 #endif
