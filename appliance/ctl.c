@@ -4,6 +4,10 @@
  * untrusted text from whoever can reach the socket: they are bounded to
  * CTL_REQ_MAX bytes, a longer line gets an error and the connection is
  * closed, and a client that stops mid-line holds only its own connection.
+ * Nothing here waits for a client: answers go out as the socket takes
+ * them (the loop watches for room), a client that does not read gets no
+ * further answers, and connections are bounded in number and closed
+ * after CTL_IDLE_NS without progress, so held ones cannot use up fds.
  */
 #include "ctl.h"
 
@@ -155,6 +159,14 @@ struct ctl_conn {
 	int fd;
 	char buf[CTL_REQ_MAX + 1];
 	size_t have;
+	/* The answer not yet taken by the client: its head, then its body. */
+	char head[32];
+	size_t head_len;
+	struct sbuf out;		/* head and body, sent from out_off */
+	size_t out_off;
+	bool closing;			/* socket: close once out is sent */
+	bool want_out;			/* watching for writability */
+	uint64_t last_ns;		/* last progress either way */
 	struct ctl_conn *next;
 };
 
@@ -166,6 +178,8 @@ struct ctl_server {
 	ctl_handler h;
 	void *arg;
 	struct ctl_conn *conns;
+	unsigned int nconns;
+	uint64_t refused, timeouts;
 };
 
 static void conn_release(struct ctl_conn *c)
@@ -173,6 +187,7 @@ static void conn_release(struct ctl_conn *c)
 	ev_del(c->srv->ev, c->fd);
 	if (!c->srv->stream)
 		close(c->fd);
+	sb_free(&c->out);
 	free(c);
 }
 
@@ -181,65 +196,136 @@ static void conn_free(struct ctl_conn *c)
 	for (struct ctl_conn **pp = &c->srv->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
+			c->srv->nconns--;
 			break;
 		}
 	}
 	conn_release(c);
 }
 
-/* A reader that takes nothing for this long loses its answer. */
-#define CTL_STALL_MS 500
+static void conn_cb(void *arg, int fd, uint32_t events);
+
+/* An answer waits to go out. */
+static bool conn_pending(const struct ctl_conn *c)
+{
+	return c->out_off < c->head_len + c->out.len;
+}
+
+/* The answer is out (or nobody will read it): forget it. */
+static void conn_done(struct ctl_conn *c)
+{
+	sb_free(&c->out);
+	c->head_len = c->out_off = 0;
+}
+
+/* Watch for input (unless closing) and, while answers wait, for room. */
+static void conn_watch(struct ctl_conn *c, bool want_out)
+{
+	if (want_out == c->want_out)
+		return;
+	c->want_out = want_out;
+	if (ev_modify(c->srv->ev, c->fd, !c->closing, want_out) < 0)
+		vlog_warn("ctl: cannot change a connection's watch");
+}
 
 /*
- * Write all of buf.  The client is waiting and normally reads at once;
- * one that stops reading must not hold the daemon's loop, so after
- * CTL_STALL_MS without progress this gives up (-1).
+ * Send what the socket takes now, never waiting.  Returns 1 when all is
+ * sent, 0 when some waits for room (watched), -1 when c was freed (the
+ * client went away, or a socket connection is done).
  */
-static int write_all(int fd, const char *buf, size_t len)
+static int conn_flush(struct ctl_conn *c)
 {
-	unsigned int stalled_ms = 0;
+	size_t total = c->head_len + c->out.len;
 
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	while (c->out_off < total) {
+		bool in_head = c->out_off < c->head_len;
+		const char *p = in_head ? c->head + c->out_off :
+				c->out.s + (c->out_off - c->head_len);
+		size_t len = in_head ? c->head_len - c->out_off : total - c->out_off;
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
+			n = write(c->fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			if (++stalled_ms > CTL_STALL_MS) {
-				vlog_warn("ctl: client stopped reading, answer dropped");
-				return -1;
-			}
-			usleep(1000);
-			continue;
+			conn_watch(c, true);
+			return 0;
 		}
-		stalled_ms = 0;
-		if (n <= 0)
+		if (n <= 0) {
+			if (c->srv->stream) {
+				conn_done(c);	/* nobody to read it */
+				return 1;
+			}
+			conn_free(c);
 			return -1;
-		buf += n;
-		len -= (size_t)n;
+		}
+		c->out_off += (size_t)n;
+		c->last_ns = ev_now_ns();
 	}
-	return 0;
+	conn_done(c);
+	conn_watch(c, false);
+	if (c->closing) {
+		conn_free(c);
+		return -1;
+	}
+	return 1;
 }
 
-static int answer(struct ctl_conn *c, const char *req)
+/* Make the answer to req the one waiting to go out (none waits). */
+static void answer(struct ctl_conn *c, const char *req)
 {
-	struct sbuf out = { 0 };
-	char head[48];
-	int rc = c->srv->h(c->srv->arg, req, &out);
+	int rc = c->srv->h(c->srv->arg, req, &c->out);
 
-	if (out.oom) {
-		sb_free(&out);
+	if (c->out.oom) {
+		sb_free(&c->out);
 		rc = 1;
-		sb_printf(&out, "out of memory\n");
+		sb_printf(&c->out, "out of memory\n");
 	}
-	snprintf(head, sizeof(head), "%s %zu\n", rc ? "ERR" : "OK", out.len);
-	rc = write_all(c->fd, head, strlen(head));
-	if (rc == 0 && out.len)
-		rc = write_all(c->fd, out.s, out.len);
-	sb_free(&out);
-	return rc;
+	c->head_len = (size_t)snprintf(c->head, sizeof(c->head), "%s %zu\n",
+				       rc ? "ERR" : "OK", c->out.len);
+	c->out_off = 0;
+}
+
+/*
+ * Answer every whole line in c->buf while nothing waits to go out
+ * (a client that does not read gets no more answers queued).  Returns
+ * 0, or -1 when c was freed.
+ */
+static int conn_lines(struct ctl_conn *c)
+{
+	while (!c->closing && !conn_pending(c)) {
+		char *nl = memchr(c->buf, '\n', c->have);
+		size_t used;
+
+		if (!nl) {
+			if (c->have < CTL_REQ_MAX)
+				return 0;
+			static const char body[] = "request line too long\n";
+
+			sb_printf(&c->out, "%s", body);
+			c->head_len = (size_t)snprintf(c->head, sizeof(c->head),
+						       "ERR %zu\n", c->out.len);
+			c->out_off = 0;
+			c->have = 0;
+			c->closing = !c->srv->stream;
+		} else {
+			*nl = '\0';
+			if (nl > c->buf && nl[-1] == '\r')
+				nl[-1] = '\0';
+			answer(c, c->buf);
+			used = (size_t)(nl - c->buf) + 1;
+			memmove(c->buf, nl + 1, c->have - used);
+			c->have -= used;
+			/* A socket connection carries one request. */
+			c->closing |= !c->srv->stream;
+		}
+		if (c->closing)
+			conn_watch(c, true);	/* stop reading */
+		if (conn_flush(c) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -250,6 +336,8 @@ static int conn_read(struct ctl_conn *c, int fd)
 {
 	ssize_t n;
 
+	if (c->closing || conn_pending(c))
+		return 0;	/* answers first: the client reads, or times out */
 	n = read(fd, c->buf + c->have, CTL_REQ_MAX - c->have);
 	if (n < 0 && errno == EINTR)
 		return 1;
@@ -261,46 +349,23 @@ static int conn_read(struct ctl_conn *c, int fd)
 		return 0;
 	}
 	c->have += (size_t)n;
-	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->have);
-
-		if (!nl) {
-			if (c->have == CTL_REQ_MAX) {
-				static const char body[] = "request line too long\n";
-				char m[64];
-
-				snprintf(m, sizeof(m), "ERR %zu\n%s", sizeof(body) - 1,
-					 body);
-				write_all(c->fd, m, strlen(m));
-				c->have = 0;
-				if (!c->srv->stream) {
-					conn_free(c);
-					return 0;
-				}
-			}
-			return 1;
-		}
-		*nl = '\0';
-		if (nl > c->buf && nl[-1] == '\r')
-			nl[-1] = '\0';
-		int rc = answer(c, c->buf);
-		size_t used = (size_t)(nl - c->buf) + 1;
-
-		memmove(c->buf, nl + 1, c->have - used);
-		c->have -= used;
-		if (!c->srv->stream || rc) {
-			if (!c->srv->stream)
-				conn_free(c);
-			return 0;
-		}
-	}
+	c->last_ns = ev_now_ns();
+	return conn_lines(c) < 0 ? 0 : 1;
 }
 
 static void conn_cb(void *arg, int fd, uint32_t events)
 {
 	struct ctl_conn *c = arg;
 
+	/* Room, or a hangup that the next send reports: push the answer. */
 	(void)events;
+	if (conn_pending(c)) {
+		if (conn_flush(c) < 0)
+			return;
+		/* Room again: lines that waited behind the answer. */
+		if (conn_lines(c) < 0)
+			return;
+	}
 	/*
 	 * A stream is watched edge-triggered, so that its far end going away
 	 * (EOF, HUP until the host reopens it) does not wake the loop for
@@ -318,23 +383,35 @@ static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
 		return NULL;
 	c->srv = s;
 	c->fd = fd;
+	c->last_ns = ev_now_ns();
 	if ((s->stream ? ev_add_et : ev_add)(s->ev, fd, conn_cb, c) < 0) {
 		free(c);
 		return NULL;
 	}
 	c->next = s->conns;
 	s->conns = c;
+	s->nconns++;
 	return c;
 }
 
 static void listen_cb(void *arg, int fd, uint32_t events)
 {
+	static const char busy[] = "ERR 26\ntoo many control clients\n";
 	struct ctl_server *s = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	(void)events;
 	if (c < 0)
 		return;
+	if (s->nconns >= CTL_MAX_CONNS) {
+		/* Held connections must not take every fd: say so, close. */
+		if (s->refused++ == 0)
+			vlog_warn("ctl: %u clients connected: refusing more",
+				  s->nconns);
+		(void)!send(c, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(c);
+		return;
+	}
 	if (!conn_new(s, c))
 		close(c);
 }
@@ -410,6 +487,7 @@ void ctl_close(struct ctl_server *s)
 		struct ctl_conn *c = s->conns;
 
 		s->conns = c->next;
+		s->nconns--;
 		conn_release(c);
 	}
 	if (s->listen_fd >= 0) {
@@ -422,15 +500,26 @@ void ctl_close(struct ctl_server *s)
 
 void ctl_tick(struct ctl_server *s, uint64_t now_ns)
 {
-	(void)s;
-	(void)now_ns;
+	struct ctl_conn *c, *next;
+
+	if (!s || s->stream)
+		return;		/* a stream's host may be quiet for ever */
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		if (now_ns - c->last_ns < CTL_IDLE_NS)
+			continue;
+		s->timeouts++;
+		vlog_warn("ctl: client idle for %llu s%s: closed",
+			  (unsigned long long)(CTL_IDLE_NS / 1000000000ull),
+			  conn_pending(c) ? " with an answer unread" : "");
+		conn_free(c);
+	}
 }
 
 void ctl_counts(const struct ctl_server *s, unsigned int *open,
 		uint64_t *refused, uint64_t *timeouts)
 {
-	*open = 0;
-	*refused = *timeouts = 0;
-	for (const struct ctl_conn *c = s ? s->conns : NULL; c; c = c->next)
-		(*open)++;
+	*open = s ? s->nconns : 0;
+	*refused = s ? s->refused : 0;
+	*timeouts = s ? s->timeouts : 0;
 }

@@ -17,6 +17,8 @@
 #include "ev.h"
 
 #define CTL_REQ_MAX 256
+#define CTL_MAX_CONNS 16		/* socket clients at once; more are refused */
+#define CTL_IDLE_NS (10ull * 1000000000ull) /* no progress this long: closed */
 
 /* A growable string.  On allocation failure it stops growing and says so. */
 struct sbuf {
@@ -51,7 +53,7 @@ struct ctl_server *ctl_serve_stream(struct ev_loop *ev, int fd,
 				    ctl_handler h, void *arg);
 void ctl_close(struct ctl_server *s);
 
-/* Timers: close connections idle too long.  s may be NULL. */
+/* Timers: close socket connections idle CTL_IDLE_NS.  s may be NULL. */
 void ctl_tick(struct ctl_server *s, uint64_t now_ns);
 /* Connections open, refused (too many) and timed out; s may be NULL. */
 void ctl_counts(const struct ctl_server *s, unsigned int *open,

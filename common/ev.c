@@ -16,6 +16,7 @@
 
 struct ev_watch {
 	int fd;
+	uint32_t events;
 	ev_cb cb;
 	void *arg;
 	struct ev_watch *next_dead;
@@ -110,6 +111,7 @@ static int add(struct ev_loop *l, int fd, uint32_t events, ev_cb cb, void *arg)
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
+	w->events = events;
 	w->cb = cb;
 	w->arg = arg;
 	e.data.ptr = w;
@@ -151,6 +153,23 @@ void ev_del(struct ev_loop *l, int fd)
 	if (!l->dispatching)
 		reap(l);
 }
+
+int ev_modify(struct ev_loop *l, int fd, bool in, bool out)
+{
+	struct ev_watch *w;
+	struct epoll_event e;
+
+	if (fd < 0 || fd >= l->cap || !(w = l->by_fd[fd]))
+		return -EBADF;
+	e.events = (w->events & EPOLLET) | (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
+	e.data.ptr = w;
+	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &e) < 0)
+		return -errno;
+	w->events = e.events;
+	return 0;
+}
+
+_Static_assert(EV_OUT == EPOLLOUT, "EV_OUT is EPOLLOUT");
 
 int ev_run(struct ev_loop *l, int timeout_ms)
 {
