@@ -6,8 +6,9 @@
  * closed, and a client that stops mid-line holds only its own connection.
  * Nothing here waits for a client: answers go out as the socket takes
  * them (the loop watches for room), a client that does not read gets no
- * further answers, and connections are bounded in number and closed
- * after CTL_IDLE_NS without progress, so held ones cannot use up fds.
+ * further answers, and connections are bounded in number (the idlest
+ * makes room for a new one) and closed after CTL_IDLE_NS without
+ * progress, so held ones can neither use up fds nor lock the CLI out.
  */
 #include "ctl.h"
 
@@ -179,7 +180,7 @@ struct ctl_server {
 	void *arg;
 	struct ctl_conn *conns;
 	unsigned int nconns;
-	uint64_t refused, timeouts;
+	uint64_t evicted, timeouts;
 };
 
 static void conn_release(struct ctl_conn *c)
@@ -394,23 +395,34 @@ static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
 	return c;
 }
 
+/* The connection that made no progress for longest. */
+static struct ctl_conn *most_idle(const struct ctl_server *s)
+{
+	struct ctl_conn *best = s->conns;
+
+	for (struct ctl_conn *c = s->conns; c; c = c->next)
+		if (c->last_ns < best->last_ns)
+			best = c;
+	return best;
+}
+
 static void listen_cb(void *arg, int fd, uint32_t events)
 {
-	static const char busy[] = "ERR 26\ntoo many control clients\n";
 	struct ctl_server *s = arg;
 	int c = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	(void)events;
 	if (c < 0)
 		return;
-	if (s->nconns >= CTL_MAX_CONNS) {
-		/* Held connections must not take every fd: say so, close. */
-		if (s->refused++ == 0)
-			vlog_warn("ctl: %u clients connected: refusing more",
-				  s->nconns);
-		(void)!send(c, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		close(c);
-		return;
+	/*
+	 * Held connections must not take every fd, nor lock the operator
+	 * out: at the limit the one idle longest makes room for the new.
+	 */
+	if (s->nconns >= CTL_MAX_CONNS && s->conns) {
+		if (s->evicted++ == 0)
+			vlog_warn("ctl: %u clients connected: closing the idlest "
+				  "for each new one", s->nconns);
+		conn_free(most_idle(s));
 	}
 	if (!conn_new(s, c))
 		close(c);
@@ -506,7 +518,8 @@ void ctl_tick(struct ctl_server *s, uint64_t now_ns)
 		return;		/* a stream's host may be quiet for ever */
 	for (c = s->conns; c; c = next) {
 		next = c->next;
-		if (now_ns - c->last_ns < CTL_IDLE_NS)
+		/* now_ns may predate the connection: the loop's clock is lazy. */
+		if (now_ns <= c->last_ns || now_ns - c->last_ns < CTL_IDLE_NS)
 			continue;
 		s->timeouts++;
 		vlog_warn("ctl: client idle for %llu s%s: closed",
@@ -517,9 +530,9 @@ void ctl_tick(struct ctl_server *s, uint64_t now_ns)
 }
 
 void ctl_counts(const struct ctl_server *s, unsigned int *open,
-		uint64_t *refused, uint64_t *timeouts)
+		uint64_t *evicted, uint64_t *timeouts)
 {
 	*open = s ? s->nconns : 0;
-	*refused = s ? s->refused : 0;
+	*evicted = s ? s->evicted : 0;
 	*timeouts = s ? s->timeouts : 0;
 }

@@ -17,7 +17,7 @@
 #include "ev.h"
 
 #define CTL_REQ_MAX 256
-#define CTL_MAX_CONNS 16		/* socket clients at once; more are refused */
+#define CTL_MAX_CONNS 16		/* socket clients at once; the idlest makes room */
 #define CTL_IDLE_NS (10ull * 1000000000ull) /* no progress this long: closed */
 
 /* A growable string.  On allocation failure it stops growing and says so. */
@@ -55,8 +55,8 @@ void ctl_close(struct ctl_server *s);
 
 /* Timers: close socket connections idle CTL_IDLE_NS.  s may be NULL. */
 void ctl_tick(struct ctl_server *s, uint64_t now_ns);
-/* Connections open, refused (too many) and timed out; s may be NULL. */
+/* Connections open, closed to make room, and timed out; s may be NULL. */
 void ctl_counts(const struct ctl_server *s, unsigned int *open,
-		uint64_t *refused, uint64_t *timeouts);
+		uint64_t *evicted, uint64_t *timeouts);
 
 #endif

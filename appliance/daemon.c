@@ -125,7 +125,7 @@ static struct snapshot *take_snapshot(struct daemon *d)
 	if (ev_longest_dispatch_ns(d->ev) > t->max_gap_us)
 		t->max_gap_us = ev_longest_dispatch_ns(d->ev);
 	t->max_gap_us /= 1000;
-	ctl_counts(d->ctl, &t->ctl_conns, &t->ctl_refused, &t->ctl_timeouts);
+	ctl_counts(d->ctl, &t->ctl_conns, &t->ctl_evicted, &t->ctl_timeouts);
 	for (size_t k = 0; k < NKINDS && t->nflags < SNAP_FLAGS_MAX; k++) {
 		if (!port_kinds[k]->status_key)
 			continue;

@@ -211,12 +211,12 @@ void report_status(const struct snapshot *s, struct sbuf *o, bool json)
 			  "\"macs\":%u,\"mac_max\":%u,\"mac_max_per_port\":%u,"
 			  "\"ageing_s\":%u,\"sleeps\":%llu,\"wakeups\":%llu,"
 			  "\"polls\":%llu,\"empty_polls\":%llu,\"max_poll_gap_us\":%llu,"
-			  "\"ctl_connections\":%u,\"ctl_refused\":%llu,"
+			  "\"ctl_connections\":%u,\"ctl_evicted\":%llu,"
 			  "\"ctl_timeouts\":%llu",
 			  (ull)t->uptime_s, s->nports, ports_up(s), t->macs, t->mac_max,
 			  t->mac_max_per_port, t->ageing_s, (ull)t->sleeps,
 			  (ull)t->wakeups, (ull)t->polls, (ull)t->empty_polls,
-			  (ull)t->max_gap_us, t->ctl_conns, (ull)t->ctl_refused,
+			  (ull)t->max_gap_us, t->ctl_conns, (ull)t->ctl_evicted,
 			  (ull)t->ctl_timeouts);
 		for (unsigned int k = 0; k < t->nflags; k++)
 			sb_printf(o, ",\"%s\":%s", t->flag[k].key, tf(t->flag[k].on));

@@ -65,7 +65,7 @@ struct status_snap {
 	uint64_t sleeps, wakeups, polls, empty_polls;
 	uint64_t max_gap_us;		/* longest time the loop did not poll */
 	unsigned int ctl_conns;		/* control connections open */
-	uint64_t ctl_refused, ctl_timeouts;
+	uint64_t ctl_evicted, ctl_timeouts;
 	/* One flag per port kind that has one ("vvu"). */
 	struct { const char *key; bool on; } flag[SNAP_FLAGS_MAX];
 	unsigned int nflags;
