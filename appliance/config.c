@@ -6,7 +6,7 @@
  *                       idle-poll-us, log-level, control, control-stream,
  *                       vvu (auto|none|BDF list), huge-dir, eal-args
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
- *                       or pci (a virtio-vhost-user device), queues
+ *                       or pci or uuid (a virtio-vhost-user device), queues
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -209,6 +209,9 @@ bool vvu_config_wants(const struct vvu_config *c, const char *bdf)
 	if (c->vvu_mode == VVU_MODE_AUTO)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
+		if (c->ports[i].uuid[0])
+			return true;
+	for (unsigned int i = 0; i < c->nports; i++)
 		if (strcmp(c->ports[i].pci, bdf) == 0)
 			return true;
 	for (unsigned int i = 0; c->vvu_mode == VVU_MODE_LIST && i < c->nvvu; i++)
@@ -222,9 +225,36 @@ bool vvu_config_has_vvu(const struct vvu_config *c)
 	if (c->vvu_mode != VVU_MODE_NONE)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
-		if (c->ports[i].pci[0])
+		if (c->ports[i].pci[0] || c->ports[i].uuid[0])
 			return true;
 	return false;
+}
+
+const struct vvu_port_cfg *vvu_config_uuid_port(const struct vvu_config *c,
+						const char *uuid)
+{
+	for (unsigned int i = 0; uuid[0] && i < c->nports; i++)
+		if (strcmp(c->ports[i].uuid, uuid) == 0)
+			return &c->ports[i];
+	return NULL;
+}
+
+int vvu_uuid_parse(const char *s, char *out)
+{
+	char buf[VVU_UUID_LEN];
+
+	if (strlen(s) != VVU_UUID_LEN - 1)
+		return -EINVAL;
+	for (size_t i = 0; i < VVU_UUID_LEN - 1; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+		buf[i] = (char)tolower((unsigned char)s[i]);
+	}
+	buf[VVU_UUID_LEN - 1] = '\0';
+	memcpy(out, buf, sizeof(buf));
+	return 0;
 }
 
 static int find_port(const struct vvu_config *c, const char *name)
@@ -240,12 +270,16 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 {
 	for (unsigned int i = 0; i < c->nports; i++) {
 		*bad = i;
-		if (!c->ports[i].socket[0] && !c->ports[i].pci[0])
-			return "has no socket (or pci)";
-		if (c->ports[i].socket[0] && c->ports[i].pci[0])
+		const struct vvu_port_cfg *p = &c->ports[i];
+
+		if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
+			return "has no socket (or pci or uuid)";
+		if (p->socket[0] && p->pci[0])
 			return "has both a socket and a pci device";
-		if (c->ports[i].pci[0] && c->ports[i].client)
-			return "is a pci device: mode does not apply";
+		if (p->uuid[0] && (p->socket[0] || p->pci[0]))
+			return "has a uuid and a socket or pci device: one of them";
+		if ((p->pci[0] || p->uuid[0]) && p->client)
+			return "is a device: mode does not apply";
 		for (unsigned int j = 0; j < i; j++) {
 			if (c->ports[i].socket[0] &&
 			    strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
@@ -253,6 +287,9 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			if (c->ports[i].pci[0] &&
 			    strcmp(c->ports[i].pci, c->ports[j].pci) == 0)
 				return "uses the pci device of another port";
+			if (c->ports[i].uuid[0] &&
+			    strcmp(c->ports[i].uuid, c->ports[j].uuid) == 0)
+				return "uses the uuid of another port";
 		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
@@ -420,6 +457,15 @@ static int set_pci(const struct key *k, void *obj, const char *v, char *why,
 	return 0;
 }
 
+static int set_uuid(const struct key *k, void *obj, const char *v, char *why,
+		    size_t n)
+{
+	if (vvu_uuid_parse(v, (char *)obj + k->off))
+		return why_fail(why, n, "%s must be a UUID like "
+				"12345678-9abc-def0-1234-56789abcdef0", k->name);
+	return 0;
+}
+
 static int set_mode(const struct key *k, void *obj, const char *v, char *why,
 		    size_t n)
 {
@@ -477,6 +523,8 @@ static const struct key keys[] = {
 	PATH(SEC_PORT, "socket", PORT_OFF(socket)),
 	{ SEC_PORT, "pci", set_pci, get_str, PORT_OFF(pci), 0, 0,
 	  "a PCI address, 00:03.0 or 0000:00:03.0" },
+	{ SEC_PORT, "uuid", set_uuid, get_str, PORT_OFF(uuid), 0, 0,
+	  "a UUID, 8-4-4-4-12 hex digits" },
 	{ SEC_PORT, "mode", set_mode, get_mode, 0, 0, 0, "server, client" },
 	NUM(SEC_PORT, "queues", PORT_OFF(queues), 1, VU_MAX_QUEUE_PAIRS),
 	NUM(SEC_PORT, "reconnect-ms", PORT_OFF(reconnect_ms), 10, 600000),
@@ -788,8 +836,8 @@ int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
-	if (!p->socket[0] && !p->pci[0])
-		return fail(err, errlen, "no socket (or pci)");
+	if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
+		return fail(err, errlen, "no socket (or pci or uuid)");
 	if (p->socket[0] && p->pci[0])
 		return fail(err, errlen, "socket and pci both given");
 	return 0;

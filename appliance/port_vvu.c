@@ -27,7 +27,8 @@
 
 struct port_vvu {
 	struct port base;	/* first: a struct port * is a struct port_vvu * */
-	char bdf[VVU_BDF_LEN];
+	char bdf[VVU_BDF_LEN];	/* "" for a uuid port while its device is absent */
+	char uuid[VVU_UUID_LEN];	/* [port] uuid =: the device it takes, else "" */
 	struct vvu_port *vp;	/* NULL while the device is absent */
 	bool discovered;	/* found by vvu=auto: forgotten when removed */
 	bool failed;		/* could not be opened: not retried */
@@ -44,6 +45,9 @@ static struct {
 	/* Devices detached lately: the kernel is still removing them. */
 	struct { char bdf[VVU_BDF_LEN]; uint64_t at; } gone[NGONE];
 	unsigned int next_gone;
+	/* Devices opened for their uuid that no port wants: not probed again. */
+	char ignored[SW_MAX_PORTS][VVU_BDF_LEN];
+	unsigned int nignored;
 } g;
 
 static const char not_present[] = "device not present";
@@ -57,12 +61,58 @@ static struct port_vvu *find(const char *bdf)
 {
 	const struct port_registry *r = g.env->reg;
 
-	for (unsigned int i = 0; i < r->n; i++)
+	for (unsigned int i = 0; bdf[0] && i < r->n; i++)
 		if (r->p[i]->cls == &port_vvu_class &&
 		    strcmp(pv(r->p[i])->bdf, bdf) == 0)
 			return pv(r->p[i]);
 	return NULL;
 }
+
+/* The uuid port waiting for the device with this uuid, or NULL. */
+static struct port_vvu *find_uuid(const char *uuid)
+{
+	const struct port_registry *r = g.env->reg;
+
+	for (unsigned int i = 0; uuid[0] && i < r->n; i++)
+		if (r->p[i]->cls == &port_vvu_class && !pv(r->p[i])->vp &&
+		    strcmp(pv(r->p[i])->uuid, uuid) == 0)
+			return pv(r->p[i]);
+	return NULL;
+}
+
+/* bdf is named by a [port] pci =, listed in vvu =, or vvu = auto. */
+static bool wanted_by_address(const char *bdf)
+{
+	const struct vvu_config *c = g.env->cfg;
+
+	if (c->vvu_mode == VVU_MODE_AUTO)
+		return true;
+	for (unsigned int i = 0; i < c->nports; i++)
+		if (strcmp(c->ports[i].pci, bdf) == 0)
+			return true;
+	for (unsigned int i = 0; c->vvu_mode == VVU_MODE_LIST && i < c->nvvu; i++)
+		if (strcmp(c->vvu[i], bdf) == 0)
+			return true;
+	return false;
+}
+
+static bool has_uuid_ports(void)
+{
+	for (unsigned int i = 0; i < g.env->cfg->nports; i++)
+		if (g.env->cfg->ports[i].uuid[0])
+			return true;
+	return false;
+}
+
+static bool ignored(const char *bdf)
+{
+	for (unsigned int i = 0; i < g.nignored; i++)
+		if (strcmp(g.ignored[i], bdf) == 0)
+			return true;
+	return false;
+}
+
+static void uuid_str(const uint8_t *u, char *buf, size_t n);
 
 /* A port record for device bdf, absent until probed.  NULL if full. */
 static struct port_vvu *new_port(const char *bdf, bool discovered)
@@ -97,6 +147,60 @@ static struct port_vvu *new_port(const char *bdf, bool discovered)
 	return v;
 }
 
+/* The record of a [port] with uuid =, absent until its device comes. */
+static struct port_vvu *new_uuid_port(const struct vvu_port_cfg *c)
+{
+	struct port_vvu *v = calloc(1, sizeof(*v));
+
+	if (!v)
+		return NULL;
+	port_init(&v->base, &port_vvu_class, g.env, c->name, c->queues);
+	memcpy(v->uuid, c->uuid, sizeof(v->uuid));
+	snprintf(v->error, sizeof(v->error), "%s", not_present);
+	if (port_reg_add(g.env->reg, &v->base)) {
+		vlog_err("vvu: port %s exists, or more than %d ports", c->name,
+			 SW_MAX_PORTS);
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+/*
+ * A device no port names by address, while some port names its device
+ * by uuid: open it to read its uuid.  Returns the uuid port that takes
+ * it (its bdf set), NULL when the device is another's to decide (a new
+ * port if it is wanted by address), or sets *skip when nobody wants it.
+ */
+static struct port_vvu *claim_by_uuid(const char *bdf, struct rte_pci_device *pdev,
+				      bool *skip)
+{
+	struct vvu_port *vp = calloc(1, sizeof(*vp));
+	struct port_vvu *v = NULL;
+	char uuid[VVU_UUID_LEN] = "";
+
+	*skip = false;
+	if (!vp)
+		return NULL;
+	if (dvvu_port_open(vp, pdev, bdf, 1) == 0) {
+		uuid_str(vp->pci.uuid, uuid, sizeof(uuid));
+		dvvu_port_close(vp);
+	}
+	free(vp);
+	v = find_uuid(uuid);
+	if (v) {
+		memcpy(v->bdf, bdf, VVU_BDF_LEN);
+		vlog_info("%s: device %s has uuid %s", v->base.name, bdf, uuid);
+	} else if (!wanted_by_address(bdf)) {
+		*skip = true;
+		if (g.nignored < SW_MAX_PORTS)
+			memcpy(g.ignored[g.nignored++], bdf, VVU_BDF_LEN);
+		vlog_info("vvu: %s (uuid %s) is no port's: left alone", bdf,
+			  uuid[0] ? uuid : "none");
+	}
+	return v;
+}
+
 static struct port_vvu *find_or_new(const char *bdf)
 {
 	struct port_vvu *v = find(bdf);
@@ -114,10 +218,17 @@ static void set_failed(struct port_vvu *v, const char *what, const char *detail)
 /* dvvu hook: device bdf was probed by DPDK. */
 static int vvu_add(void *arg, const char *bdf, struct rte_pci_device *pdev)
 {
-	struct port_vvu *v = find_or_new(bdf);
+	struct port_vvu *v = find(bdf);
+	bool skip = false;
 	int rc;
 
 	(void)arg;
+	if (!v && has_uuid_ports())
+		v = claim_by_uuid(bdf, pdev, &skip);
+	if (skip)
+		return -ENODEV;
+	if (!v)
+		v = find_or_new(bdf);
 	if (!v)
 		return -ENOSPC;
 	if (v->vp)
@@ -175,6 +286,8 @@ static void vvu_remove(void *arg, const char *bdf)
 	g.next_gone = (g.next_gone + 1) % NGONE;
 	snprintf(v->error, sizeof(v->error), "device removed");
 	vlog_info("%s: device %s detached", v->base.name, bdf);
+	if (v->uuid[0])
+		v->bdf[0] = '\0';	/* its device may come back anywhere */
 	if (v->discovered && !g.env->stopping)
 		port_destroy(&v->base);
 }
@@ -203,13 +316,13 @@ static unsigned int wanted(char (*out)[VVU_BDF_LEN], unsigned int max)
 		char err[192];
 
 		if (!vvu_config_wants(g.env->cfg, found[i]) ||
-		    recently_gone(found[i], now))
+		    recently_gone(found[i], now) || ignored(found[i]))
 			continue;
 		v = find(found[i]);
 		if (v && (v->vp || v->failed))
 			continue;
 		if (pci_bind_vfio(PCI_SYSFS, found[i], err, sizeof(err))) {
-			if (!v)
+			if (!v && wanted_by_address(found[i]))
 				v = find_or_new(found[i]);
 			if (v && strcmp(v->error, err) != 0) {
 				vlog_warn("%s: %s", v->base.name, err);
@@ -252,6 +365,9 @@ static int vvu_start(struct port_env *env)
 	for (unsigned int i = 0; cfg->vvu_mode == VVU_MODE_LIST && i < cfg->nvvu; i++)
 		if (!find(cfg->vvu[i]))
 			new_port(cfg->vvu[i], false);
+	for (unsigned int i = 0; i < cfg->nports; i++)
+		if (cfg->ports[i].uuid[0])
+			new_uuid_port(&cfg->ports[i]);
 	n = wanted(found, SW_MAX_PORTS);
 	rc = dvvu_start(cfg, found, n, &hooks, err, sizeof(err));
 	if (rc) {
@@ -298,8 +414,9 @@ static void vvu_run(struct port_env *env, uint64_t now)
 
 		vlog_info("vvu: %s appeared: probing", found[i]);
 		rc = dvvu_probe(found[i]);
-		if (rc) {
-			struct port_vvu *v = find_or_new(found[i]);
+		if (rc && !ignored(found[i])) {
+			struct port_vvu *v = wanted_by_address(found[i]) ?
+					     find_or_new(found[i]) : find(found[i]);
 
 			if (v && !v->failed) {
 				v->failed = true;
@@ -327,7 +444,7 @@ static bool vvu_running(void)
 
 static bool vvu_takes(const struct vvu_port_cfg *c)
 {
-	return c->pci[0] != '\0';
+	return c->pci[0] != '\0' || c->uuid[0] != '\0';
 }
 
 static int vvu_create(struct port_env *env, const struct vvu_port_cfg *c,
@@ -384,6 +501,7 @@ static void vvu_describe(const struct port *p, struct port_snap *s)
 	snprintf(s->mode, sizeof(s->mode), "device");
 	s->where_key = "pci";
 	snprintf(s->where, sizeof(s->where), "%s", v->bdf);
+	snprintf(s->uuid, sizeof(s->uuid), "%s", v->uuid);
 	if (v->vp) {
 		snprintf(s->connection, sizeof(s->connection), "%s",
 			 dvvu_state_name(v->vp->state));
