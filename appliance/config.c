@@ -6,7 +6,7 @@
  *                       idle-poll-us, log-level, control, control-stream,
  *                       vvu (auto|none|BDF list), huge-dir, eal-args
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
- *                       or pci (a virtio-vhost-user device), queues
+ *                       or pci or uuid (a virtio-vhost-user device), queues
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -209,6 +209,9 @@ bool vvu_config_wants(const struct vvu_config *c, const char *bdf)
 	if (c->vvu_mode == VVU_MODE_AUTO)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
+		if (c->ports[i].uuid[0])
+			return true;
+	for (unsigned int i = 0; i < c->nports; i++)
 		if (strcmp(c->ports[i].pci, bdf) == 0)
 			return true;
 	for (unsigned int i = 0; c->vvu_mode == VVU_MODE_LIST && i < c->nvvu; i++)
@@ -222,9 +225,36 @@ bool vvu_config_has_vvu(const struct vvu_config *c)
 	if (c->vvu_mode != VVU_MODE_NONE)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
-		if (c->ports[i].pci[0])
+		if (c->ports[i].pci[0] || c->ports[i].uuid[0])
 			return true;
 	return false;
+}
+
+const struct vvu_port_cfg *vvu_config_uuid_port(const struct vvu_config *c,
+						const char *uuid)
+{
+	for (unsigned int i = 0; uuid[0] && i < c->nports; i++)
+		if (strcmp(c->ports[i].uuid, uuid) == 0)
+			return &c->ports[i];
+	return NULL;
+}
+
+int vvu_uuid_parse(const char *s, char *out)
+{
+	char buf[VVU_UUID_LEN];
+
+	if (strlen(s) != VVU_UUID_LEN - 1)
+		return -EINVAL;
+	for (size_t i = 0; i < VVU_UUID_LEN - 1; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+			return -EINVAL;
+		buf[i] = (char)tolower((unsigned char)s[i]);
+	}
+	buf[VVU_UUID_LEN - 1] = '\0';
+	memcpy(out, buf, sizeof(buf));
+	return 0;
 }
 
 static int find_port(const struct vvu_config *c, const char *name)
@@ -240,12 +270,16 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 {
 	for (unsigned int i = 0; i < c->nports; i++) {
 		*bad = i;
-		if (!c->ports[i].socket[0] && !c->ports[i].pci[0])
-			return "has no socket (or pci)";
-		if (c->ports[i].socket[0] && c->ports[i].pci[0])
+		const struct vvu_port_cfg *p = &c->ports[i];
+
+		if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
+			return "has no socket (or pci or uuid)";
+		if (p->socket[0] && p->pci[0])
 			return "has both a socket and a pci device";
-		if (c->ports[i].pci[0] && c->ports[i].client)
-			return "is a pci device: mode does not apply";
+		if (p->uuid[0] && (p->socket[0] || p->pci[0]))
+			return "has a uuid and a socket or pci device: one of them";
+		if ((p->pci[0] || p->uuid[0]) && p->client)
+			return "is a device: mode does not apply";
 		for (unsigned int j = 0; j < i; j++) {
 			if (c->ports[i].socket[0] &&
 			    strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
@@ -253,6 +287,9 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			if (c->ports[i].pci[0] &&
 			    strcmp(c->ports[i].pci, c->ports[j].pci) == 0)
 				return "uses the pci device of another port";
+			if (c->ports[i].uuid[0] &&
+			    strcmp(c->ports[i].uuid, c->ports[j].uuid) == 0)
+				return "uses the uuid of another port";
 		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
@@ -420,6 +457,15 @@ static int set_pci(const struct key *k, void *obj, const char *v, char *why,
 	return 0;
 }
 
+static int set_uuid(const struct key *k, void *obj, const char *v, char *why,
+		    size_t n)
+{
+	if (vvu_uuid_parse(v, (char *)obj + k->off))
+		return why_fail(why, n, "%s must be a UUID like "
+				"12345678-9abc-def0-1234-56789abcdef0", k->name);
+	return 0;
+}
+
 static int set_mode(const struct key *k, void *obj, const char *v, char *why,
 		    size_t n)
 {
@@ -477,6 +523,8 @@ static const struct key keys[] = {
 	PATH(SEC_PORT, "socket", PORT_OFF(socket)),
 	{ SEC_PORT, "pci", set_pci, get_str, PORT_OFF(pci), 0, 0,
 	  "a PCI address, 00:03.0 or 0000:00:03.0" },
+	{ SEC_PORT, "uuid", set_uuid, get_str, PORT_OFF(uuid), 0, 0,
+	  "a UUID, 8-4-4-4-12 hex digits" },
 	{ SEC_PORT, "mode", set_mode, get_mode, 0, 0, 0, "server, client" },
 	NUM(SEC_PORT, "queues", PORT_OFF(queues), 1, VU_MAX_QUEUE_PAIRS),
 	NUM(SEC_PORT, "reconnect-ms", PORT_OFF(reconnect_ms), 10, 600000),
@@ -752,20 +800,17 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	return rc;
 }
 
-int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
-			     char *err, size_t errlen)
+int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
+			size_t errlen)
 {
-	struct vvu_port_cfg p;
 	char buf[LINE_MAX_LEN + 1];
 	char *save = NULL, *tok;
 	bool seen[NKEYS] = { false }, name_seen = false;
 
 	if (strlen(spec) > LINE_MAX_LEN)
-		return fail(err, errlen, "--port: spec too long");
-	if (c->nports >= SW_MAX_PORTS)
-		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
+		return fail(err, errlen, "spec too long");
 	memcpy(buf, spec, strlen(spec) + 1);
-	vvu_port_cfg_default(&p);
+	vvu_port_cfg_default(p);
 	for (tok = strtok_r(buf, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(tok, '=');
@@ -773,33 +818,45 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 		char why[256];
 
 		if (!eq)
-			return fail(err, errlen, "--port %s: '%s' is not key=value",
-				    spec, tok);
+			return fail(err, errlen, "'%s' is not key=value", tok);
 		*eq = '\0';
 		key = find_key(SEC_PORT, tok);
 		if ((key && seen[key - keys]) ||
 		    (strcmp(tok, "name") == 0 && name_seen))
-			return fail(err, errlen, "--port %s: key '%s' given twice",
-				    spec, tok);
+			return fail(err, errlen, "key '%s' given twice", tok);
 		if (strcmp(tok, "name") == 0) {
 			if (!valid_name(eq + 1))
 				return fail(err, errlen,
-					    "--port %s: name must be 1-31 of [A-Za-z0-9._-]",
-					    spec);
-			memcpy(p.name, eq + 1, strlen(eq + 1) + 1);
+					    "name must be 1-31 of [A-Za-z0-9._-]");
+			memcpy(p->name, eq + 1, strlen(eq + 1) + 1);
 			name_seen = true;
 			continue;
 		}
-		if (set_key(SEC_PORT, &p, tok, eq + 1, why, sizeof(why)))
-			return fail(err, errlen, "--port %s: %s", spec, why);
+		if (set_key(SEC_PORT, p, tok, eq + 1, why, sizeof(why)))
+			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
+	if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
+		return fail(err, errlen, "no socket (or pci or uuid)");
+	if (p->socket[0] && p->pci[0])
+		return fail(err, errlen, "socket and pci both given");
+	return 0;
+}
+
+int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
+			     char *err, size_t errlen)
+{
+	struct vvu_port_cfg p;
+	char why[384];
+
+	if (strlen(spec) > LINE_MAX_LEN)
+		return fail(err, errlen, "--port: spec too long");
+	if (c->nports >= SW_MAX_PORTS)
+		return fail(err, errlen, "--port: more than %d ports", SW_MAX_PORTS);
+	if (vvu_port_spec_parse(&p, spec, why, sizeof(why)))
+		return fail(err, errlen, "--port %s: %s", spec, why);
 	if (!p.name[0])
 		snprintf(p.name, sizeof(p.name), "p%u", c->nports);
-	if (!p.socket[0] && !p.pci[0])
-		return fail(err, errlen, "--port %s: no socket (or pci)", spec);
-	if (p.socket[0] && p.pci[0])
-		return fail(err, errlen, "--port %s: socket and pci both given", spec);
 	if (find_port(c, p.name) >= 0)
 		return fail(err, errlen, "--port %s: port %s exists", spec, p.name);
 	for (unsigned int i = 0; i < c->nports; i++) {

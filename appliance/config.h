@@ -18,11 +18,13 @@
 #define VVU_PATH_MAX 108
 #define VVU_BDF_LEN 13		/* "dddd:bb:dd.f" and a NUL */
 #define VVU_EAL_ARGS_MAX 256
+#define VVU_UUID_LEN 37		/* 8-4-4-4-12 hex digits and a NUL */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
 	char socket[VVU_PATH_MAX];	/* a vhost-user UNIX socket port, or */
-	char pci[VVU_BDF_LEN];		/* a virtio-vhost-user device port */
+	char pci[VVU_BDF_LEN];		/* a virtio-vhost-user device port, or */
+	char uuid[VVU_UUID_LEN];	/* the device with this uuid (lower case) */
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */
@@ -70,6 +72,15 @@ int vvu_config_add_port_spec(struct vvu_config *c, const char *spec,
 			     char *err, size_t errlen);
 
 /*
+ * Parse one port from "key=value,..." (the --port keys, name included)
+ * into p.  The port's own rules hold (one of socket and pci, mode only
+ * for a socket); names of other ports are not checked.  0, or -EINVAL
+ * with err saying what is wrong (without the spec).
+ */
+int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
+			size_t errlen);
+
+/*
  * Set the vvu devices from "auto", "none" or a comma list of PCI
  * addresses ("00:03.0" or "0000:00:03.0").  -EINVAL with err (the spec
  * and what is wrong) on bad input; c unchanged then.
@@ -90,8 +101,19 @@ int vvu_bdf_parse(const char *s, char *out);
 void vvu_config_vvu_name(const struct vvu_config *c, const char *bdf,
 			 char *name, size_t n);
 
-/* True when bdf (normalised) is a device this config drives. */
+/*
+ * True when bdf (normalised) may be a device this config drives: named by
+ * address, or listed, or any device at all when vvu = auto or a port
+ * names its device by uuid (which only the opened device can tell).
+ */
 bool vvu_config_wants(const struct vvu_config *c, const char *bdf);
+
+/* The [port] that names its device by uuid (lower case), or NULL. */
+const struct vvu_port_cfg *vvu_config_uuid_port(const struct vvu_config *c,
+						const char *uuid);
+
+/* Normalise a UUID (8-4-4-4-12 hex digits) to lower case in out.  0 or -EINVAL. */
+int vvu_uuid_parse(const char *s, char *out);
 
 /* True when the config has any vvu device (EAL is needed). */
 bool vvu_config_has_vvu(const struct vvu_config *c);

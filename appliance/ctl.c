@@ -6,6 +6,11 @@
  * closed, and a client that stops mid-line holds only its own connection.
  * Framing (ctl_frame_line) and parsing (ctl_parse_request) do no I/O;
  * tests/fuzz/fuzz_ctl feeds them arbitrary bytes.
+ * Nothing here waits for a client: answers go out as the socket takes
+ * them (the loop watches for room), a client that does not read gets no
+ * further answers, and connections are bounded in number (the idlest
+ * makes room for a new one) and closed after CTL_IDLE_NS without
+ * progress, so held ones can neither use up fds nor lock the CLI out.
  */
 #include "ctl.h"
 
@@ -157,7 +162,10 @@ static const char *const cmd_names[CTL_CMD_COUNT] = {
 	[CTL_CMD_STATS] = "stats",
 	[CTL_CMD_MAC] = "mac",
 	[CTL_CMD_STATUS] = "status",
+	[CTL_CMD_METRICS] = "metrics",
 	[CTL_CMD_CLEAR_STATS] = "clear-stats",
+	[CTL_CMD_PORT_ADD] = "port add",
+	[CTL_CMD_PORT_DEL] = "port del",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c)
@@ -165,28 +173,59 @@ const char *ctl_cmd_name(enum ctl_cmd c)
 	return (unsigned int)c < CTL_CMD_COUNT ? cmd_names[c] : "?";
 }
 
+static const char port_usage[] = "usage: port add NAME socket=PATH [mode=client] "
+				 "[queues=N] [reconnect-ms=N] | port del NAME\n";
+
 int ctl_parse_request(const char *line, struct ctl_req *req, struct sbuf *err)
 {
-	char cmd[32] = "", fmt[16] = "", extra[8] = "";
-	int n = sscanf(line, "%31s %15s %7s", cmd, fmt, extra);
+	char *save = NULL, *w[CTL_REQ_WORDS], *t;
+	unsigned int n = 0;
 
-	if (n < 1) {
+	req->json = false;
+	req->narg = 0;
+	snprintf(req->buf, sizeof(req->buf), "%s", line);
+	/* Words split where isspace() would, in the C locale (no newline here). */
+	for (t = strtok_r(req->buf, " \t\v\f\r", &save); t;
+	     t = strtok_r(NULL, " \t\v\f\r", &save)) {
+		if (n == CTL_REQ_WORDS) {
+			sb_printf(err, "too many words\n");
+			return -EINVAL;
+		}
+		w[n++] = t;
+	}
+	if (n == 0) {
 		sb_printf(err, "empty request\n");
 		return -EINVAL;
 	}
-	if (n == 3 || (n == 2 && strcmp(fmt, "json") != 0)) {
-		sb_printf(err, "usage: COMMAND [json]\n");
-		return -EINVAL;
+	if (n > 1 && strcmp(w[n - 1], "json") == 0) {
+		req->json = true;
+		n--;
 	}
-	for (unsigned int c = 0; c < CTL_CMD_COUNT; c++) {
-		if (strcmp(cmd, cmd_names[c]) == 0) {
-			req->cmd = (enum ctl_cmd)c;
-			req->json = n == 2;
-			return 0;
+	if (strcmp(w[0], "port") == 0) {
+		if (n == 3 && strcmp(w[1], "del") == 0)
+			req->cmd = CTL_CMD_PORT_DEL;
+		else if (n >= 4 && strcmp(w[1], "add") == 0)
+			req->cmd = CTL_CMD_PORT_ADD;
+		else {
+			sb_printf(err, "%s", port_usage);
+			return -EINVAL;
 		}
+		for (unsigned int i = 2; i < n; i++)
+			req->arg[req->narg++] = w[i];
+		return 0;
 	}
-	sb_printf(err, "unknown command '%s' (ports, stats, mac, status, clear-stats)\n",
-		  cmd);
+	for (unsigned int c = 0; c < CTL_CMD_PORT_ADD; c++) {
+		if (strcmp(w[0], cmd_names[c]) != 0)
+			continue;
+		if (n != 1) {
+			sb_printf(err, "usage: COMMAND [json]\n");
+			return -EINVAL;
+		}
+		req->cmd = (enum ctl_cmd)c;
+		return 0;
+	}
+	sb_printf(err, "unknown command '%.64s' (ports, stats, mac, status, metrics, "
+		  "clear-stats, port add|del)\n", w[0]);
 	return -EINVAL;
 }
 
@@ -216,6 +255,14 @@ struct ctl_conn {
 	int fd;
 	char buf[CTL_REQ_MAX + 1];
 	size_t have;
+	/* The answer not yet taken by the client: its head, then its body. */
+	char head[32];
+	size_t head_len;
+	struct sbuf out;		/* head and body, sent from out_off */
+	size_t out_off;
+	bool closing;			/* socket: close once out is sent */
+	bool want_out;			/* watching for writability */
+	uint64_t last_ns;		/* last progress either way */
 	struct ctl_conn *next;
 };
 
@@ -227,6 +274,8 @@ struct ctl_server {
 	ctl_handler h;
 	void *arg;
 	struct ctl_conn *conns;
+	unsigned int nconns;
+	uint64_t evicted, timeouts;
 };
 
 static void conn_release(struct ctl_conn *c)
@@ -234,6 +283,7 @@ static void conn_release(struct ctl_conn *c)
 	ev_del(c->srv->ev, c->fd);
 	if (!c->srv->stream)
 		close(c->fd);
+	sb_free(&c->out);
 	free(c);
 }
 
@@ -242,65 +292,131 @@ static void conn_free(struct ctl_conn *c)
 	for (struct ctl_conn **pp = &c->srv->conns; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
+			c->srv->nconns--;
 			break;
 		}
 	}
 	conn_release(c);
 }
 
-/* A reader that takes nothing for this long loses its answer. */
-#define CTL_STALL_MS 500
+static void conn_cb(void *arg, int fd, uint32_t events);
+
+/* An answer waits to go out. */
+static bool conn_pending(const struct ctl_conn *c)
+{
+	return c->out_off < c->head_len + c->out.len;
+}
+
+/* The answer is out (or nobody will read it): forget it. */
+static void conn_done(struct ctl_conn *c)
+{
+	sb_free(&c->out);
+	c->head_len = c->out_off = 0;
+}
+
+/* Watch for input (unless closing) and, while answers wait, for room. */
+static void conn_watch(struct ctl_conn *c, bool want_out)
+{
+	if (want_out == c->want_out)
+		return;
+	c->want_out = want_out;
+	if (ev_modify(c->srv->ev, c->fd, !c->closing, want_out) < 0)
+		vlog_warn("ctl: cannot change a connection's watch");
+}
 
 /*
- * Write all of buf.  The client is waiting and normally reads at once;
- * one that stops reading must not hold the daemon's loop, so after
- * CTL_STALL_MS without progress this gives up (-1).
+ * Send what the socket takes now, never waiting.  Returns 1 when all is
+ * sent, 0 when some waits for room (watched), -1 when c was freed (the
+ * client went away, or a socket connection is done).
  */
-static int write_all(int fd, const char *buf, size_t len)
+static int conn_flush(struct ctl_conn *c)
 {
-	unsigned int stalled_ms = 0;
+	size_t total = c->head_len + c->out.len;
 
-	while (len) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+	while (c->out_off < total) {
+		bool in_head = c->out_off < c->head_len;
+		const char *p = in_head ? c->head + c->out_off :
+				c->out.s + (c->out_off - c->head_len);
+		size_t len = in_head ? c->head_len - c->out_off : total - c->out_off;
+		ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == ENOTSOCK)
-			n = write(fd, buf, len);
+			n = write(c->fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
-			if (++stalled_ms > CTL_STALL_MS) {
-				vlog_warn("ctl: client stopped reading, answer dropped");
-				return -1;
-			}
-			usleep(1000);
-			continue;
+			conn_watch(c, true);
+			return 0;
 		}
-		stalled_ms = 0;
-		if (n <= 0)
+		if (n <= 0) {
+			if (c->srv->stream) {
+				conn_done(c);	/* nobody to read it */
+				return 1;
+			}
+			conn_free(c);
 			return -1;
-		buf += n;
-		len -= (size_t)n;
+		}
+		c->out_off += (size_t)n;
+		c->last_ns = ev_now_ns();
 	}
-	return 0;
+	conn_done(c);
+	conn_watch(c, false);
+	if (c->closing) {
+		conn_free(c);
+		return -1;
+	}
+	return 1;
 }
 
-static int answer(struct ctl_conn *c, const char *req)
+/* Make the answer to req the one waiting to go out (none waits). */
+static void answer(struct ctl_conn *c, const char *req)
 {
-	struct sbuf out = { 0 };
-	char head[48];
-	int rc = c->srv->h(c->srv->arg, req, &out);
+	int rc = c->srv->h(c->srv->arg, req, &c->out);
 
-	if (out.oom) {
-		sb_free(&out);
+	if (c->out.oom) {
+		sb_free(&c->out);
 		rc = 1;
-		sb_printf(&out, "out of memory\n");
+		sb_printf(&c->out, "out of memory\n");
 	}
-	snprintf(head, sizeof(head), "%s %zu\n", rc ? "ERR" : "OK", out.len);
-	rc = write_all(c->fd, head, strlen(head));
-	if (rc == 0 && out.len)
-		rc = write_all(c->fd, out.s, out.len);
-	sb_free(&out);
-	return rc;
+	c->head_len = (size_t)snprintf(c->head, sizeof(c->head), "%s %zu\n",
+				       rc ? "ERR" : "OK", c->out.len);
+	c->out_off = 0;
+}
+
+/*
+ * Answer every whole line in c->buf while nothing waits to go out
+ * (a client that does not read gets no more answers queued).  Returns
+ * 0, or -1 when c was freed.
+ */
+static int conn_lines(struct ctl_conn *c)
+{
+	while (!c->closing && !conn_pending(c)) {
+		size_t used = 0;
+		enum ctl_frame f = ctl_frame_line(c->buf, c->have, &used);
+
+		if (f == CTL_FRAME_MORE)
+			return 0;
+		if (f == CTL_FRAME_TOO_LONG) {
+			static const char body[] = "request line too long\n";
+
+			sb_printf(&c->out, "%s", body);
+			c->head_len = (size_t)snprintf(c->head, sizeof(c->head),
+						       "ERR %zu\n", c->out.len);
+			c->out_off = 0;
+			c->have = 0;
+			c->closing = !c->srv->stream;
+		} else {
+			answer(c, c->buf);
+			ctl_frame_consume(c->buf, &c->have, used);
+			/* A socket connection carries one request. */
+			c->closing |= !c->srv->stream;
+		}
+		if (c->closing)
+			conn_watch(c, true);	/* stop reading */
+		if (conn_flush(c) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /*
@@ -311,6 +427,8 @@ static int conn_read(struct ctl_conn *c, int fd)
 {
 	ssize_t n;
 
+	if (c->closing || conn_pending(c))
+		return 0;	/* answers first: the client reads, or times out */
 	n = read(fd, c->buf + c->have, CTL_REQ_MAX - c->have);
 	if (n < 0 && errno == EINTR)
 		return 1;
@@ -322,41 +440,23 @@ static int conn_read(struct ctl_conn *c, int fd)
 		return 0;
 	}
 	c->have += (size_t)n;
-	for (;;) {
-		size_t used;
-		enum ctl_frame f = ctl_frame_line(c->buf, c->have, &used);
-
-		if (f == CTL_FRAME_MORE)
-			return 1;
-		if (f == CTL_FRAME_TOO_LONG) {
-			static const char body[] = "request line too long\n";
-			char m[64];
-
-			snprintf(m, sizeof(m), "ERR %zu\n%s", sizeof(body) - 1, body);
-			write_all(c->fd, m, strlen(m));
-			c->have = 0;
-			if (!c->srv->stream) {
-				conn_free(c);
-				return 0;
-			}
-			return 1;
-		}
-		int rc = answer(c, c->buf);
-
-		ctl_frame_consume(c->buf, &c->have, used);
-		if (!c->srv->stream || rc) {
-			if (!c->srv->stream)
-				conn_free(c);
-			return 0;
-		}
-	}
+	c->last_ns = ev_now_ns();
+	return conn_lines(c) < 0 ? 0 : 1;
 }
 
 static void conn_cb(void *arg, int fd, uint32_t events)
 {
 	struct ctl_conn *c = arg;
 
+	/* Room, or a hangup that the next send reports: push the answer. */
 	(void)events;
+	if (conn_pending(c)) {
+		if (conn_flush(c) < 0)
+			return;
+		/* Room again: lines that waited behind the answer. */
+		if (conn_lines(c) < 0)
+			return;
+	}
 	/*
 	 * A stream is watched edge-triggered, so that its far end going away
 	 * (EOF, HUP until the host reopens it) does not wake the loop for
@@ -374,13 +474,26 @@ static struct ctl_conn *conn_new(struct ctl_server *s, int fd)
 		return NULL;
 	c->srv = s;
 	c->fd = fd;
+	c->last_ns = ev_now_ns();
 	if ((s->stream ? ev_add_et : ev_add)(s->ev, fd, conn_cb, c) < 0) {
 		free(c);
 		return NULL;
 	}
 	c->next = s->conns;
 	s->conns = c;
+	s->nconns++;
 	return c;
+}
+
+/* The connection that made no progress for longest. */
+static struct ctl_conn *most_idle(const struct ctl_server *s)
+{
+	struct ctl_conn *best = s->conns;
+
+	for (struct ctl_conn *c = s->conns; c; c = c->next)
+		if (c->last_ns < best->last_ns)
+			best = c;
+	return best;
 }
 
 static void listen_cb(void *arg, int fd, uint32_t events)
@@ -391,6 +504,16 @@ static void listen_cb(void *arg, int fd, uint32_t events)
 	(void)events;
 	if (c < 0)
 		return;
+	/*
+	 * Held connections must not take every fd, nor lock the operator
+	 * out: at the limit the one idle longest makes room for the new.
+	 */
+	if (s->nconns >= CTL_MAX_CONNS && s->conns) {
+		if (s->evicted++ == 0)
+			vlog_warn("ctl: %u clients connected: closing the idlest "
+				  "for each new one", s->nconns);
+		conn_free(most_idle(s));
+	}
 	if (!conn_new(s, c))
 		close(c);
 }
@@ -466,6 +589,7 @@ void ctl_close(struct ctl_server *s)
 		struct ctl_conn *c = s->conns;
 
 		s->conns = c->next;
+		s->nconns--;
 		conn_release(c);
 	}
 	if (s->listen_fd >= 0) {
@@ -474,4 +598,31 @@ void ctl_close(struct ctl_server *s)
 		unlink(s->path);
 	}
 	free(s);
+}
+
+void ctl_tick(struct ctl_server *s, uint64_t now_ns)
+{
+	struct ctl_conn *c, *next;
+
+	if (!s || s->stream)
+		return;		/* a stream's host may be quiet for ever */
+	for (c = s->conns; c; c = next) {
+		next = c->next;
+		/* now_ns may predate the connection: the loop's clock is lazy. */
+		if (now_ns <= c->last_ns || now_ns - c->last_ns < CTL_IDLE_NS)
+			continue;
+		s->timeouts++;
+		vlog_warn("ctl: client idle for %llu s%s: closed",
+			  (unsigned long long)(CTL_IDLE_NS / 1000000000ull),
+			  conn_pending(c) ? " with an answer unread" : "");
+		conn_free(c);
+	}
+}
+
+void ctl_counts(const struct ctl_server *s, unsigned int *open,
+		uint64_t *evicted, uint64_t *timeouts)
+{
+	*open = s ? s->nconns : 0;
+	*evicted = s ? s->evicted : 0;
+	*timeouts = s ? s->timeouts : 0;
 }

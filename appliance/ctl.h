@@ -12,10 +12,13 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ev.h"
 
 #define CTL_REQ_MAX 256
+#define CTL_MAX_CONNS 16		/* socket clients at once; the idlest makes room */
+#define CTL_IDLE_NS (10ull * 1000000000ull) /* no progress this long: closed */
 
 /* A growable string.  On allocation failure it stops growing and says so. */
 struct sbuf {
@@ -50,19 +53,31 @@ enum ctl_frame ctl_frame_line(char *buf, size_t have, size_t *used);
 /* Drop the first used (<= *have) bytes of buf. */
 void ctl_frame_consume(char *buf, size_t *have, size_t used);
 
-/* A request: "COMMAND" or "COMMAND json". */
+/*
+ * A request: "COMMAND [json]", or "port add NAME KEY=VALUE... [json]" or
+ * "port del NAME [json]".
+ */
 enum ctl_cmd {
 	CTL_CMD_PORTS,
 	CTL_CMD_STATS,
 	CTL_CMD_MAC,
 	CTL_CMD_STATUS,
+	CTL_CMD_METRICS,
 	CTL_CMD_CLEAR_STATS,
+	CTL_CMD_PORT_ADD,
+	CTL_CMD_PORT_DEL,
 	CTL_CMD_COUNT
 };
+
+#define CTL_REQ_WORDS 8
 
 struct ctl_req {
 	enum ctl_cmd cmd;
 	bool json;
+	/* port add/del: the port's name, then (add) its KEY=VALUE words. */
+	unsigned int narg;
+	char *arg[CTL_REQ_WORDS];
+	char buf[CTL_REQ_MAX + 1];	/* the words point in here */
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c);
@@ -88,5 +103,11 @@ struct ctl_server *ctl_listen(struct ev_loop *ev, const char *path,
 struct ctl_server *ctl_serve_stream(struct ev_loop *ev, int fd,
 				    ctl_handler h, void *arg);
 void ctl_close(struct ctl_server *s);
+
+/* Timers: close socket connections idle CTL_IDLE_NS.  s may be NULL. */
+void ctl_tick(struct ctl_server *s, uint64_t now_ns);
+/* Connections open, closed to make room, and timed out; s may be NULL. */
+void ctl_counts(const struct ctl_server *s, unsigned int *open,
+		uint64_t *evicted, uint64_t *timeouts);
 
 #endif

@@ -33,7 +33,9 @@ static void usage(void)
 		"usage: vvu-switchctl [-s SOCKET] [-t SECONDS] [--json] COMMAND\n"
 		"       vvu-switchctl --help | --version\n"
 		"Ask a running vvu-switchd for its state.\n"
-		"Commands: ports, stats, mac, status, clear-stats\n"
+		"Commands: ports, stats, mac, status, metrics, clear-stats,\n"
+		"  port add NAME socket=PATH [mode=client] [queues=N] [reconnect-ms=N],\n"
+		"  port del NAME\n"
 		"  -s, --socket SOCKET   the switch's control socket (its --control), or the\n"
 		"                        host end of a switch VM's virtio-serial port;\n"
 		"                        default $VVU_SWITCH_CTL, else /run/vvu-switch.sock\n"
@@ -97,7 +99,8 @@ static int bad_usage(void)
 }
 
 struct opts {
-	const char *path, *cmd;
+	const char *path;
+	char cmd[240];
 	long timeout_s;
 	bool json;
 };
@@ -136,16 +139,25 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return bad_usage();
 		}
 	}
-	if (optind + 1 != argc) {
+	/* One word, but "port" takes its arguments (port add NAME key=value...). */
+	if (optind == argc ||
+	    (optind + 1 != argc && strcmp(argv[optind], "port") != 0)) {
 		fprintf(stderr, "vvu-switchctl: %s\n", optind == argc ?
 			"which command?" : "one command at a time");
 		return bad_usage();
 	}
-	o->cmd = argv[optind];
-	/* One request line: a newline in it would be a second request. */
-	if (!*o->cmd || strlen(o->cmd) > 64 || strpbrk(o->cmd, "\r\n")) {
-		fprintf(stderr, "vvu-switchctl: '%.64s' is not a command\n", o->cmd);
-		return EXIT_USAGE;
+	for (int i = optind, len = 0; i < argc; i++) {
+		const char *w = argv[i];
+
+		/* One request line: a newline in it would be a second request. */
+		if (!*w || strlen(w) > 120 || strpbrk(w, "\r\n") ||
+		    len + strlen(w) + 2 > sizeof(o->cmd)) {
+			fprintf(stderr, "vvu-switchctl: '%.64s' is not a command%s\n",
+				w, i > optind ? " argument" : "");
+			return EXIT_USAGE;
+		}
+		len += snprintf(o->cmd + len, sizeof(o->cmd) - (size_t)len, "%s%s",
+				i > optind ? " " : "", w);
 	}
 	if (!*o->path || strlen(o->path) >= sizeof(a.sun_path)) {
 		fprintf(stderr, "vvu-switchctl: socket path empty or longer than %zu bytes\n",
@@ -160,7 +172,7 @@ static int ask(const struct opts *o)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = o->timeout_s };
-	char req[128], head[64];
+	char req[256], head[64];
 	bool ok = false;
 	unsigned long len;
 	char *body;

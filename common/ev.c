@@ -16,6 +16,7 @@
 
 struct ev_watch {
 	int fd;
+	uint32_t events;
 	ev_cb cb;
 	void *arg;
 	struct ev_watch *next_dead;
@@ -27,6 +28,7 @@ struct ev_loop {
 	int cap;
 	struct ev_watch *dead;		/* freed after dispatch */
 	int dispatching;
+	uint64_t longest_ns;		/* longest batch of callbacks */
 };
 
 uint64_t ev_now_ns(void)
@@ -109,6 +111,7 @@ static int add(struct ev_loop *l, int fd, uint32_t events, ev_cb cb, void *arg)
 	if (!w)
 		return -ENOMEM;
 	w->fd = fd;
+	w->events = events;
 	w->cb = cb;
 	w->arg = arg;
 	e.data.ptr = w;
@@ -151,6 +154,23 @@ void ev_del(struct ev_loop *l, int fd)
 		reap(l);
 }
 
+int ev_modify(struct ev_loop *l, int fd, bool in, bool out)
+{
+	struct ev_watch *w;
+	struct epoll_event e;
+
+	if (fd < 0 || fd >= l->cap || !(w = l->by_fd[fd]))
+		return -EBADF;
+	e.events = (w->events & EPOLLET) | (in ? EPOLLIN : 0) | (out ? EPOLLOUT : 0);
+	e.data.ptr = w;
+	if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &e) < 0)
+		return -errno;
+	w->events = e.events;
+	return 0;
+}
+
+_Static_assert(EV_OUT == EPOLLOUT, "EV_OUT is EPOLLOUT");
+
 int ev_run(struct ev_loop *l, int timeout_ms)
 {
 	struct epoll_event evs[EV_BATCH];
@@ -158,6 +178,8 @@ int ev_run(struct ev_loop *l, int timeout_ms)
 
 	if (n <= 0)
 		return 0;
+	uint64_t t0 = ev_now_ns(), took;
+
 	l->dispatching = 1;
 	for (int i = 0; i < n; i++) {
 		struct ev_watch *w = evs[i].data.ptr;
@@ -166,6 +188,14 @@ int ev_run(struct ev_loop *l, int timeout_ms)
 			w->cb(w->arg, w->fd, evs[i].events);
 	}
 	l->dispatching = 0;
+	took = ev_now_ns() - t0;
+	if (took > l->longest_ns)
+		l->longest_ns = took;
 	reap(l);
 	return n;
+}
+
+uint64_t ev_longest_dispatch_ns(const struct ev_loop *l)
+{
+	return l->longest_ns;
 }

@@ -7,6 +7,7 @@
 #ifndef EV_H
 #define EV_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct ev_loop;
@@ -24,8 +25,21 @@ int ev_add_out(struct ev_loop *l, int fd, ev_cb cb, void *arg);
  */
 int ev_add_et(struct ev_loop *l, int fd, ev_cb cb, void *arg);
 void ev_del(struct ev_loop *l, int fd);
+/*
+ * Change what a watched fd reports: readable (in), writable (out); an
+ * edge-triggered watch stays so.  The callback sees EV_OUT in its events
+ * when the fd has room.  0 or -errno.
+ */
+int ev_modify(struct ev_loop *l, int fd, bool in, bool out);
+#define EV_OUT 0x004u	/* EPOLLOUT */
 /* Dispatch ready fds, waiting at most timeout_ms.  Returns how many. */
 int ev_run(struct ev_loop *l, int timeout_ms);
+
+/*
+ * The longest one batch of callbacks took in ev_run (a handler that
+ * blocks shows here: the loop could not poll meanwhile).
+ */
+uint64_t ev_longest_dispatch_ns(const struct ev_loop *l);
 
 uint64_t ev_now_ns(void);
 

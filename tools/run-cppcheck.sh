@@ -7,5 +7,5 @@ cd "$src"
 exec cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
   --inline-suppr --std=c11 -D__GNUC__ -D_GNU_SOURCE \
   --suppress=missingIncludeSystem \
-  -I drivers/vhost -I drivers/virtq -I drivers/unix -I switch -I appliance \
+  -I drivers/mem -I drivers/vhost -I drivers/virtq -I drivers/unix -I switch -I appliance \
   switch drivers appliance

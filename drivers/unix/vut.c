@@ -29,7 +29,6 @@
 #include <unistd.h>
 
 #include "vlog.h"
-#include "vq.h"
 
 /* ---- SIGBUS containment ---- */
 
@@ -275,17 +274,8 @@ static void kick_cb(void *arg, int fd, uint32_t events)
  */
 static void kick_unwatched(struct vut_port *p, unsigned int q)
 {
-	struct vu_dev *d = p->dev;
-	struct vu_vring *r;
-
-	if (!d || q >= d->nvrings)
-		return;
-	r = &d->vring[q];
-	if (!r->started)
-		return;
-	vq_break(&r->vq, "its kick fd cannot be watched");
-	if (d->hooks && d->hooks->vring_changed)
-		d->hooks->vring_changed(d->hooks_arg, q);
+	if (p->dev)
+		vu_dev_ring_fault(p->dev, q, "its kick fd cannot be watched");
 }
 
 static int t_set_vring_fd(void *t, enum vu_fd_kind kind, unsigned int q,

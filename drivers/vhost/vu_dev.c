@@ -106,6 +106,24 @@ static void changed(struct vu_dev *d, unsigned int q)
 		d->hooks->vring_changed(d->hooks_arg, q);
 }
 
+void vu_dev_ring_fault(struct vu_dev *d, unsigned int q, const char *why)
+{
+	struct vu_vring *r;
+
+	if (q >= d->nvrings)
+		return;
+	r = &d->vring[q];
+	if (!r->started || r->vq.broken)
+		return;
+	vq_break(&r->vq, "%s", why);
+	r->breaks++;
+	vlog_rl(&d->rl, VLOG_WARN, "%s: vring %u (break %llu): %s", d->name, q,
+		(unsigned long long)r->breaks, r->vq.why);
+	changed(d, q);
+	if (d->t->signal)
+		d->t->signal(d->tctx, VU_FD_ERR, q);
+}
+
 bool vu_vring_live(const struct vu_dev *d, unsigned int q)
 {
 	const struct vu_vring *r = &d->vring[q];

@@ -99,6 +99,14 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len,
 /* The connection is gone: stop every ring, unmap memory, forget state. */
 void vu_dev_disconnect(struct vu_dev *d);
 
+/*
+ * The transport found ring q unusable (its kick cannot be watched, ...):
+ * a running ring is broken with why, the owner is told and the frontend
+ * signalled on the ring's error fd; a ring not running is left as it is
+ * (it will not start without the transport's say).  The connection stays.
+ */
+void vu_dev_ring_fault(struct vu_dev *d, unsigned int q, const char *why);
+
 /* Ring q is set up, started, enabled and not broken. */
 bool vu_vring_live(const struct vu_dev *d, unsigned int q);
 

@@ -83,10 +83,21 @@ static void *ctrl_main(void *arg)
 			    e->kick_wakeups++ == 0)
 				vlog_info("%s: first kick interrupt", e->port.name);
 		}
-		rte_spinlock_lock(&e->lock);
-		while (vvu_port_service(&e->port, CTRL_BUDGET) == CTRL_BUDGET)
-			;
-		rte_spinlock_unlock(&e->lock);
+		/*
+		 * One budget per hold of the lock: the datapath spins on it in
+		 * tx_burst, so it is never held across more than a bounded
+		 * batch, and vvu_port_service() itself never waits (a full
+		 * txq queues the reply for the next pass).
+		 */
+		for (;;) {
+			unsigned int done;
+
+			rte_spinlock_lock(&e->lock);
+			done = vvu_port_service(&e->port, CTRL_BUDGET);
+			rte_spinlock_unlock(&e->lock);
+			if (done < CTRL_BUDGET)
+				break;
+		}
 	}
 	return NULL;
 }
@@ -164,7 +175,8 @@ static uint16_t vvu_tx_burst(void *q, struct rte_mbuf **pkts, uint16_t n)
 
 	/*
 	 * Wait for the control thread rather than drop: it holds the lock
-	 * only while it handles a message (the memory table may change).
+	 * only for one bounded batch of messages, never across a wait (the
+	 * memory table may change under a message).
 	 */
 	rte_spinlock_lock(&e->lock);
 	for (i = 0; i < n; i++) {

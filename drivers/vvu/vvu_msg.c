@@ -11,6 +11,7 @@
 #include "vvu_msg.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int vvu_msg_parse(const void *buf, size_t buf_len, size_t used_len,
@@ -61,4 +62,56 @@ int vvu_msg_build(const void *msg, size_t len, uint32_t max_msg_size,
 	memcpy((uint8_t *)out + VVU_HDR_SIZE, (const uint8_t *)msg + VVU_HDR_SIZE,
 	       h.size);
 	return (int)len;
+}
+
+int vvu_backlog_push(struct vvu_backlog *b, const void *msg, size_t len,
+		     uint32_t max_msg_size, bool backend_channel)
+{
+	unsigned int slot;
+	int n;
+
+	if (b->count >= VVU_BACKLOG_MAX)
+		return -ENOBUFS;
+	if (!b->buf) {
+		b->buf = calloc(VVU_BACKLOG_MAX, sizeof(*b->buf));
+		if (!b->buf)
+			return -ENOMEM;
+	}
+	slot = (b->head + b->count) % VVU_BACKLOG_MAX;
+	n = vvu_msg_build(msg, len, max_msg_size, backend_channel, b->buf[slot],
+			  sizeof(b->buf[slot]));
+	if (n < 0)
+		return n;
+	b->len[slot] = (uint32_t)n;
+	b->count++;
+	b->queued++;
+	return 0;
+}
+
+const uint8_t *vvu_backlog_peek(const struct vvu_backlog *b, size_t *len)
+{
+	if (!b->count)
+		return NULL;
+	*len = b->len[b->head];
+	return b->buf[b->head];
+}
+
+void vvu_backlog_pop(struct vvu_backlog *b)
+{
+	if (!b->count)
+		return;
+	b->head = (b->head + 1) % VVU_BACKLOG_MAX;
+	b->count--;
+}
+
+void vvu_backlog_clear(struct vvu_backlog *b)
+{
+	b->head = b->count = 0;
+}
+
+void vvu_backlog_free(struct vvu_backlog *b)
+{
+	free(b->buf);
+	b->buf = NULL;
+	b->head = b->count = 0;
 }

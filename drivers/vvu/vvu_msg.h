@@ -50,4 +50,33 @@ int vvu_msg_parse(const void *buf, size_t buf_len, size_t used_len,
 int vvu_msg_build(const void *msg, size_t len, uint32_t max_msg_size,
 		  bool backend_channel, void *out, size_t out_cap);
 
+/*
+ * Replies the txq had no room for, framed and waiting in order.  The
+ * device takes txq buffers back when it likes (QEMU: in the notify), so
+ * a reply that finds the txq full waits here and goes out on a later
+ * pass; a device that takes nothing for VVU_BACKLOG_MAX replies has
+ * broken its port (the owner decides; vvu_pci says so).
+ */
+#define VVU_BACKLOG_MAX 64u
+
+struct vvu_backlog {
+	uint8_t (*buf)[VVU_RXBUF_SIZE];	/* VVU_BACKLOG_MAX slots, on first use */
+	uint32_t len[VVU_BACKLOG_MAX];
+	unsigned int head, count;
+	uint64_t queued;		/* replies that had to wait */
+};
+
+/*
+ * Frame msg as vvu_msg_build() does into the next slot.  0, -ENOBUFS when
+ * VVU_BACKLOG_MAX wait already, -ENOMEM, or vvu_msg_build()'s errors.
+ */
+int vvu_backlog_push(struct vvu_backlog *b, const void *msg, size_t len,
+		     uint32_t max_msg_size, bool backend_channel);
+/* The oldest waiting message, framed, and its length; NULL when none. */
+const uint8_t *vvu_backlog_peek(const struct vvu_backlog *b, size_t *len);
+void vvu_backlog_pop(struct vvu_backlog *b);
+/* Forget every waiting message (a new frontend must not get them). */
+void vvu_backlog_clear(struct vvu_backlog *b);
+void vvu_backlog_free(struct vvu_backlog *b);
+
 #endif

@@ -487,6 +487,8 @@ void vvu_pci_fini(struct vvu_pci *p)
 		rte_intr_efd_disable(p->pdev->intr_handle);
 	}
 	p->msix = false;
+	vvu_backlog_free(&p->backlog);
+	p->tx_overflow = false;
 	if (p->mz)
 		rte_memzone_free(p->mz);
 	p->mz = NULL;
@@ -597,29 +599,19 @@ static void tx_reclaim(struct vvu_pci *p)
 	}
 }
 
-int vvu_pci_send(struct vvu_pci *p, const void *buf, size_t len,
-		 bool backend_channel)
+/* A free txq buffer, or -1 when the device holds them all. */
+static int tx_slot(struct vvu_pci *p)
 {
-	unsigned int slot;
-	int n;
+	tx_reclaim(p);
+	for (unsigned int slot = 0; slot < p->txq.size; slot++)
+		if (!p->tx_busy[slot])
+			return (int)slot;
+	return -1;
+}
 
-	if (p->txq.broken)
-		return -EIO;
-	/* QEMU returns txq buffers in the notify; allow a slow device 1 s. */
-	for (int tries = 0;; tries++) {
-		tx_reclaim(p);
-		for (slot = 0; slot < p->txq.size && p->tx_busy[slot]; slot++)
-			;
-		if (slot < p->txq.size)
-			break;
-		if (p->txq.broken || tries >= 10000)
-			return p->txq.broken ? -EIO : -EAGAIN;
-		rte_delay_us_sleep(100);
-	}
-	n = vvu_msg_build(buf, len, p->hw.max_msg_size, backend_channel,
-			  p->txbuf + (size_t)slot * BUF_STRIDE, BUF_STRIDE);
-	if (n < 0)
-		return n;
+/* Post the n framed bytes in txq buffer slot and notify the device. */
+static int tx_post(struct vvu_pci *p, unsigned int slot, size_t n)
+{
 	if (vvu_ring_add(&p->txq, p->txbuf_iova + (uint64_t)slot * BUF_STRIDE,
 			 (uint32_t)n, false, (void *)(uintptr_t)(slot + 1)))
 		return -EIO;
@@ -627,4 +619,53 @@ int vvu_pci_send(struct vvu_pci *p, const void *buf, size_t len,
 	p->tx_msgs++;
 	kick(&p->txq, p->txq_notify, 1);
 	return 0;
+}
+
+unsigned int vvu_pci_tx_flush(struct vvu_pci *p)
+{
+	const uint8_t *m;
+	size_t len;
+	int slot;
+
+	while (!p->txq.broken && (m = vvu_backlog_peek(&p->backlog, &len)) &&
+	       (slot = tx_slot(p)) >= 0) {
+		memcpy(p->txbuf + (size_t)slot * BUF_STRIDE, m, len);
+		if (tx_post(p, (unsigned int)slot, len))
+			break;
+		vvu_backlog_pop(&p->backlog);
+	}
+	return p->backlog.count;
+}
+
+void vvu_pci_tx_reset(struct vvu_pci *p)
+{
+	vvu_backlog_clear(&p->backlog);
+	p->tx_overflow = false;
+}
+
+int vvu_pci_send(struct vvu_pci *p, const void *buf, size_t len,
+		 bool backend_channel)
+{
+	int slot, n, rc;
+
+	if (p->txq.broken)
+		return -EIO;
+	/* Behind what waits already: replies keep their order. */
+	if (vvu_pci_tx_flush(p) == 0 && (slot = tx_slot(p)) >= 0) {
+		n = vvu_msg_build(buf, len, p->hw.max_msg_size, backend_channel,
+				  p->txbuf + (size_t)slot * BUF_STRIDE, BUF_STRIDE);
+		if (n < 0)
+			return n;
+		return tx_post(p, (unsigned int)slot, (size_t)n);
+	}
+	/* QEMU returns txq buffers in the notify: a device that does not is slow or stuck. */
+	rc = vvu_backlog_push(&p->backlog, buf, len, p->hw.max_msg_size,
+			      backend_channel);
+	if (rc == -ENOBUFS && !p->tx_overflow) {
+		p->tx_overflow = true;
+		snprintf(p->last_error, sizeof(p->last_error),
+			 "the device took no txq buffer back for %u replies",
+			 VVU_BACKLOG_MAX);
+	}
+	return rc;
 }

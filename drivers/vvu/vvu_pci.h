@@ -72,6 +72,8 @@ struct vvu_pci {
 	uint8_t *rxbuf, *txbuf;		/* VVU_QSIZE slots of VVU_BUF_STRIDE */
 	uint64_t rxbuf_iova, txbuf_iova;
 	uint8_t tx_busy[VVU_QSIZE];
+	struct vvu_backlog backlog;	/* replies waiting for a txq buffer */
+	bool tx_overflow;		/* the backlog overflowed: the device is stuck */
 
 	uint64_t rx_msgs, tx_msgs, rx_bad;
 	char last_error[160];
@@ -121,10 +123,20 @@ void vvu_pci_rx_drain(struct vvu_pci *p);
 
 /*
  * Put one message on the txq and notify the device; backend_channel sets
- * bit 31.  Waits (bounded) for a free buffer.  0 or -errno.
+ * bit 31.  Never waits: with no free txq buffer (or replies waiting) the
+ * message joins the backlog, which vvu_pci_tx_flush() empties later.
+ * 0, -ENOBUFS when the backlog is full (tx_overflow is then set: the
+ * device takes nothing back), -EIO when the txq is broken, or the
+ * framing errors of vvu_msg_build().
  */
 int vvu_pci_send(struct vvu_pci *p, const void *buf, size_t len,
 		 bool backend_channel);
+
+/* Move waiting replies to free txq buffers.  Returns how many still wait. */
+unsigned int vvu_pci_tx_flush(struct vvu_pci *p);
+
+/* Forget waiting replies and the overflow (the frontend is gone). */
+void vvu_pci_tx_reset(struct vvu_pci *p);
 
 /* The eventfd MSI-X vector v signals, or -1 (polling). */
 int vvu_pci_vector_fd(const struct vvu_pci *p, unsigned int v);

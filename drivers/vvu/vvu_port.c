@@ -62,6 +62,7 @@ static void rearm(struct vvu_port *p)
 {
 	vu_dev_disconnect(&p->net.dev);
 	vvu_pci_rx_drain(&p->pci);
+	vvu_pci_tx_reset(&p->pci);	/* the old frontend's replies */
 	arm(p);
 }
 
@@ -173,7 +174,8 @@ static void handle_msg(struct vvu_port *p, struct vu_msg *m, size_t len,
 			p->name, m->hdr.request);
 		return;
 	}
-	if (vu_dev_handle(&p->net.dev, m, len, NULL, 0)) {
+	/* A reply the device had no room for is the device's fault, below. */
+	if (vu_dev_handle(&p->net.dev, m, len, NULL, 0) && !p->pci.tx_overflow) {
 		snprintf(why, sizeof(why), "%s", p->net.dev.last_error);
 		event(p, VVU_EV_BAD_MESSAGE, why);
 	}
@@ -191,12 +193,13 @@ unsigned int vvu_port_service(struct vvu_port *p, unsigned int budget)
 
 	if (p->state == VVU_ST_BROKEN)
 		return 0;
+	vvu_pci_tx_flush(&p->pci);	/* replies that waited for txq room */
 	/* Config interrupts when we have them, and a slow poll regardless. */
 	if (vvu_pci_fd_take(cfd) || now >= p->next_status_check) {
 		p->next_status_check = now + p->status_period;
 		check_status(p);
 	}
-	while (done < budget && p->state != VVU_ST_BROKEN) {
+	while (done < budget && p->state != VVU_ST_BROKEN && !p->pci.tx_overflow) {
 		rc = vvu_pci_recv(&p->pci, &m, &len, &kind);
 		if (rc == 0)
 			break;
@@ -220,6 +223,8 @@ unsigned int vvu_port_service(struct vvu_port *p, unsigned int budget)
 	}
 	if (p->pci.txq.broken)
 		event(p, VVU_EV_DEVICE_FAULT, p->pci.txq.why);
+	else if (p->pci.tx_overflow)
+		event(p, VVU_EV_DEVICE_FAULT, p->pci.last_error);
 	/* A frontend going down is seen after its last message was handled. */
 	if (p->state == VVU_ST_DROPPING)
 		check_status(p);

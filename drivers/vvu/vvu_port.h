@@ -71,8 +71,10 @@ int vvu_port_open(struct vvu_port *p, struct rte_pci_device *pdev,
 void vvu_port_close(struct vvu_port *p);
 
 /*
- * Handle config changes and up to budget messages.  Never blocks for
- * long (a full txq waits up to 1 s).  Returns the messages handled.
+ * Handle config changes and up to budget messages.  Never waits: replies
+ * the txq has no room for wait in a bounded backlog and go out on a later
+ * call; a device that takes none back for VVU_BACKLOG_MAX replies breaks
+ * the port.  Returns the messages handled.
  */
 unsigned int vvu_port_service(struct vvu_port *p, unsigned int budget);
 

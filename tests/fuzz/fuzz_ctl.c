@@ -7,8 +7,9 @@
  * CTL_REQ_MAX bytes exactly as conn_read() does, and every line goes
  * through ctl_parse_request().  Checks the framer's contract (a line has
  * no newline, fits the buffer, and consumes what it says) and compares the
- * parser with a word splitter of our own: "COMMAND" or "COMMAND json",
- * nothing else.  Trusts nothing of the input.
+ * parser with a word splitter of our own: "COMMAND [json]", "port del NAME
+ * [json]" or "port add NAME KEY=VALUE... [json]" in at most CTL_REQ_WORDS
+ * words, nothing else.  Trusts nothing of the input.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -22,8 +23,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FINDING() abort()	/* a finding, not input handling */
 
-/* The words of line (split where isspace() says), at most 4 of them. */
-static unsigned int words(const char *line, const char *w[4], size_t wl[4])
+#define MAXW (CTL_REQ_WORDS + 1)
+
+/* The words of line (split where isspace() says); the first MAXW kept. */
+static unsigned int words(const char *line, const char *w[MAXW], size_t wl[MAXW])
 {
 	unsigned int n = 0;
 
@@ -36,7 +39,7 @@ static unsigned int words(const char *line, const char *w[4], size_t wl[4])
 
 		while (*p && !isspace((unsigned char)*p))
 			p++;
-		if (n < 4) {
+		if (n < MAXW) {
 			w[n] = s;
 			wl[n] = (size_t)(p - s);
 		}
@@ -52,24 +55,39 @@ static bool word_is(const char *w, size_t len, const char *s)
 
 static void check_line(const char *line, size_t used)
 {
-	const char *w[4];
-	size_t wl[4];
-	struct ctl_req req = { CTL_CMD_COUNT, false };
+	const char *w[MAXW];
+	size_t wl[MAXW];
+	struct ctl_req req = { .cmd = CTL_CMD_COUNT };
 	struct sbuf err = { 0 };
-	unsigned int n = words(line, w, wl);
+	unsigned int n = words(line, w, wl), m;
 	int rc = ctl_parse_request(line, &req, &err);
-	bool want = (n == 1 || (n == 2 && word_is(w[1], wl[1], "json")));
+	bool json = n > 1 && n <= CTL_REQ_WORDS && word_is(w[n - 1], wl[n - 1], "json");
 	int want_cmd = -1;
 
 	if (strlen(line) >= used || memchr(line, '\n', strlen(line)))
 		FINDING();
-	for (int c = 0; want && c < CTL_CMD_COUNT; c++)
-		if (word_is(w[0], wl[0], ctl_cmd_name((enum ctl_cmd)c)))
-			want_cmd = c;
+	m = json ? n - 1 : n;
+	if (n >= 1 && n <= CTL_REQ_WORDS && word_is(w[0], wl[0], "port")) {
+		if (m == 3 && word_is(w[1], wl[1], "del"))
+			want_cmd = CTL_CMD_PORT_DEL;
+		else if (m >= 4 && word_is(w[1], wl[1], "add"))
+			want_cmd = CTL_CMD_PORT_ADD;
+	} else if (m == 1) {
+		for (int c = 0; c < CTL_CMD_PORT_ADD; c++)
+			if (word_is(w[0], wl[0], ctl_cmd_name((enum ctl_cmd)c)))
+				want_cmd = c;
+	}
 	if (rc == 0) {
-		if (want_cmd < 0 || req.cmd != (enum ctl_cmd)want_cmd ||
-		    req.json != (n == 2) || err.len != 0)
+		if (want_cmd < 0 || req.cmd != (enum ctl_cmd)want_cmd || req.json != json ||
+		    err.len != 0)
 			FINDING();
+		if (want_cmd >= CTL_CMD_PORT_ADD) {
+			if (req.narg != m - 2)
+				FINDING();
+			for (unsigned int i = 0; i < req.narg; i++)
+				if (!word_is(w[i + 2], wl[i + 2], req.arg[i]))
+					FINDING();
+		}
 	} else {
 		if (rc != -EINVAL || want_cmd >= 0 || err.oom || err.len == 0 ||
 		    err.s[err.len - 1] != '\n' || memchr(err.s, '\n', err.len) != err.s + err.len - 1)

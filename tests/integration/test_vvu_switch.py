@@ -351,3 +351,49 @@ def test_hotplug_and_hostile_frontend(env, objs, capsys):  # noqa: F811
     assert re.search(r"detached", log), log
     report(capsys, "vvu-switchd-hotplug", {"hot_add_to_port_s": round(hot_add_s, 1),
                                            "ping_rtt_ac_ms": rtt_ac})
+
+
+UUID_T = "6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10"
+
+
+def test_port_named_by_uuid(env, objs):  # noqa: F811
+    """A [port] with uuid = takes the device with that uuid wherever it is
+    plugged (here: hot-added behind a root port), shows it in ports, and
+    stays, absent, when the device goes; the other devices are auto ports
+    with their own (QEMU-made) uuids."""
+    qemu, image = env
+    d = vmlib.session_dir()
+    socks = [os.path.join(d, f"sw-{os.getpid()}-uuid-{x}.sock") for x in "ab"]
+    sw = DaemonSwitchVM(qemu, image, socks, os.path.join(d, f"ctl-{os.getpid()}-uuid.sock"),
+                        daemon_args="--config /tmp/uuid.conf")
+    objs.append(sw)
+    sw.start()
+    sw.wait_ready(timeout=600)
+    sw.run(f"printf '[port tenant]\\nuuid = {UUID_T.upper()}\\nqueues = 2\\n' > /tmp/uuid.conf")
+    sw.start_daemon()
+    ports = sw.ports()
+    assert ports["tenant"]["state"] == "absent" and ports["tenant"]["uuid"] == UUID_T, ports
+    for n in (NAME_A, NAME_B):
+        assert re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", ports[n]["uuid"]), ports[n]
+
+    sock_c = os.path.join(d, f"sw-{os.getpid()}-uuid-c.sock")
+    sw.socks.append(sock_c)
+    sw.qmp("chardev-add", id="vvu2", backend={"type": "socket", "data": {
+        "addr": {"type": "unix", "data": {"path": sock_c}}, "server": True, "wait": False}})
+    sw.qmp("device_add", driver="virtio-vhost-user-pci", chardev="vvu2", bus="rp1", id="vvu2",
+           uuid=UUID_T)
+    p = wait_port(sw, "tenant", state="armed", timeout=120)
+    assert p["pci"] == DEV_C and p["uuid"] == UUID_T and p["queues"] == 2, p
+    assert NAME_C not in sw.ports()
+    text = sw.run(f"vvu-switchctl -s {CTL_IN_VM} ports")
+    assert f"uuid: {UUID_T}" in text, text
+
+    sw.qmp("device_del", id="vvu2")
+    deadline = time.monotonic() + 120
+    while sw.ports()["tenant"]["state"] != "absent" or \
+            sw.run_status(f"test -e /sys/bus/pci/devices/{DEV_C}")[0] == 0:
+        assert time.monotonic() < deadline, f"{sw.ports()}\n{sw.daemon_log()}"
+        time.sleep(2)
+    p = sw.ports()["tenant"]
+    assert p["detaches"] == 1 and p["uuid"] == UUID_T, p
+    assert sw.run_status("pidof vvu-switchd")[0] == 0, sw.daemon_log()

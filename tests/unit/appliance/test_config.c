@@ -157,6 +157,20 @@ static const struct bad bads[] = {
 	  "port b uses the pci device of another port" },
 	{ "[port a]\npci = 00:03.0\nmode = client\n", "o.conf:1: ",
 	  "mode does not apply" },
+	/* A device named by its uuid. */
+	{ "[port a]\nuuid = 6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e1\n", "o.conf:2: ",
+	  "uuid must be a UUID" },
+	{ "[port a]\nuuid = 6b1e0c3a_52f4-4d0e-9a51-0c2f6d2a7e10\n", "o.conf:2: ",
+	  "uuid must be a UUID" },
+	{ "[port a]\nuuid = 6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e1g\n", "o.conf:2: ",
+	  "uuid must be a UUID" },
+	{ "[port a]\nuuid = 6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10\npci = 00:03.0\n",
+	  "o.conf:1: ", "port a has a uuid and a socket or pci device" },
+	{ "[port a]\nuuid = 6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10\nmode = client\n",
+	  "o.conf:1: ", "mode does not apply" },
+	{ "[port a]\nuuid = 6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10\n[port b]\n"
+	  "uuid = 6B1E0C3A-52F4-4D0E-9A51-0C2F6D2A7E10\n", "o.conf:3: ",
+	  "port b uses the uuid of another port" },
 };
 
 static void test_errors_name_origin_line(void **state)
@@ -375,10 +389,12 @@ static void test_key_table(void **state)
 		snprintf(text, sizeof(text), "%s\n%s = %s\n%s",
 			 sw ? "[switch]" : "[port t]", k.name,
 			 k.def[0] ? k.def : strcmp(k.name, "pci") == 0 ? "00:03.0" :
-			 "/tmp/t.sock",
+			 strcmp(k.name, "uuid") == 0 ?
+			 "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10" : "/tmp/t.sock",
 			 sw ? "[port t]\nsocket=/t\n" :
 			 strcmp(k.name, "socket") == 0 ? "" :
-			 strcmp(k.name, "pci") == 0 ? "" : "socket=/t\n");
+			 strcmp(k.name, "pci") == 0 ? "" :
+			 strcmp(k.name, "uuid") == 0 ? "" : "socket=/t\n");
 		vvu_config_default(&C);
 		if (vvu_config_parse(&C, text, "k", err, sizeof(err)))
 			fail_msg("%s %s: its default refused: %s", k.section, k.name, err);
@@ -408,8 +424,29 @@ static void test_key_table(void **state)
 		}
 	}
 	assert_int_equal(nswitch, 11);
-	assert_int_equal(nport, 5);
+	assert_int_equal(nport, 6);
 	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
+}
+
+static void test_uuid_port(void **state)
+{
+	const char *text = "[port tenant]\nuuid = 6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10\n"
+			   "queues = 2\n";
+
+	(void)state;
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, text, "u", err, sizeof(err)), 0);
+	assert_string_equal(C.ports[0].uuid, "6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10");
+	assert_true(vvu_config_has_vvu(&C));
+	/* Which device has it, only the device can say: every one may. */
+	assert_true(vvu_config_wants(&C, "0000:00:07.0"));
+	assert_ptr_equal(vvu_config_uuid_port(&C, "6b1e0c3a-52f4-4d0e-9a51-0c2f6d2a7e10"),
+			 &C.ports[0]);
+	assert_null(vvu_config_uuid_port(&C, "00000000-0000-0000-0000-000000000000"));
+	assert_null(vvu_config_uuid_port(&C, ""));
+	assert_int_equal(vvu_config_add_port_spec(&C, "name=t2,uuid=00000000-0000-0000-"
+						  "0000-000000000001", err, sizeof(err)), 0);
+	assert_string_equal(C.ports[1].uuid, "00000000-0000-0000-0000-000000000001");
 }
 
 static void test_vvu_keys(void **state)
@@ -520,6 +557,7 @@ int main(void)
 		cmocka_unit_test_setup(test_vvu_keys, setup),
 		cmocka_unit_test_setup(test_vvu_spec, setup),
 		cmocka_unit_test_setup(test_key_table, setup),
+		cmocka_unit_test_setup(test_uuid_port, setup),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -203,6 +203,48 @@ static void test_build(void **state)
 	assert_int_equal(vvu_msg_build(in, n, 4096, false, out, n - 1), -EMSGSIZE);
 }
 
+/*
+ * The backlog of replies a full txq could not take: in order, framed as
+ * vvu_msg_build frames them, bounded by VVU_BACKLOG_MAX, and cleared for
+ * the next frontend.
+ */
+static void test_backlog(void **state)
+{
+	struct vvu_backlog b = { 0 };
+	uint8_t in[64];
+	const uint8_t *m;
+	struct vu_msg_hdr h;
+	size_t n, len;
+
+	(void)state;
+	assert_null(vvu_backlog_peek(&b, &len));
+	for (unsigned int i = 0; i < VVU_BACKLOG_MAX; i++) {
+		n = put_msg(in, VU_GET_FEATURES, VU_VERSION | VU_FLAG_REPLY, 8, (uint8_t)i);
+		assert_int_equal(vvu_backlog_push(&b, in, n, 4096, i == 1), 0);
+	}
+	assert_int_equal(vvu_backlog_push(&b, in, n, 4096, false), -ENOBUFS);
+	for (unsigned int i = 0; i < 3; i++) {
+		m = vvu_backlog_peek(&b, &len);
+		assert_non_null(m);
+		assert_int_equal(len, n);
+		memcpy(&h, m, sizeof(h));
+		assert_int_equal(h.flags, VU_VERSION | VU_FLAG_REPLY |
+				 (i == 1 ? VVU_F_BACKEND_CHANNEL : 0));
+		assert_int_equal(m[VVU_HDR_SIZE], (uint8_t)i);	/* in order */
+		vvu_backlog_pop(&b);
+	}
+	/* Room again, and the ring wraps. */
+	for (unsigned int i = 0; i < 3; i++)
+		assert_int_equal(vvu_backlog_push(&b, in, n, 4096, false), 0);
+	assert_int_equal(b.count, VVU_BACKLOG_MAX);
+	/* A message vvu_msg_build refuses is refused here too. */
+	vvu_backlog_clear(&b);
+	assert_null(vvu_backlog_peek(&b, &len));
+	assert_int_equal(vvu_backlog_push(&b, in, n - 1, 4096, false), -EINVAL);
+	assert_int_equal(b.count, 0);
+	vvu_backlog_free(&b);
+}
+
 /* ---------------- BAR translation through vu_dev ---------------- */
 
 #define SHM_LEN (1u << 20)
@@ -680,6 +722,7 @@ int main(void)
 		cmocka_unit_test(test_parse_untouched_on_error),
 		cmocka_unit_test(test_parse_random),
 		cmocka_unit_test(test_build),
+		cmocka_unit_test(test_backlog),
 		cmocka_unit_test_setup_teardown(test_shm_ptr, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_map_regions, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_map_hostile, fake_setup, fake_teardown),
