@@ -517,7 +517,13 @@ static void vvu_describe(const struct port *p, struct port_snap *s)
 	s->extra[1].v = v->attaches;
 	s->extra[2].key = "detaches";
 	s->extra[2].v = v->detaches;
-	s->nextra = 3;
+	/* Frontends that came and went before the driver looked (spec 5). */
+	s->extra[3].key = "missed_frontends";
+	s->extra[3].v = v->vp ? v->vp->missed : 0;
+	/* Frontends the device itself refused, its reason in last_error. */
+	s->extra[4].key = "device_refusals";
+	s->extra[4].v = v->vp ? v->vp->device_refusals : 0;
+	s->nextra = 5;
 }
 
 static unsigned int vvu_service(struct port *p, unsigned int budget)

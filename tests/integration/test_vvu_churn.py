@@ -81,6 +81,8 @@ def test_churn_two_ports_while_peers_forward(sw, refuse, capsys):
         assert after[name]["connects"] - before[name]["connects"] >= cycles, after[name]
         if refuse:
             assert "device refused the frontend" in after[name]["last_error"], after[name]
+            assert after[name]["device_refusals"] - before[name]["device_refusals"] >= \
+                cycles, after[name]
             assert "unknown request 99" in after[name]["last_error"], after[name]
     for name in NAMES[:2]:
         assert after[name]["state"] == "up" and \
