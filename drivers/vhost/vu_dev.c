@@ -131,8 +131,11 @@ bool vu_vring_live(const struct vu_dev *d, unsigned int q)
 	return q < d->nvrings && r->started && r->enabled && vq_ready(&r->vq);
 }
 
-/* (Re)derive ring pointers from the saved layout and the memory table. */
-static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
+/*
+ * (Re)derive ring pointers from the saved layout and the memory table.
+ * base is the vring base as vq_base() encodes it for the ring's layout.
+ */
+static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 {
 	struct vu_vring *r = &d->vring[q];
 	int rc;
@@ -140,9 +143,17 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 	if (!r->num || !r->addr_set) {
 		vq_reset(&r->vq);
 		vq_break(&r->vq, "started before its size and address were set");
+	} else if (vu_has_feature(d, VU_F_RING_PACKED)) {
+		/* SET_VRING_ADDR's avail and used are the event areas (2.8.10). */
+		rc = vq_setup_packed(&r->vq, &d->mem, (uint16_t)r->num,
+				     r->addr.desc, r->addr.avail, r->addr.used, base,
+				     vu_has_feature(d, VU_F_RING_EVENT_IDX),
+				     vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
+		if (rc == 0)
+			return;
 	} else {
 		rc = vq_setup(&r->vq, &d->mem, (uint16_t)r->num, r->addr.desc,
-			      r->addr.avail, r->addr.used, last_avail,
+			      r->addr.avail, r->addr.used, base,
 			      vu_has_feature(d, VU_F_RING_EVENT_IDX),
 			      vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
 		if (rc == 0) {
@@ -162,7 +173,9 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t last_avail)
 			}
 			return;
 		}
-		/* vq_setup left its reason in vq.why; keep it and mark broken. */
+	}
+	if (r->num && r->addr_set) {
+		/* The setup left its reason in vq.why; keep it and mark broken. */
 		char why[sizeof(r->vq.why)];
 
 		memcpy(why, r->vq.why, sizeof(why));
@@ -195,7 +208,7 @@ static void vring_stop(struct vu_dev *d, unsigned int q)
 
 	r->started = false;
 	if (r->vq.size)
-		r->base = r->vq.last_avail;
+		r->base = vq_base(&r->vq);
 	vq_reset(&r->vq);
 	if (was)
 		changed(d, q);
@@ -208,7 +221,7 @@ static void vrings_remap(struct vu_dev *d)
 		struct vu_vring *r = &d->vring[q];
 
 		if (r->started && r->vq.size) {
-			vring_setup(d, q, r->vq.last_avail);
+			vring_setup(d, q, vq_base(&r->vq));
 			changed(d, q);
 		}
 	}
@@ -408,17 +421,24 @@ static int h_set_vring_addr(struct vu_dev *d, struct vu_msg *m, int *fds,
 	r->addr_set = true;
 	/* A live ring may be moved (VHOST_VRING_F_LOG toggles, mostly). */
 	if (r->started && r->vq.size) {
-		vring_setup(d, m->p.addr.index, r->vq.last_avail);
+		vring_setup(d, m->p.addr.index, vq_base(&r->vq));
 		changed(d, m->p.addr.index);
 	}
 	return 0;
 }
 
+/*
+ * Split: the 16-bit last avail index.  Packed: the position in bits 0-14
+ * and the avail wrap counter in bit 15; QEMU adds its used index and wrap
+ * counter in bits 16-31 (virtio_queue_get_last_avail_idx()), which we
+ * need not read: we keep nothing in flight across a stop, so our used
+ * position starts where avail does.  vq_setup_packed() checks the rest.
+ */
 static int h_set_vring_base(struct vu_dev *d, struct vu_msg *m, int *fds,
 			    unsigned int nfds)
 {
 	(void)fds; (void)nfds;
-	if (m->p.state.num > 0xffff) {
+	if (m->p.state.num > 0xffff && !vu_has_feature(d, VU_F_RING_PACKED)) {
 		set_error(d, "SET_VRING_BASE: %u is not a 16-bit index",
 			  m->p.state.num);
 		return -EINVAL;
@@ -439,6 +459,9 @@ static int h_get_vring_base(struct vu_dev *d, struct vu_msg *m, int *fds,
 	d->t->set_vring_fd(d->tctx, VU_FD_KICK, q, -1);
 	r->has_kick = false;
 	m->p.state.num = r->base;
+	/* Packed: the used position and wrap counter (bits 16-31) equal them. */
+	if (vu_has_feature(d, VU_F_RING_PACKED))
+		m->p.state.num |= (uint32_t)r->base << 16;
 	return 0;
 }
 

@@ -21,7 +21,7 @@ uint64_t vu_net_features(unsigned int max_qp)
 		     (1ull << VU_F_RING_EVENT_IDX) |
 		     (1ull << VU_F_RING_INDIRECT_DESC) |
 		     (1ull << VU_F_NET_MTU) | (1ull << VU_F_NET_STATUS) |
-		     (1ull << VU_F_ANY_LAYOUT);
+		     (1ull << VU_F_ANY_LAYOUT) | (1ull << VU_F_RING_PACKED);
 
 	if (max_qp > 1)
 		f |= 1ull << VU_F_NET_MQ;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vq: the device side of a split virtqueue (virtio 1.2, section 2.7).
+ * vq: the device side of a split virtqueue (virtio 1.2, section 2.7), the
+ * per-descriptor checks both layouts share, and the one branch that sends
+ * a packed queue to vq_packed.c.
  *
  * Security model: the descriptor table, the available ring and every
  * indirect table are written by a peer VM that may be hostile and may
@@ -11,6 +13,7 @@
  * peer's regions.  We trust only our own state in struct vq.
  */
 #include "vq.h"
+#include "vq_priv.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -28,17 +31,6 @@
 static unsigned int indirect_max(const struct vq *vq)
 {
 	return vq->size > VQ_MAX_IOV ? vq->size : VQ_MAX_IOV;
-}
-
-/*
- * Copy one descriptor out of shared memory.  The compiler barrier keeps
- * the compiler from re-reading the shared copy instead of the local one:
- * after it, memory may have changed, so the local is all it has.
- */
-static void desc_fetch(const volatile void *src, struct vring_desc *d)
-{
-	memcpy(d, (const void *)src, sizeof(*d));
-	__asm__ volatile("" ::: "memory");
 }
 
 void vq_break(struct vq *vq, const char *fmt, ...)
@@ -112,6 +104,54 @@ int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	return 0;
 }
 
+int vq_setup_packed(struct vq *vq, const struct vu_mem *mem, uint16_t size,
+		    uint64_t desc_uva, uint64_t driver_uva, uint64_t device_uva,
+		    uint16_t base, bool event_idx, bool indirect)
+{
+	uint16_t pos = base & 0x7fff;
+	volatile void *d, *a, *u;
+
+	memset(vq, 0, sizeof(*vq));
+	if (size == 0 || size > VQ_MAX_SIZE)
+		return setup_fail(vq, "queue size not in 1..32768");
+	if (pos >= size)
+		return setup_fail(vq, "vring base past the end of the ring");
+	/* 2.8.10.1 "Structure Size and Alignment". */
+	d = ring_map(mem, desc_uva, 16 * (uint64_t)size, 16);
+	if (!d)
+		return setup_fail(vq, "descriptor ring outside memory or misaligned");
+	a = ring_map(mem, driver_uva, 4, 4);
+	if (!a)
+		return setup_fail(vq, "driver event area outside memory or misaligned");
+	u = ring_map(mem, device_uva, 4, 4);
+	if (!u)
+		return setup_fail(vq, "device event area outside memory or misaligned");
+
+	vq->pk.desc = d;
+	vq->pk.drv_ev = a;
+	vq->pk.dev_ev = u;
+	vq->mem = mem;
+	vq->packed = true;
+	vq->event_idx = event_idx;
+	vq->indirect = indirect;
+	vq->last_avail = pos;
+	vq->used_idx = pos;
+	vq->pk.avail_wrap = base >> 15;
+	vq->pk.used_wrap = base >> 15;
+	vq->published = base;
+	vq->signalled = base;
+	vq->signalled_valid = false;
+	vq->size = size;
+	return 0;
+}
+
+uint16_t vq_base(const struct vq *vq)
+{
+	if (vq->packed)
+		return (uint16_t)(vq->last_avail | vq->pk.avail_wrap << 15);
+	return vq->last_avail;
+}
+
 void vq_reset(struct vq *vq)
 {
 	memset(vq, 0, sizeof(*vq));
@@ -139,25 +179,19 @@ static bool avail_refresh(struct vq *vq)
 
 uint16_t vq_avail_count(struct vq *vq)
 {
+	if (vq->packed)
+		return vqp_avail_count(vq);
 	if (!vq_ready(vq) || !avail_refresh(vq))
 		return 0;
 	return (uint16_t)(vq->avail_shadow - vq->last_avail);
 }
 
-/* Where the walk is: the ring's table or one indirect table. */
-struct walk {
-	const volatile uint8_t *table;
-	unsigned int entries;	/* valid indices are [0, entries) */
-	unsigned int seen;	/* descriptors taken from this table */
-	bool in_indirect;
-	bool in_seen;		/* a writable descriptor came already */
-	bool too_big;		/* legal but over our limits: -EMSGSIZE */
-	uint64_t total;		/* readable + writable bytes */
-};
-
-/* Switch the walk to the indirect table described by d.  0 or -EIO. */
-static int enter_indirect(struct vq *vq, struct walk *w,
-			  const struct vring_desc *d)
+/*
+ * Switch the walk to the indirect table of the descriptor (addr, len,
+ * has_next).  Both layouts' tables hold 16-byte entries.  0 or -EIO.
+ */
+int vq_enter_indirect(struct vq *vq, struct vq_walk *w, uint64_t addr,
+		      uint32_t len, bool has_next)
 {
 	const uint8_t *t;
 
@@ -169,88 +203,24 @@ static int enter_indirect(struct vq *vq, struct walk *w,
 		vq_break(vq, "indirect descriptor inside an indirect table");
 		return -EIO;
 	}
-	if (d->flags & VRING_DESC_F_NEXT) {
+	if (has_next) {
 		vq_break(vq, "indirect descriptor with NEXT set");
 		return -EIO;
 	}
-	if (d->len == 0 || d->len % sizeof(struct vring_desc) ||
-	    d->len / sizeof(struct vring_desc) > indirect_max(vq)) {
-		vq_break(vq, "indirect table length %u invalid", d->len);
+	if (len == 0 || len % 16 || len / 16 > indirect_max(vq)) {
+		vq_break(vq, "indirect table length %u invalid", len);
 		return -EIO;
 	}
-	t = vu_mem_gpa_full(vq->mem, d->addr, d->len);
+	t = vu_mem_gpa_full(vq->mem, addr, len);
 	if (!t) {
 		vq_break(vq, "indirect table 0x%llx+%u not inside one region",
-			 (unsigned long long)d->addr, d->len);
+			 (unsigned long long)addr, len);
 		return -EIO;
 	}
 	w->table = t;
-	w->entries = d->len / sizeof(struct vring_desc);
+	w->entries = len / 16;
 	w->seen = 0;
 	w->in_indirect = true;
-	return 0;
-}
-
-/*
- * Add the buffer of one (non-indirect) descriptor to the chain, split at
- * region boundaries.  Over VQ_MAX_IOV segments or 4 GiB only marks the
- * walk too big: the rest of the chain is still checked for structure and
- * direction, but no longer translated, since it will be returned unread
- * (this keeps a chain from costing a region lookup per region per
- * descriptor).  0 or -EIO.
- */
-static int add_buffer(struct vq *vq, struct walk *w, struct vq_chain *c,
-		      const struct vring_desc *d)
-{
-	bool writable = d->flags & VRING_DESC_F_WRITE;
-	uint64_t addr = d->addr;
-	uint64_t left = d->len;
-
-	if (writable)
-		w->in_seen = true;
-	else if (w->in_seen) {
-		vq_break(vq, "readable descriptor after a writable one");
-		return -EIO;
-	}
-	if (left == 0)
-		return 0;	/* legal, and nothing to map */
-	if (addr + (left - 1) < addr) {
-		vq_break(vq, "descriptor 0x%llx+%llu wraps",
-			 (unsigned long long)addr, (unsigned long long)left);
-		return -EIO;
-	}
-	w->total += left;
-	if (w->total > UINT32_MAX)
-		w->too_big = true;
-
-	while (left && !w->too_big) {
-		uint64_t got = left;
-		unsigned int i = c->n_out + c->n_in;
-		uint8_t *p;
-
-		if (i >= VQ_MAX_IOV) {
-			w->too_big = true;
-			break;
-		}
-		p = vu_mem_gpa(vq->mem, addr, &got);
-		if (!p) {
-			vq_break(vq, "descriptor address 0x%llx outside memory",
-				 (unsigned long long)addr);
-			return -EIO;
-		}
-		/* got <= left <= d->len, which is 32 bits. */
-		c->iov[i].base = p;
-		c->iov[i].len = (uint32_t)got;
-		if (writable) {
-			c->n_in++;
-			c->in_len += (uint32_t)got;
-		} else {
-			c->n_out++;
-			c->out_len += (uint32_t)got;
-		}
-		addr += got;
-		left -= got;
-	}
 	return 0;
 }
 
@@ -261,7 +231,7 @@ static int add_buffer(struct vq *vq, struct walk *w, struct vq_chain *c,
  */
 static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head)
 {
-	struct walk w = {
+	struct vq_walk w = {
 		.table = (const volatile uint8_t *)vq->desc,
 		.entries = vq->size,
 	};
@@ -282,15 +252,17 @@ static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head)
 				 w.entries);
 			return -EIO;
 		}
-		desc_fetch(w.table + (size_t)i * sizeof(d), &d);
+		vq_desc_fetch(w.table + (size_t)i * sizeof(d), &d);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
-			rc = enter_indirect(vq, &w, &d);
+			rc = vq_enter_indirect(vq, &w, d.addr, d.len,
+					       d.flags & VRING_DESC_F_NEXT);
 			if (rc)
 				return rc;
 			i = 0;
 			continue;
 		}
-		rc = add_buffer(vq, &w, c, &d);
+		rc = vq_add_buffer(vq, &w, c, d.addr, d.len,
+				   d.flags & VRING_DESC_F_WRITE);
 		if (rc)
 			return rc;
 		if (!(d.flags & VRING_DESC_F_NEXT))
@@ -310,6 +282,8 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	uint16_t head;
 	int rc;
 
+	if (vq->packed)
+		return vqp_pop(vq, c);
 	if (!vq_ready(vq))
 		return -EIO;
 	/* Re-read when used up, or when our owner moved last_avail. */
@@ -331,6 +305,10 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 
 void vq_unpop(struct vq *vq, uint16_t n)
 {
+	if (vq->packed) {
+		vqp_unpop(vq, n);
+		return;
+	}
 	vq->last_avail -= n;
 	vq->avail_mine = vq->last_avail;
 }
@@ -339,6 +317,10 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 {
 	volatile struct vring_used_elem *e;
 
+	if (vq->packed) {
+		vqp_push(vq, head, len);
+		return;
+	}
 	if (!vq_ready(vq))
 		return;
 	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
@@ -352,6 +334,8 @@ bool vq_publish(struct vq *vq)
 	uint16_t old, now = vq->used_idx;
 	bool valid;
 
+	if (vq->packed)
+		return vqp_publish(vq);
 	if (!vq_ready(vq) || now == vq->published)
 		return false;
 	/* Entries before the index (2.7.8): one release store. */
@@ -378,6 +362,10 @@ bool vq_publish(struct vq *vq)
 
 void vq_set_kicks(struct vq *vq, bool on)
 {
+	if (vq->packed) {
+		vqp_set_kicks(vq, on);
+		return;
+	}
 	if (!vq_ready(vq))
 		return;
 	vq->used->flags = on ? 0 : VRING_USED_F_NO_NOTIFY;

@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * vq: the device side of a split virtqueue (virtio 1.2, section 2.7).
+ * vq: the device side of a virtqueue, split (virtio 1.2, section 2.7) or
+ * packed (2.8).  Both layouts share this API: vq_setup() or
+ * vq_setup_packed() picks the layout once, and vq_pop(), vq_push(),
+ * vq_publish(), vq_set_kicks(), vq_avail_count() and vq_unpop() work the
+ * same on either, so vnet never knows which one it drives.
  *
  * The rings live in memory the peer shares with us and may rewrite at any
  * moment.  Every field read from them is copied to a local once and only
  * the copy is validated and used.  vq_pop() is the one and only walker of
- * descriptor chains in this program: it bounds every loop by the ring or
- * table size, refuses nested indirect tables, misordered readable/writable
+ * descriptor chains in this program (vq_packed.c's walk is its packed
+ * counterpart, sharing the per-descriptor checks): it bounds every loop
+ * by the ring or table size, refuses nested indirect tables, misordered readable/writable
  * descriptors, and any address that is not inside one of the peer's
  * regions.  A rule break marks the queue broken with a reason; the caller
  * then stops using it and reports the port as broken.
@@ -27,9 +32,20 @@ struct vq_iov {
 	uint32_t len;
 };
 
+/*
+ * Chains popped and not pushed on a packed queue, at most.  vnet holds
+ * up to 64 TX chains and up to VQ_MAX_IOV RX chains, never more.
+ */
+#define VQ_PK_TOKENS 256
+
 /* A descriptor chain as popped: readable segments first, then writable. */
 struct vq_chain {
-	uint16_t head;		/* id to give back with vq_push() */
+	/*
+	 * What to give back with vq_push(): the head index (split), or a
+	 * token naming the popped chain (packed: the buffer id and the
+	 * descriptors it took stay inside struct vq, out of the peer's reach).
+	 */
+	uint16_t head;
 	uint16_t n_out;		/* iov[0 .. n_out) are device-readable */
 	uint16_t n_in;		/* iov[n_out .. n_out+n_in) device-writable */
 	uint32_t out_len;	/* bytes in the readable part */
@@ -40,10 +56,36 @@ struct vq_chain {
 struct vring_desc;
 struct vring_avail;
 struct vring_used;
+struct vring_packed_desc;
+struct vring_packed_desc_event;
+
+/* One chain popped from a packed ring and not pushed yet. */
+struct vq_pk_token {
+	uint16_t id;		/* the driver's buffer id (< size, not in flight) */
+	uint16_t ndesc;		/* ring descriptors it took; 0: slot free */
+	uint16_t start;		/* ring position | avail wrap << 15 where it began */
+};
+
+/* State of a packed queue (2.8); unused on a split one. */
+struct vq_packed {
+	volatile struct vring_packed_desc *desc;	/* the ring */
+	volatile struct vring_packed_desc_event *drv_ev;	/* driver area: read */
+	volatile struct vring_packed_desc_event *dev_ev;	/* device area: written */
+	bool avail_wrap;	/* wrap counter at last_avail */
+	bool used_wrap;		/* wrap counter at used_idx */
+	bool head_held;		/* a pushed entry's flags not written yet */
+	uint16_t head_pos;	/* where, and which flags: the first entry */
+	uint16_t head_flags;	/* pushed since the last publish */
+	uint16_t inflight;	/* ring descriptors popped and not pushed */
+	uint16_t pop_seq;	/* pops so far: picks the next token slot */
+	struct vq_pk_token tok[VQ_PK_TOKENS];
+	uint64_t busy[VQ_MAX_SIZE / 64];	/* ids in flight */
+};
 
 struct vq {
 	/* Layout, set by vq_setup(). size == 0 means not set up. */
 	uint16_t size;
+	bool packed;		/* VIRTIO_F_RING_PACKED layout (2.8) */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	volatile struct vring_desc *desc;
@@ -51,7 +93,11 @@ struct vq {
 	volatile struct vring_used *used;
 	const struct vu_mem *mem;
 
-	/* Device state. */
+	/*
+	 * Device state.  On a packed queue last_avail and used_idx are ring
+	 * positions (< size) with their wrap counters in pk, and published /
+	 * signalled hold position | wrap << 15.
+	 */
 	uint16_t last_avail;	/* next avail slot to consume */
 	uint16_t avail_shadow;	/* avail->idx as last read and checked */
 	uint16_t avail_mine;	/* last_avail as vq left it: if the owner
@@ -63,6 +109,8 @@ struct vq {
 
 	bool broken;
 	char why[128];		/* reason, when broken */
+
+	struct vq_packed pk;
 };
 
 /*
@@ -76,6 +124,26 @@ struct vq {
 int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	     uint64_t desc_uva, uint64_t avail_uva, uint64_t used_uva,
 	     uint16_t last_avail, bool event_idx, bool indirect);
+
+/*
+ * The same for a packed ring (2.8): desc_uva is the descriptor ring,
+ * driver_uva the driver event suppression area and device_uva the device
+ * one (what vhost-user SET_VRING_ADDR calls desc, avail and used).  Any
+ * size in [1, VQ_MAX_SIZE].  base is the vhost-user vring base: the next
+ * ring position to read in bits 0-14, the avail wrap counter in bit 15;
+ * nothing is in flight then, so the used position and wrap counter start
+ * there too.  Returns 0 or -EINVAL (with vq->why).
+ */
+int vq_setup_packed(struct vq *vq, const struct vu_mem *mem, uint16_t size,
+		    uint64_t desc_uva, uint64_t driver_uva, uint64_t device_uva,
+		    uint16_t base, bool event_idx, bool indirect);
+
+/*
+ * Where the device stands, as vhost-user GET_VRING_BASE reports it: the
+ * 16-bit last avail index (split), or the position with the avail wrap
+ * counter in bit 15 (packed).
+ */
+uint16_t vq_base(const struct vq *vq);
 
 /* Forget the layout; the queue is not set up any more. */
 void vq_reset(struct vq *vq);
@@ -96,26 +164,39 @@ static inline bool vq_ready(const struct vq *vq)
  */
 int vq_pop(struct vq *vq, struct vq_chain *c);
 
-/* Give back the last n chains popped and not pushed, to pop again later. */
+/*
+ * Give back the last n chains popped and not pushed, to pop again later.
+ * They must be the last n popped, and none of them pushed.
+ */
 void vq_unpop(struct vq *vq, uint16_t n);
 
-/* Number of chains the driver has made available and we have not popped. */
+/*
+ * Number of chains the driver has made available and we have not popped.
+ * A packed ring cannot tell without walking them: it says 1 when at least
+ * one is there, else 0.
+ */
 uint16_t vq_avail_count(struct vq *vq);
 
-/* Record head as used with len bytes written.  Not visible until publish. */
+/*
+ * Record head (c->head of a chain popped) as used with len bytes
+ * written.  Not visible until publish.  A head that is not in flight (a
+ * caller bug) is ignored on a packed queue.
+ */
 void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
  * Make every pushed entry visible to the driver.  Returns true when the
  * driver asked to be notified of them (EVENT_IDX's used_event, or the
- * absence of VRING_AVAIL_F_NO_INTERRUPT): the caller then signals the
- * call fd once.
+ * absence of VRING_AVAIL_F_NO_INTERRUPT; packed: the driver event
+ * suppression flags, and with EVENT_IDX its off_wrap): the caller then
+ * signals the call fd once.
  */
 bool vq_publish(struct vq *vq);
 
 /*
  * Ask the driver for (on) or not for (off) kicks on new buffers, with
- * VRING_USED_F_NO_NOTIFY or, under EVENT_IDX, the avail_event field.
+ * VRING_USED_F_NO_NOTIFY or, under EVENT_IDX, the avail_event field
+ * (packed: the device event suppression flags and off_wrap).
  * After turning kicks on, check vq_avail_count() again before sleeping.
  */
 void vq_set_kicks(struct vq *vq, bool on);

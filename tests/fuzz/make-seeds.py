@@ -142,6 +142,56 @@ out("fuzz_vring", "hdr10-csum", ring_seed(6, 0x03,
     [[(0x3000, 2048, F_WRITE)], [(0x3800, 8, F_WRITE), (0x3900, 64, F_WRITE)]],
     {0x7000: hdr10, 0x7010: eth + bytes(46), 0x7100: hdr10 + eth}, size=0x8000))
 
+# ---- packed rings: header (18 bytes) then guest memory.  TX ring at
+# 0x1000 (driver event 0x2000, device event 0x2004), RX at 0x5000 (0x6000,
+# 0x6004); descriptors are (addr, len, id, flags), AVAIL/USED in bits 7/15.
+P_AVAIL, P_USED = 1 << 7, 1 << 15
+
+
+def packed_seed(qsize, flags, tx_chains, rx_chains, blobs, tx_base=0x8000,
+                rx_base=0x8000, size=0x9000):
+    """chains: lists of descriptor lists [(addr, len, flags)], placed from
+    the ring position of the base on, each with its own id."""
+    h = bytes([qsize - 1, flags]) + struct.pack("<HHHH", 0x100, 0x800, 0x801, tx_base) + \
+        struct.pack("<HHHH", 0x500, 0x1800, 0x1801, rx_base)
+    m = bytearray(size)
+    for ring, base, chains in ((0x1000, tx_base, tx_chains), (0x5000, rx_base, rx_chains)):
+        pos, wrap = base & 0x7fff, base >> 15
+        for cid, ch in enumerate(chains):
+            for i, (addr, ln, fl) in enumerate(ch):
+                fl |= F_NEXT if i + 1 < len(ch) else 0
+                fl |= P_AVAIL if wrap else P_USED
+                struct.pack_into("<QIHH", m, ring + 16 * pos, addr, ln, cid, fl)
+                pos += 1
+                if pos == qsize:
+                    pos, wrap = 0, 1 - wrap
+    for addr, b in blobs.items():
+        m[addr:addr + len(b)] = b
+    return h + bytes(m)
+
+
+out("fuzz_vring_packed", "one-frame", packed_seed(8, 0x0f,
+    [[(0x7000, 12, 0), (0x7010, 60, 0)]],
+    [[(0x3000, 600, F_WRITE)], [(0x3400, 600, F_WRITE)]],
+    {0x7000: evil_hdr, 0x7010: eth + bytes(46)}))
+out("fuzz_vring_packed", "mrg-rx", packed_seed(8, 0x0f,
+    [[(0x7000, 12 + len(frame), 0)]],
+    [[(0x3000, 600, F_WRITE)], [(0x3400, 600, F_WRITE)], [(0x3800, 600, F_WRITE)]],
+    {0x7000: evil_hdr + frame}, size=0x8000))
+p_tx_ind = struct.pack("<QIHHQIHHQIHH", 0x7000, 5, 0, 0, 0x7005, 7, 0, 0, 0x7100, 200, 0, 0)
+p_rx_ind = struct.pack("<QIHHQIHH", 0x7800, 12, 0, F_WRITE, 0x7900, 1024, 0, F_WRITE)
+out("fuzz_vring_packed", "indirect", packed_seed(8, 0x0f,
+    [[(0x3000, len(p_tx_ind), F_INDIRECT)]],
+    [[(0x3400, len(p_rx_ind), F_INDIRECT)]],
+    {0x3000: p_tx_ind, 0x3400: p_rx_ind, 0x7000: evil_hdr, 0x7100: eth + bytes(186)}))
+# Chains across the end of a ring of 6 (not a power of two): the wrap
+# counter flips inside them.
+out("fuzz_vring_packed", "wrap", packed_seed(6, 0x0b,
+    [[(0x7000, 12, 0), (0x7010, 30, 0), (0x7030, 30, 0)], [(0x7100, 12 + 60, 0)]],
+    [[(0x3000, 2048, F_WRITE)], [(0x3800, 8, F_WRITE), (0x3900, 2000, F_WRITE)]],
+    {0x7000: evil_hdr, 0x7010: eth + bytes(16), 0x7100: evil_hdr + eth + bytes(46)},
+    tx_base=0x8004, rx_base=0x0005, size=0x8000))
+
 # ---- virtio-vhost-user driver: device header, then operations.
 # Device: BAR 64 KiB, notification registers, kick vectors; 4 vhost
 # queues, 9 doorbells, 7 vectors with kicks from vector 3.

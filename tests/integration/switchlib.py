@@ -153,7 +153,10 @@ class TestpmdPeer:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, name, sock, mac, peer_mac, lcores="0,1", workdir=None, queues=1):
+    def __init__(self, name, sock, mac, peer_mac, lcores="0,1", workdir=None, queues=1,
+                 vdev_opts="", eal_args=()):
+        self.vdev_opts = vdev_opts    # e.g. "packed_vq=1"
+        self.eal_args = list(eal_args)
         self.name = name
         self.sock = sock
         self.mac = mac
@@ -170,7 +173,9 @@ class TestpmdPeer:
         return ["stdbuf", "-oL", vmlib.testpmd_path(), "-l", self.lcores, "--no-pci",
                 "--no-huge", "-m", "512",
                 f"--file-prefix={self.prefix}",
-                "--vdev", f"net_virtio_user0,path={self.sock},queues={self.queues},mac={self.mac}",
+                "--vdev", f"net_virtio_user0,path={self.sock},queues={self.queues},mac={self.mac}"
+                + (f",{self.vdev_opts}" if self.vdev_opts else ""),
+                *self.eal_args,
                 "--", "-i", "--nb-cores=1", "--total-num-mbufs=8192",
                 f"--rxq={self.queues}", f"--txq={self.queues}",
                 "--forward-mode=mac", f"--eth-peer=0,{self.peer_mac}",

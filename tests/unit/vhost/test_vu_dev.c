@@ -319,6 +319,62 @@ static void test_happy_mem_table(void **state)
 	assert_true(F.d.vring[0].vq.desc != NULL);
 }
 
+/*
+ * Packed rings: the vring base carries the avail wrap counter in bit 15,
+ * QEMU sends its used index and wrap counter in bits 16-31 (accepted,
+ * split refuses them), and GET_VRING_BASE answers in the same form.
+ */
+static void test_packed_vring_base(void **state)
+{
+	struct vu_vring_addr a;
+	struct vu_msg m;
+	uint64_t v = 0;
+	int fd;
+
+	(void)state;
+	vu_dev_init(&F.d, "test", &tt_ops, &F.t, &hooks, &F,
+		    offered_features | (1ull << VU_F_RING_PACKED), 2);
+	negotiate(PROTO_ALL);
+	assert_true(vu_has_feature(&F.d, VU_F_RING_PACKED));
+	assert_int_equal(mem_table(NR, 1, 1 << 20), 0);
+	assert_int_equal(reply_u64(VU_SET_MEM_TABLE), 0);
+	ok_ack_state(VU_SET_VRING_NUM, 0, RING_NUM);
+	ok_ack_state(VU_SET_VRING_BASE, 0, 0x80058005u);	/* 5, wrap 1 */
+	ring_addr(&a, 0);
+	ok_ack(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+	fd = tt_eventfd();
+	ok_ack(VU_SET_VRING_KICK, &v, 8, &fd, 1);
+	fd = tt_eventfd();
+	ok_ack(VU_SET_VRING_CALL, &v, 8, &fd, 1);
+	ok_ack_state(VU_SET_VRING_ENABLE, 0, 1);
+	assert_true(vu_vring_live(&F.d, 0));
+	assert_true(F.d.vring[0].vq.packed);
+	assert_int_equal(F.d.vring[0].vq.last_avail, 5);
+	assert_true(F.d.vring[0].vq.pk.avail_wrap);
+
+	assert_int_equal(tt_send_state(&F.d, VU_GET_VRING_BASE, V, 0, 0), 0);
+	assert_true(tt_take(&F.t, &m));
+	assert_int_equal(m.p.state.num, 0x80058005u);
+	assert_false(vu_vring_live(&F.d, 0));
+
+	/* Wrap counter 0, DPDK style (16 bits only). */
+	ok_ack_state(VU_SET_VRING_BASE, 0, 7);
+	fd = tt_eventfd();
+	ok_ack(VU_SET_VRING_KICK, &v, 8, &fd, 1);
+	assert_true(vu_vring_live(&F.d, 0));
+	assert_false(F.d.vring[0].vq.pk.avail_wrap);
+	assert_int_equal(tt_send_state(&F.d, VU_GET_VRING_BASE, V, 0, 0), 0);
+	assert_true(tt_take(&F.t, &m));
+	assert_int_equal(m.p.state.num, 0x00070007u);
+
+	/* A position past the end of the ring: the ring breaks at start. */
+	ok_ack_state(VU_SET_VRING_BASE, 0, RING_NUM | 0x8000);
+	fd = tt_eventfd();
+	ok_ack(VU_SET_VRING_KICK, &v, 8, &fd, 1);
+	assert_false(vu_vring_live(&F.d, 0));
+	assert_non_null(strstr(F.d.vring[0].vq.why, "base"));
+}
+
 static void test_happy_add_mem_reg_40(void **state)
 {
 	(void)state;
@@ -1357,6 +1413,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_happy_mem_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_packed_vring_base, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_happy_add_mem_reg_40, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_legacy_no_protocol_features, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kick_before_layout, setup, teardown),

@@ -79,3 +79,49 @@ void pair_desc(struct pair *p, uint16_t i, uint64_t addr, uint32_t len,
 	p->drv.desc[i].flags = flags;
 	p->drv.desc[i].next = next;
 }
+
+int ppair_vq_setup(struct ppair *p, uint16_t base, bool event_idx, bool indirect)
+{
+	return vq_setup_packed(&p->vq, &p->vm, p->drv.size,
+			       drv_uva(&p->m, p->drv.desc_off),
+			       drv_uva(&p->m, p->drv.drv_ev_off),
+			       drv_uva(&p->m, p->drv.dev_ev_off), base, event_idx,
+			       indirect);
+}
+
+int ppair_open(struct ppair *p, size_t memsize, uint16_t size, bool event_idx,
+	       bool indirect)
+{
+	struct vu_mem_region r;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = drv_mem_open(&p->m, memsize, H_GPA, H_UVA);
+	if (rc)
+		return rc;
+	rc = drvp_init(&p->drv, &p->m, size, event_idx, indirect);
+	if (rc)
+		goto fail;
+	vu_mem_init(&p->vm);
+	memset(&r, 0, sizeof(r));
+	r.gpa = p->m.gpa;
+	r.size = p->m.size;
+	r.uva = p->m.uva;
+	r.hva = p->m.dev;
+	rc = vu_mem_insert(&p->vm, &r);
+	if (rc)
+		goto fail;
+	rc = ppair_vq_setup(p, 1u << 15, event_idx, indirect);
+	if (rc)
+		goto fail;
+	return 0;
+fail:
+	ppair_close(p);
+	return rc;
+}
+
+void ppair_close(struct ppair *p)
+{
+	drvp_fini(&p->drv);
+	drv_mem_close(&p->m);
+}

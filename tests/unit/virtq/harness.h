@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "drv_ring.h"
+#include "drv_ring_packed.h"
 #include "vq.h"
 #include "vu_mem.h"
 
@@ -45,5 +46,20 @@ size_t pair_buf(struct pair *p, size_t len);
 /* Write raw descriptor i (hostile tests). */
 void pair_desc(struct pair *p, uint16_t i, uint64_t addr, uint32_t len,
 	       uint16_t flags, uint16_t next);
+
+/* The same with a packed ring. */
+struct ppair {
+	struct drv_mem m;
+	struct vu_mem vm;
+	struct drvp_ring drv;
+	struct vq vq;
+};
+
+int ppair_open(struct ppair *p, size_t memsize, uint16_t size, bool event_idx,
+	       bool indirect);
+void ppair_close(struct ppair *p);
+
+/* vq_setup_packed() over p's ring with base (position | wrap << 15). */
+int ppair_vq_setup(struct ppair *p, uint16_t base, bool event_idx, bool indirect);
 
 #endif

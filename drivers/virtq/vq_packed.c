@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq_packed: the device side of a packed virtqueue (virtio 1.2, 2.8),
+ * behind the same API as the split one (vq.h); vq.c sends a packed queue
+ * here.
+ *
+ * Security model: the descriptor ring, the driver event area and every
+ * indirect table are written by a peer VM that may be hostile and may
+ * change them while we read.  A descriptor's flags are read once with
+ * acquire ordering (the head's) or as part of its one 16-byte copy (the
+ * rest of a chain); only the copies are checked and used.  Buffer ids,
+ * the number of ring descriptors each chain took and where it started are
+ * kept in struct vq (tokens), so what we write back into the ring never
+ * depends on a second read of peer memory.  The walk is bounded by the
+ * ring descriptors not in flight with us, indirect tables by their
+ * entries; addresses go through the same checks as the split walk
+ * (vq_add_buffer, vq_enter_indirect).  A broken rule breaks the queue.
+ */
+#include "vq.h"
+#include "vq_priv.h"
+
+#include <errno.h>
+
+#include <linux/virtio_ring.h>
+
+#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
+#define F_USED (1u << VRING_PACKED_DESC_F_USED)
+#define WRAP_BIT (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
+
+/* A descriptor is available when AVAIL matches the wrap counter and USED does not (2.8.1). */
+static bool desc_avail(uint16_t flags, bool wrap)
+{
+	return ((flags & F_AVAIL) != 0) == wrap && ((flags & F_USED) != 0) != wrap;
+}
+
+/* Both bits equal to the wrap counter: a used descriptor of this lap. */
+static bool desc_used_now(uint16_t flags, bool wrap)
+{
+	return ((flags & F_AVAIL) != 0) == wrap && ((flags & F_USED) != 0) == wrap;
+}
+
+static bool id_busy(const struct vq_packed *pk, uint16_t id)
+{
+	return (pk->busy[id / 64] >> (id % 64)) & 1;
+}
+
+static void id_mark(struct vq_packed *pk, uint16_t id, bool on)
+{
+	uint64_t bit = 1ull << (id % 64);
+
+	if (on)
+		pk->busy[id / 64] |= bit;
+	else
+		pk->busy[id / 64] &= ~bit;
+}
+
+/*
+ * Walk the indirect table of d (2.8.19): its entries one after the
+ * other; WRITE is their only meaningful flag (NEXT and id are ignored, as
+ * the spec says), and an indirect entry inside is refused.  0 or -EIO.
+ */
+static int walk_indirect(struct vq *vq, struct vq_walk *w, struct vq_chain *c,
+			 const struct vring_packed_desc *d)
+{
+	struct vring_packed_desc e;
+	int rc;
+
+	rc = vq_enter_indirect(vq, w, d->addr, d->len, d->flags & VRING_DESC_F_NEXT);
+	if (rc)
+		return rc;
+	for (unsigned int i = 0; i < w->entries; i++) {
+		vq_desc_fetch(w->table + (size_t)i * sizeof(e), &e);
+		if (e.flags & VRING_DESC_F_INDIRECT) {
+			vq_break(vq, "indirect descriptor inside an indirect table");
+			return -EIO;
+		}
+		rc = vq_add_buffer(vq, w, c, e.addr, e.len,
+				   e.flags & VRING_DESC_F_WRITE);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * The packed walk (2.8.6, 2.8.7): a chain is the descriptors at
+ * last_avail and after, in ring order, while NEXT is set; its buffer id
+ * is in the last one.  Every descriptor but the head (whose flags the
+ * caller read with acquire ordering) must itself be available for the
+ * wrap counter at its position.  A chain may take at most the ring
+ * descriptors that are not in flight with us.  Sets *id (unchecked) and
+ * *ndesc, the ring descriptors the chain took.  1, -EMSGSIZE or -EIO.
+ */
+static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head_flags,
+		      uint16_t *id, uint16_t *ndesc)
+{
+	struct vq_packed *pk = &vq->pk;
+	struct vq_walk w = { 0 };
+	uint16_t pos = vq->last_avail, room = (uint16_t)(vq->size - pk->inflight);
+	bool wrap = pk->avail_wrap;
+	struct vring_packed_desc d;
+	uint16_t n = 0;
+	int rc;
+
+	c->n_out = c->n_in = 0;
+	c->out_len = c->in_len = 0;
+	for (;;) {
+		if (n == room) {
+			vq_break(vq, "descriptor chain at %u longer than the %u free ring entries",
+				 vq->last_avail, room);
+			return -EIO;
+		}
+		vq_desc_fetch(&pk->desc[pos], &d);
+		if (n == 0)
+			d.flags = head_flags;	/* the flags we found available */
+		else if (!desc_avail(d.flags, wrap)) {
+			vq_break(vq, "descriptor %u of a chain not made available (flags %#x, wrap %u)",
+				 pos, d.flags, wrap);
+			return -EIO;
+		}
+		n++;
+		if (++pos == vq->size) {
+			pos = 0;
+			wrap = !wrap;
+		}
+		if (d.flags & VRING_DESC_F_INDIRECT) {
+			rc = walk_indirect(vq, &w, c, &d);
+			if (rc)
+				return rc;
+			break;	/* NEXT is refused on it: the chain ends here */
+		}
+		rc = vq_add_buffer(vq, &w, c, d.addr, d.len,
+				   d.flags & VRING_DESC_F_WRITE);
+		if (rc)
+			return rc;
+		if (!(d.flags & VRING_DESC_F_NEXT))
+			break;
+	}
+	*id = d.id;
+	*ndesc = n;
+	return w.too_big ? -EMSGSIZE : 1;
+}
+
+int vqp_pop(struct vq *vq, struct vq_chain *c)
+{
+	struct vq_packed *pk = &vq->pk;
+	uint16_t slot = pk->pop_seq % VQ_PK_TOKENS;
+	uint16_t flags, id = 0, ndesc = 0;
+	struct vq_pk_token *t = &pk->tok[slot];
+	int rc;
+
+	if (!vq_ready(vq))
+		return -EIO;
+	if (t->ndesc)
+		return 0;	/* our caller holds VQ_PK_TOKENS chains already */
+	/* The head's flags, then (acquire) the rest of the chain (2.8.21.1). */
+	flags = __atomic_load_n(&pk->desc[vq->last_avail].flags, __ATOMIC_ACQUIRE);
+	if (!desc_avail(flags, pk->avail_wrap)) {
+		/*
+		 * We have not written a used descriptor at last_avail in this
+		 * lap (used positions trail it), so one marked so is a lie.
+		 */
+		if (desc_used_now(flags, pk->avail_wrap)) {
+			vq_break(vq, "descriptor %u marked used in the current lap (wrap %u)",
+				 vq->last_avail, pk->avail_wrap);
+			return -EIO;
+		}
+		return 0;
+	}
+	rc = walk_chain(vq, c, flags, &id, &ndesc);
+	if (rc == -EIO)
+		return rc;
+	if (id >= vq->size) {
+		vq_break(vq, "buffer id %u out of ring of %u", id, vq->size);
+		return -EIO;
+	}
+	if (id_busy(pk, id)) {
+		vq_break(vq, "buffer id %u reused while in flight", id);
+		return -EIO;
+	}
+	t->id = id;
+	t->ndesc = ndesc;
+	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
+	id_mark(pk, id, true);
+	pk->inflight = (uint16_t)(pk->inflight + ndesc);
+	pk->pop_seq++;
+	vq->last_avail = (uint16_t)(vq->last_avail + ndesc);
+	if (vq->last_avail >= vq->size) {
+		vq->last_avail = (uint16_t)(vq->last_avail - vq->size);
+		pk->avail_wrap = !pk->avail_wrap;
+	}
+	c->head = slot;
+	return rc;
+}
+
+/* Free token t: its id leaves the in-flight set. */
+static void token_drop(struct vq_packed *pk, struct vq_pk_token *t)
+{
+	id_mark(pk, t->id, false);
+	pk->inflight = (uint16_t)(pk->inflight - t->ndesc);
+	t->ndesc = 0;
+}
+
+void vqp_unpop(struct vq *vq, uint16_t n)
+{
+	struct vq_packed *pk = &vq->pk;
+
+	while (n--) {
+		struct vq_pk_token *t;
+
+		pk->pop_seq--;
+		t = &pk->tok[pk->pop_seq % VQ_PK_TOKENS];
+		if (!t->ndesc)
+			continue;	/* pushed after all: a caller bug */
+		vq->last_avail = t->start & 0x7fff;
+		pk->avail_wrap = t->start >> 15;
+		token_drop(pk, t);
+	}
+}
+
+uint16_t vqp_avail_count(struct vq *vq)
+{
+	uint16_t flags;
+
+	if (!vq_ready(vq))
+		return 0;
+	flags = __atomic_load_n(&vq->pk.desc[vq->last_avail].flags, __ATOMIC_ACQUIRE);
+	return desc_avail(flags, vq->pk.avail_wrap) ? 1 : 0;
+}
+
+/*
+ * One used descriptor per chain at the used position (2.8.8): id and
+ * len, then flags with AVAIL and USED both set to the used wrap counter.
+ * The position then moves by the ring descriptors the chain took.  The
+ * flags of the first entry since the last publish are held back, so the
+ * driver, which reads used entries in ring order, sees none of them until
+ * vqp_publish() writes those last.
+ */
+void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+	struct vq_packed *pk = &vq->pk;
+	volatile struct vring_packed_desc *e;
+	struct vq_pk_token *t;
+	uint16_t flags;
+
+	if (!vq_ready(vq) || head >= VQ_PK_TOKENS)
+		return;
+	t = &pk->tok[head];
+	if (!t->ndesc)
+		return;
+	e = &pk->desc[vq->used_idx];
+	e->id = t->id;
+	e->len = len;
+	flags = pk->used_wrap ? (uint16_t)(F_AVAIL | F_USED) : 0;
+	if (!pk->head_held) {
+		pk->head_held = true;
+		pk->head_pos = vq->used_idx;
+		pk->head_flags = flags;
+	} else {
+		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + t->ndesc);
+	if (vq->used_idx >= vq->size) {
+		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+		pk->used_wrap = !pk->used_wrap;
+	}
+	token_drop(pk, t);
+}
+
+/*
+ * Did the used position pass the driver's event position off_wrap while
+ * moving from old to now (both position | wrap << 15)?  (2.8.10: the
+ * packed form of vring_need_event, with the event and the old position
+ * brought into the lap of now.)
+ */
+static bool need_event(uint16_t size, uint16_t off_wrap, uint16_t old, uint16_t now)
+{
+	uint16_t off = off_wrap & 0x7fff, o = old & 0x7fff, n = now & 0x7fff;
+
+	if (n <= o)
+		o = (uint16_t)(o - size);	/* old is in the previous lap */
+	if ((off_wrap & WRAP_BIT) != (now & WRAP_BIT))
+		off = (uint16_t)(off - size);
+	return (uint16_t)(n - off - 1) < (uint16_t)(n - o);
+}
+
+bool vqp_publish(struct vq *vq)
+{
+	struct vq_packed *pk = &vq->pk;
+	uint16_t old, now, ev_flags, off_wrap;
+	bool valid;
+
+	if (!vq_ready(vq) || !pk->head_held)
+		return false;
+	__atomic_store_n(&pk->desc[pk->head_pos].flags, pk->head_flags,
+			 __ATOMIC_RELEASE);
+	pk->head_held = false;
+	now = (uint16_t)(vq->used_idx | pk->used_wrap << 15);
+	vq->published = now;
+	/* Our flags before our read of the driver's wishes (as split). */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+
+	old = vq->signalled;
+	valid = vq->signalled_valid;
+	vq->signalled = now;
+	vq->signalled_valid = true;
+	ev_flags = pk->drv_ev->flags;
+	if (ev_flags == VRING_PACKED_EVENT_FLAG_DISABLE)
+		return false;
+	if (ev_flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
+		return true;	/* ENABLE, a reserved value, or we do not know */
+	off_wrap = pk->drv_ev->off_wrap;
+	return need_event(vq->size, off_wrap, old, now);
+}
+
+void vqp_set_kicks(struct vq *vq, bool on)
+{
+	struct vq_packed *pk = &vq->pk;
+	uint16_t flags = on ? VRING_PACKED_EVENT_FLAG_ENABLE :
+			      VRING_PACKED_EVENT_FLAG_DISABLE;
+
+	if (!vq_ready(vq))
+		return;
+	if (on && vq->event_idx) {
+		/* Kick when the descriptor at last_avail is made available. */
+		pk->dev_ev->off_wrap = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
+		flags = VRING_PACKED_EVENT_FLAG_DESC;
+	}
+	__atomic_store_n(&pk->dev_ev->flags, flags, __ATOMIC_RELEASE);
+	/* Our write before the caller's next read of the ring. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}

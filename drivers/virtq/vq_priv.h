@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vq_priv: what the split (vq.c) and packed (vq_packed.c) layouts share
+ * inside the virtq component: the per-descriptor checks of the walk, the
+ * copy-once fetch, and the packed entry points vq.c dispatches to.  Not
+ * for use outside drivers/virtq.  Everything here handles peer input and
+ * trusts only struct vq.
+ */
+#ifndef VQ_PRIV_H
+#define VQ_PRIV_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "vq.h"
+#include "vu_mem.h"
+
+/* Where a walk is: the ring's table or one indirect table. */
+struct vq_walk {
+	const volatile uint8_t *table;
+	unsigned int entries;	/* valid indices are [0, entries) */
+	unsigned int seen;	/* descriptors taken from this table */
+	bool in_indirect;
+	bool in_seen;		/* a writable descriptor came already */
+	bool too_big;		/* legal but over our limits: -EMSGSIZE */
+	uint64_t total;		/* readable + writable bytes */
+};
+
+/*
+ * Copy one 16-byte descriptor (either layout) out of shared memory.  The
+ * compiler barrier keeps the compiler from re-reading the shared copy
+ * instead of the local one: after it, memory may have changed, so the
+ * local is all it has.
+ */
+static inline void vq_desc_fetch(const volatile void *src, void *d)
+{
+	memcpy(d, (const void *)src, 16);
+	__asm__ volatile("" ::: "memory");
+}
+
+/*
+ * Check the indirect descriptor (addr, len, has_next) and switch the walk
+ * to its table: w->table and w->entries.  0 or -EIO (queue broken).
+ */
+int vq_enter_indirect(struct vq *vq, struct vq_walk *w, uint64_t addr,
+		      uint32_t len, bool has_next);
+
+/*
+ * Add the buffer of one (non-indirect) descriptor to the chain, split at
+ * region boundaries.  Over VQ_MAX_IOV segments or 4 GiB only marks the
+ * walk too big: the rest of the chain is still checked for structure and
+ * direction, but no longer translated, since it will be returned unread
+ * (this keeps a chain from costing a region lookup per region per
+ * descriptor).  0 or -EIO.  Inline: each walk has it in its loop.
+ */
+static inline int vq_add_buffer(struct vq *vq, struct vq_walk *w,
+				struct vq_chain *c, uint64_t addr, uint32_t len,
+				bool writable)
+{
+	uint64_t left = len;
+
+	if (writable)
+		w->in_seen = true;
+	else if (w->in_seen) {
+		vq_break(vq, "readable descriptor after a writable one");
+		return -EIO;
+	}
+	if (left == 0)
+		return 0;	/* legal, and nothing to map */
+	if (addr + (left - 1) < addr) {
+		vq_break(vq, "descriptor 0x%llx+%llu wraps",
+			 (unsigned long long)addr, (unsigned long long)left);
+		return -EIO;
+	}
+	w->total += left;
+	if (w->total > UINT32_MAX)
+		w->too_big = true;
+
+	while (left && !w->too_big) {
+		uint64_t got = left;
+		unsigned int i = c->n_out + c->n_in;
+		uint8_t *p;
+
+		if (i >= VQ_MAX_IOV) {
+			w->too_big = true;
+			break;
+		}
+		p = vu_mem_gpa(vq->mem, addr, &got);
+		if (!p) {
+			vq_break(vq, "descriptor address 0x%llx outside memory",
+				 (unsigned long long)addr);
+			return -EIO;
+		}
+		/* got <= left <= len, which is 32 bits. */
+		c->iov[i].base = p;
+		c->iov[i].len = (uint32_t)got;
+		if (writable) {
+			c->n_in++;
+			c->in_len += (uint32_t)got;
+		} else {
+			c->n_out++;
+			c->out_len += (uint32_t)got;
+		}
+		addr += got;
+		left -= got;
+	}
+	return 0;
+}
+
+/* The packed layout (vq_packed.c); vq.c calls these when vq->packed. */
+int vqp_pop(struct vq *vq, struct vq_chain *c);
+void vqp_unpop(struct vq *vq, uint16_t n);
+uint16_t vqp_avail_count(struct vq *vq);
+void vqp_push(struct vq *vq, uint16_t head, uint32_t len);
+bool vqp_publish(struct vq *vq);
+void vqp_set_kicks(struct vq *vq, bool on);
+
+#endif
