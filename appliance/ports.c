@@ -154,7 +154,7 @@ static void features_str(char *buf, size_t n, const struct vu_dev *dev)
 		{ VU_F_RING_EVENT_IDX, "event_idx" },
 		{ VU_F_RING_INDIRECT_DESC, "indirect_desc" },
 		{ VU_F_NET_MQ, "mq" }, { VU_F_NET_MTU, "mtu" },
-		{ VU_F_NET_STATUS, "status" },
+		{ VU_F_NET_STATUS, "status" }, { VU_F_RING_PACKED, "ring_packed" },
 	};
 	size_t len = 0;
 

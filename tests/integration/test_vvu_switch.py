@@ -146,12 +146,12 @@ NAMES4 = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
 
 
 @contextlib.contextmanager
-def switch_with_peers(tag, queues=1):
+def switch_with_peers(tag, queues=1, nic_opts=""):
     """A booted switch VM with four devices (ports NAMES4 on sockets .socks),
     vvu-switchd inside, and two stock peers a and b (.peers) on the first two
     that ping each other, with `queues` queue pairs each, all in use (ethtool
-    -L); c and d are left armed for the caller. Skips, saying why, what this
-    machine cannot run; kills everything on exit."""
+    -L) and virtio-net-pci `nic_opts`; c and d are left armed for the caller.
+    Skips, saying why, what this machine cannot run; kills everything on exit."""
     from test_vvu_testpmd import pmd_so, switch_image
     qemu = vmlib.vvu_qemu()
     if not qemu:
@@ -178,8 +178,10 @@ def switch_with_peers(tag, queues=1):
         s.start_daemon()
         for name in NAMES4:
             wait_port(s, name, state="armed", timeout=180)
-        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs, queues=queues)
-        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs, queues=queues)
+        a = peer("a", socks[0], IP_A, "52:54:00:00:1c:01", objs, queues=queues,
+                 nic_opts=nic_opts)
+        b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs, queues=queues,
+                 nic_opts=nic_opts)
         a.wait_ready(timeout=600)
         b.wait_ready(timeout=600)
         for vm in (a, b) if queues > 1 else ():
