@@ -1214,6 +1214,30 @@ static void vvu_txq_handle(VirtIODevice *vdev, VirtQueue *vq)
     virtio_notify(vdev, vq);
 }
 
+/*
+ * Discard every txq buffer the driver has posted (used length 0). On re-arm (spec section 5
+ * step 5) they are all replies to the frontend that is gone: the txq is processed when its
+ * notification gets to the main loop, which can be after the next frontend came up, and a
+ * stale reply must never reach that one.
+ */
+static void vvu_txq_discard(VirtIOVhostUser *s)
+{
+    VirtQueueElement *elem;
+    bool any = false;
+
+    if (!virtio_queue_ready(s->txq)) {
+        return;
+    }
+    while ((elem = virtqueue_pop(s->txq, sizeof(VirtQueueElement)))) {
+        virtqueue_push(s->txq, elem, 0);
+        g_free(elem);
+        any = true;
+    }
+    if (any) {
+        virtio_notify(VIRTIO_DEVICE(s), s->txq);
+    }
+}
+
 /* ---- BAR 0: doorbells and notification registers ------------------------- */
 
 static uint64_t vvu_bar0_read(void *opaque, hwaddr addr, unsigned size)
@@ -1320,8 +1344,9 @@ static void vvu_set_config(VirtIODevice *vdev, const uint8_t *config)
         if (s->status & VVU_STATUS_FRONTEND_UP) {
             vvu_frontend_down(s, true, NULL);
         }
-        /* The driver is done with the last frontend's memory (spec section 5 step 5). */
+        /* The driver is done with the last frontend: its memory, its replies (step 5). */
         vvu_unmap_all(s);
+        vvu_txq_discard(s);
     }
 }
 
