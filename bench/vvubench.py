@@ -365,16 +365,18 @@ class Generator:
     each port's peer set to the other's MAC, so frames cross the DUT in both
     directions with fixed source and destination addresses."""
 
-    def __init__(self, args, tmp, socks, size, tag, qs, bursts):
+    def __init__(self, args, tmp, socks, size, tag, qs, bursts, ring):
         self.prefix = f"vvubench-gen-{os.getpid()}"
+        # The generator picks the ring layout; both DUTs offer both.
+        layout = ",packed_vq=1" if ring == "packed" else ""
         # mbufs: both RX rings full, every frame in flight, and the caches.
         mbufs = 2 * qs + 2 * bursts * args.burst + 8192
         argv = UNBUF + ["taskset", "-c", str(GEN_CPU), args.testpmd] + \
             eal_args(GEN_CPU, self.prefix, 1024) + [
             "--vdev", f"net_virtio_user0,path={socks[0]},queues=1,"
-                      f"queue_size={qs},mac={MAC0}",
+                      f"queue_size={qs},mac={MAC0}{layout}",
             "--vdev", f"net_virtio_user1,path={socks[1]},queues=1,"
-                      f"queue_size={qs},mac={MAC1}",
+                      f"queue_size={qs},mac={MAC1}{layout}",
             "--", "-i", "--forward-mode=mac",
             f"--eth-peer=0,{MAC1}", f"--eth-peer=1,{MAC0}",
             f"--total-num-mbufs={mbufs}", f"--burst={args.burst}"]
@@ -402,18 +404,53 @@ class Generator:
 DUTS = {"ours": OurSwitch, "testpmd": TestpmdDut}
 
 
+# ---- placement ----
+
+def probe_placement(args, pids):
+    """Round trip of one cache line between the generator's CPU and the
+    DUT's, in ns (bench/xcore), or None without the probe.  The busy-polling
+    processes are stopped meanwhile (SIGSTOP, about 0.1 s) so that the two
+    probe threads have the CPUs to themselves."""
+    if not args.xcore:
+        return None
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        r = subprocess.run([args.xcore, str(GEN_CPU), str(DUT_CPU), "1000"],
+                           capture_output=True, text=True, timeout=30)
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+    m = re.search(r"median_ns=(\d+)", r.stdout)
+    if r.returncode != 0 or not m:
+        raise BenchError(f"xcore: {r.stderr.strip() or r.stdout.strip()}")
+    return int(m.group(1))
+
+
+def placement_of(args, rt0, rt1):
+    """near, far or mid when the probes before and after the window agree;
+    mixed when they do not (the host moved a vCPU during the window)."""
+    if rt0 is None or rt1 is None:
+        return "?"
+
+    def one(rt):
+        return "near" if rt < args.near_ns else "far" if rt > args.far_ns else "mid"
+    a, b = one(rt0), one(rt1)
+    return a if a == b else "mixed"
+
+
 # ---- one measurement ----
 
 class Session:
     """A DUT and a generator, connected and forwarding."""
 
-    def __init__(self, args, tmp, kind, size, qs, bursts, wrap=(), tag=""):
+    def __init__(self, args, tmp, kind, ring, size, qs, bursts, wrap=(), tag=""):
         self.dut = None
         self.gen = None
         try:
             self.dut = DUTS[kind](args, tmp, list(wrap), tag)
             self.dut.start_forwarding()
-            self.gen = Generator(args, tmp, self.dut.socks, size, tag, qs, bursts)
+            self.gen = Generator(args, tmp, self.dut.socks, size, tag, qs, bursts, ring)
             self.gen.start(bursts)
         except BaseException:
             self.close()
@@ -428,13 +465,16 @@ class Session:
             self.dut = None
 
 
-def throughput(args, tmp, kind, size, rep):
-    """Forwarded frames per second over one window after warm-up."""
-    s = Session(args, tmp, kind, size, args.queue_size, args.tx_first,
-                tag=f"tput-{kind}-{size}-{rep}")
+def throughput(args, tmp, kind, ring, size, rep):
+    """Forwarded frames per second over one window after warm-up, with the
+    placement probed just before and just after the window."""
+    s = Session(args, tmp, kind, ring, size, args.queue_size, args.tx_first,
+                tag=f"tput-{kind}-{ring}-{size}-{rep}")
     try:
         time.sleep(args.warmup)
         dpid, gpid = s.dut.proc.pid, s.gen.proc.pid
+        rt0 = probe_placement(args, (dpid, gpid))
+        time.sleep(args.settle)
         g0, r0, _ = s.gen.stats()
         c0, q0 = cpu_ns(dpid), cpu_ns(gpid)
         t0, f0, d0, n0 = s.dut.stats()
@@ -445,6 +485,7 @@ def throughput(args, tmp, kind, size, rep):
         t1, f1, d1, n1 = s.dut.stats()
         c1, q1 = cpu_ns(dpid), cpu_ns(gpid)
         g1, r1, _ = s.gen.stats()
+        rt1 = probe_placement(args, (dpid, gpid))
         if f1 == f0:
             raise BenchError(f"{kind}: forwarded nothing in {args.window}s")
         if abs((n1 - n0) / (f1 - f0) - size) > 0.5:
@@ -459,9 +500,15 @@ def throughput(args, tmp, kind, size, rep):
                    gen_cpu=(q1 - q0) / 1e9 / wall,
                    pps_cpu=(f1 - f0) / max((c1 - c0) / 1e9, 1e-9),
                    dut_sys=dsys / (f1 - f0) if dsys is not None else None,
-                   gen_sys=gsys / (f1 - f0) if gsys is not None else None)
+                   gen_sys=gsys / (f1 - f0) if gsys is not None else None,
+                   rt=(rt0, rt1), placement=placement_of(args, rt0, rt1))
+        if kind == "ours":
+            # A fallback to split is not a packed measurement.
+            feats = s.dut.describe()
+            if (ring == "packed") != ("ring_packed" in feats):
+                raise BenchError(f"asked for {ring} rings, the switch negotiated: {feats}")
         if rep == 0 and size == args.sizes[0]:
-            log(f"  {kind}: {s.dut.describe()}")
+            log(f"  {kind} {ring}: {s.dut.describe()}")
         return res
     finally:
         s.close()
@@ -510,12 +557,12 @@ class DutyCycle:
             self.t = None
 
 
-def callgrind_ipf(args, tmp, kind, size):
+def callgrind_ipf(args, tmp, kind, ring, size):
     """Instructions the DUT process executes per forwarded frame, counted by
     callgrind over a window of steady traffic.  The window is bracketed by
     counter reads on both sides of the zero and of the dump, so the frame
     count comes with an error bound; the estimate is the midpoint."""
-    cgdir = os.path.join(tmp, f"cg-{kind}-{size}")
+    cgdir = os.path.join(tmp, f"cg-{kind}-{ring}-{size}")
     os.makedirs(cgdir, exist_ok=True)
     prefix = os.path.join(cgdir, "vgdb")
     wrap = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
@@ -526,8 +573,8 @@ def callgrind_ipf(args, tmp, kind, size):
     # frames in flight would cover that, but a virtio_user TX ring takes
     # only ~512 frames (2 descriptors each) whatever queue_size says; the
     # burst fill reported with the result shows how much it happened.
-    s = Session(args, tmp, kind, size, args.cg_queue_size, args.cg_tx_first,
-                wrap=wrap, tag=f"cg-{kind}-{size}")
+    s = Session(args, tmp, kind, ring, size, args.cg_queue_size, args.cg_tx_first,
+                wrap=wrap, tag=f"cg-{kind}-{ring}-{size}")
     try:
         vpid = s.dut.proc.pid      # stdbuf and taskset exec: same pid
 
@@ -661,9 +708,9 @@ def report(args, tput, cg):
           " (fair when the CPU is shared)")
     print("  Ir/frame   instructions of the whole DUT process per forwarded frame (callgrind)")
     print()
-    hdr = (f"{'frame':>5} | {'ours':>6} {'Gbps':>6} {'tpmd':>6} {'Gbps':>6} {'ratio':>5} |"
+    hdr = (f"{'ring':>6} {'frame':>5} | {'ours':>6} {'Gbps':>6} {'tpmd':>6} {'Gbps':>6} {'ratio':>5} |"
            f" {'ours':>6} {'tpmd':>6} {'ratio':>5} | {'ours':>6} {'tpmd':>6} {'ratio':>5}")
-    print(f"{'':5} | {'Mpps (wall clock)':^38} | {'Mpps/CPU':^20} | {'Ir/frame':^20}")
+    print(f"{'':12} | {'Mpps (wall clock)':^38} | {'Mpps/CPU':^20} | {'Ir/frame':^20}")
     print(hdr)
     print("-" * len(hdr))
 
@@ -673,33 +720,36 @@ def report(args, tput, cg):
     def ratio(a, b):
         return num(a / b, ".2f", 5) if a and b else "-".rjust(5)
 
-    for size in args.sizes:
-        o = tput.get(("ours", size), [])
-        t = tput.get(("testpmd", size), [])
+    for ring, size in points(args):
+        o = tput.get(("ours", ring, size), [])
+        t = tput.get(("testpmd", ring, size), [])
         op, tp = median_of(o, "pps"), median_of(t, "pps")
         oc, tc = median_of(o, "pps_cpu"), median_of(t, "pps_cpu")
-        oi = cg[("ours", size)]["ipf"] if ("ours", size) in cg else None
-        ti = cg[("testpmd", size)]["ipf"] if ("testpmd", size) in cg else None
-        print(f"{size:>5} | {num(op and op / 1e6, '.3f')} {num(op and gbps(op, size), '.2f')} "
+        oi = cg[("ours", ring, size)]["ipf"] if ("ours", ring, size) in cg else None
+        ti = cg[("testpmd", ring, size)]["ipf"] if ("testpmd", ring, size) in cg else None
+        print(f"{ring:>6} {size:>5} | {num(op and op / 1e6, '.3f')} {num(op and gbps(op, size), '.2f')} "
               f"{num(tp and tp / 1e6, '.3f')} {num(tp and gbps(tp, size), '.2f')} "
               f"{ratio(op, tp)} | {num(oc and oc / 1e6, '.3f')} {num(tc and tc / 1e6, '.3f')} "
               f"{ratio(oc, tc)} | {num(oi, '.0f')} {num(ti, '.0f')} {ratio(oi, ti)}")
+    report_placement(args, tput)
     print()
     print("per run: Mpps wall / Mpps per DUT CPU-s / DUT CPU share / generator CPU share /"
-          " generator-received Mpps / DUT drops / syscalls per 1000 frames in DUT, generator")
-    for (kind, size), runs in sorted(tput.items()):
+          " generator-received Mpps / DUT drops / syscalls per 1000 frames in DUT, generator /"
+          " placement (cache-line round trip before, after the window)")
+    for (kind, ring, size), runs in sorted(tput.items()):
         for r in runs:
             def per_k(v):
                 return f"{v * 1000:.1f}" if v is not None else "?"
-            print(f"  {kind:8} {size:5}: {r['pps'] / 1e6:.3f} / {r['pps_cpu'] / 1e6:.3f} / "
+            rt = "/".join("?" if x is None else f"{x} ns" for x in r["rt"])
+            print(f"  {kind:8} {ring:6} {size:5}: {r['pps'] / 1e6:.3f} / {r['pps_cpu'] / 1e6:.3f} / "
                   f"{r['dut_cpu'] * 100:.0f}% / {r['gen_cpu'] * 100:.0f}% / "
                   f"{r['gen_pps'] / 1e6:.3f} / {r['drops']} / "
-                  f"{per_k(r['dut_sys'])}, {per_k(r['gen_sys'])}")
+                  f"{per_k(r['dut_sys'])}, {per_k(r['gen_sys'])} / {r['placement']} ({rt})")
     if cg:
         print()
         print("callgrind (whole DUT process, all threads, over the window):")
-        for (kind, size), c in sorted(cg.items()):
-            print(f"  {kind:8} {size:5}: {c['ir']:,} Ir / {c['frames']:,.0f} frames "
+        for (kind, ring, size), c in sorted(cg.items()):
+            print(f"  {kind:8} {ring:6} {size:5}: {c['ir']:,} Ir / {c['frames']:,.0f} frames "
                   f"= {c['ipf']:.0f} Ir/frame (frame count +-{c['err'] * 100:.1f}%); "
                   f"busiest of {c['nthreads']} thread(s): {c['fwd_ipf']:.0f} Ir/frame; "
                   f"{c['fill']:.1f} frames per RX burst call" if c["fill"] else
@@ -710,6 +760,34 @@ def report(args, tput, cg):
                     print(f"      {v / c['frames']:8.0f} Ir/frame inclusive in {name}")
 
 
+def points(args):
+    return [(ring, size) for ring in args.rings for size in args.sizes]
+
+
+def report_placement(args, tput):
+    """Mpps medians split by placement: a ratio is only ever taken between
+    runs of the two DUTs in the same placement."""
+    if not args.xcore:
+        return
+    print()
+    print(f"by placement (cache-line round trip between CPU {GEN_CPU} and CPU {DUT_CPU} before "
+          f"and after each window: near < {args.near_ns} ns, far > {args.far_ns} ns, mid "
+          f"between; mixed = the two probes disagree, left out):")
+    print(f"  {'place':5} {'ring':>6} {'frame':>5} | {'ours Mpps':>9} {'n':>2} | "
+          f"{'tpmd Mpps':>9} {'n':>2} | {'ratio':>5}")
+    for place in ("near", "mid", "far"):
+        for ring, size in points(args):
+            o = [r for r in tput.get(("ours", ring, size), []) if r["placement"] == place]
+            t = [r for r in tput.get(("testpmd", ring, size), []) if r["placement"] == place]
+            if not o and not t:
+                continue
+            op, tp = median_of(o, "pps"), median_of(t, "pps")
+            ratio = f"{op / tp:5.2f}" if op and tp else "    -"
+            print(f"  {place:5} {ring:>6} {size:>5} | "
+                  f"{(f'{op / 1e6:.3f}' if op else '-'):>9} {len(o):>2} | "
+                  f"{(f'{tp / 1e6:.3f}' if tp else '-'):>9} {len(t):>2} | {ratio}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=None, help="meson build dir with appliance/")
@@ -718,6 +796,15 @@ def main():
     ap.add_argument("--window", type=float)
     ap.add_argument("--warmup", type=float)
     ap.add_argument("--sizes", default="64,1518")
+    ap.add_argument("--rings", default="split,packed",
+                    help="virtio ring layouts the generator asks for (split, packed)")
+    ap.add_argument("--near-ns", type=int, default=150,
+                    help="placement probe: a round trip below this is 'near'")
+    ap.add_argument("--far-ns", type=int, default=250,
+                    help="placement probe: a round trip above this is 'far'")
+    ap.add_argument("--settle", type=float, default=0.3,
+                    help="seconds between the placement probe and the window")
+    ap.add_argument("--no-probe", action="store_true", help="no placement probe")
     ap.add_argument("--duts", default="ours,testpmd")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--cg-window", type=float)
@@ -739,6 +826,9 @@ def main():
     args = ap.parse_args()
     args.sizes = [int(x) for x in args.sizes.split(",")]
     args.duts = args.duts.split(",")
+    args.rings = args.rings.split(",")
+    if not set(args.rings) <= {"split", "packed"}:
+        ap.error("--rings takes split and/or packed")
     q = args.quick
     def dflt(v, quick, full):
         return v if v is not None else (quick if q else full)
@@ -752,6 +842,12 @@ def main():
     build = args.build or os.path.join(root, "build")
     args.switchd = os.path.join(build, "appliance", "vvu-switchd")
     args.switchctl = os.path.join(build, "appliance", "vvu-switchctl")
+    args.xcore = os.path.join(build, "bench", "xcore")
+    if args.no_probe:
+        args.xcore = None
+    elif not os.access(args.xcore, os.X_OK):
+        log(f"{args.xcore} not built: no placement probe")
+        args.xcore = None
     args.testpmd = shutil.which("dpdk-testpmd")
     if not args.testpmd:
         print("SKIP: dpdk-testpmd not found (apt-get install dpdk)")
@@ -772,22 +868,22 @@ def main():
     tput, cg = {}, {}
     try:
         for rep in range(args.reps):
-            for size in args.sizes:
+            for ring, size in points(args):
                 for kind in args.duts:
-                    r = throughput(args, tmp, kind, size, rep)
-                    log(f"{kind:8} {size:5}B run {rep + 1}: {r['pps'] / 1e6:.3f} Mpps, "
+                    r = throughput(args, tmp, kind, ring, size, rep)
+                    log(f"{kind:8} {ring:6} {size:5}B run {rep + 1}: {r['pps'] / 1e6:.3f} Mpps, "
                         f"{r['pps_cpu'] / 1e6:.3f} Mpps per DUT CPU-second "
                         f"(DUT had {r['dut_cpu'] * 100:.0f}% of a CPU, generator "
                         f"{r['gen_cpu'] * 100:.0f}%; generator saw {r['gen_pps'] / 1e6:.3f}, "
-                        f"drops {r['drops']})")
-                    tput.setdefault((kind, size), []).append(r)
+                        f"drops {r['drops']}; {r['placement']} {r['rt']})")
+                    tput.setdefault((kind, ring, size), []).append(r)
         if not args.no_callgrind:
-            for size in args.sizes:
+            for ring, size in points(args):
                 for kind in args.duts:
-                    c = callgrind_ipf(args, tmp, kind, size)
-                    log(f"{kind:8} {size:5}B callgrind: {c['ipf']:.0f} Ir/frame "
+                    c = callgrind_ipf(args, tmp, kind, ring, size)
+                    log(f"{kind:8} {ring:6} {size:5}B callgrind: {c['ipf']:.0f} Ir/frame "
                         f"({c['frames']:.0f} frames)")
-                    cg[(kind, size)] = c
+                    cg[(kind, ring, size)] = c
         report(args, tput, cg)
         return 0
     except BenchError as e:
