@@ -4,10 +4,9 @@ They must validate against libvirt's schema, point at installed paths (not a
 builder's cache), and say what the appliance and its device expect: the
 fw_cfg name image/init reads, the control channel's name, a virtual Intel
 IOMMU with interrupt remapping, a virtio-vhost-user-pci device per port whose
-chardev exists, and a peer whose memory is a shared memfd.  They are not
-booted: that needs libvirtd and the installed QEMU and image under the
-shipped paths, which the tests do not set up (the QEMU command lines they
-mirror, docs/appliance.md, are run by tests/rig/test_docs.py)."""
+chardev exists, and a peer whose memory is a shared memfd.  Booting them
+is tests/rig/test_libvirt_boot.py: an embedded libvirt starts both, with
+the test's paths, and two peers ping through the appliance."""
 
 import os
 import re

@@ -368,14 +368,20 @@ class VM:
         self._started_at = time.monotonic()
         qlog = open(self.qemu_log, "wb")
         try:
-            self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
-                                         stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+            self.proc = self._spawn(argv, qlog)
         finally:
             qlog.close()
         self._reader = threading.Thread(target=self._read_console, name=f"console-{self.name}",
                                         daemon=True)
         self._reader.start()
         return self
+
+    def _spawn(self, argv, log):
+        """Start QEMU with argv, its output to the file log; returns an
+        object with Popen's pid, poll() and wait().  A subclass may start
+        it another way (through libvirt, say) and ignore argv."""
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
 
     def _read_console(self):
         self._listener.settimeout(1.0)
