@@ -303,16 +303,12 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	}
 	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
 	rc = walk_chain(vq, c, head);
-	if (vq->lq) {
-		if (rc == -EIO)
-			vql_abort(vq);
-		else
-			vql_popped(vq, c->head);
+	if (rc != -EIO) {
+		vq->last_avail++;
+		vq->avail_mine = vq->last_avail;
 	}
-	if (rc == -EIO)
-		return rc;
-	vq->last_avail++;
-	vq->avail_mine = vq->last_avail;
+	if (vq->lq)	/* last, a tail call: free when logging is off */
+		return vql_pop_done(vq, c->head, rc);
 	return rc;
 }
 
@@ -341,12 +337,9 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
 	e->id = head;
 	e->len = len;
-	if (vq->log) {
-		vq_log_range(vq->log, vq->gpa_dev + 4 +
-			     8 * (uint64_t)(vq->used_idx & (vq->size - 1)), 8);
-		vql_pushed(vq, head, len);
-	}
 	vq->used_idx++;
+	if (vq->log)	/* last, a tail call: free when logging is off */
+		vql_push_split(vq, head, len);
 }
 
 bool vq_publish(struct vq *vq)

@@ -14,6 +14,7 @@
 #include "vq_log.h"
 #include "vq_priv.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define PAGE_SHIFT VQ_LOG_PAGE_SHIFT
@@ -165,4 +166,21 @@ void vql_pushed(struct vq *vq, uint16_t head, uint32_t len)
 	}
 	if (q->c_head == q->c_tail)
 		q->r_head = q->r_tail;
+}
+
+int vql_pop_done(struct vq *vq, uint16_t head, int rc)
+{
+	if (rc == -EIO)
+		vql_abort(vq);
+	else if (rc != 0)
+		vql_popped(vq, head);
+	return rc;
+}
+
+void vql_push_split(struct vq *vq, uint16_t head, uint32_t len)
+{
+	uint16_t slot = (uint16_t)(vq->used_idx - 1) & (vq->size - 1);
+
+	vq_log_range(vq->log, vq->gpa_dev + 4 + 8 * (uint64_t)slot, 8);
+	vql_pushed(vq, head, len);
 }

@@ -28,6 +28,10 @@ void vql_popped(struct vq *vq, uint16_t head);
 void vql_abort(struct vq *vq);
 void vql_unpop(struct vq *vq, uint16_t n);
 void vql_pushed(struct vq *vq, uint16_t head, uint32_t len);
+/* vql_popped() or vql_abort() by rc (vq_pop()'s result); returns rc. */
+int vql_pop_done(struct vq *vq, uint16_t head, int rc);
+/* Split: the used entry just written (before used_idx) and the chain. */
+void vql_push_split(struct vq *vq, uint16_t head, uint32_t len);
 
 /* Where a walk is: the ring's table or one indirect table. */
 struct vq_walk {

@@ -129,6 +129,10 @@ def test_migrate_with_ping(rig):
     assert m.ping(IP_C, count=3)[1] >= 2, m.log_text()
     p2 = sw.port("p2")
     assert p2["state"] == "up", p2
+    # The third peer's guest took GUEST_ANNOUNCE; the mover's NIC said no.
+    assert "guest_announce" in sw.port("p1")["features"], sw.port("p1")
+    assert "guest_announce" not in p2["features"], p2
+    assert "log_all" not in p2["features"], p2       # the destination does not log
     # A few hundred ms of silence at most (downtime plus the announce).
     assert longest * 10 <= 3000, (lost, longest, info)
     assert sw.stats("p2")["drops"]["port_error"] == 0
