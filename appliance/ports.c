@@ -155,6 +155,8 @@ static void features_str(char *buf, size_t n, const struct vu_dev *dev)
 		{ VU_F_RING_INDIRECT_DESC, "indirect_desc" },
 		{ VU_F_NET_MQ, "mq" }, { VU_F_NET_MTU, "mtu" },
 		{ VU_F_NET_STATUS, "status" }, { VU_F_RING_PACKED, "ring_packed" },
+		{ VU_F_NET_GUEST_ANNOUNCE, "guest_announce" },
+		{ VHOST_F_LOG_ALL, "log_all" },	/* dirty logging: a migration runs */
 	};
 	size_t len = 0;
 

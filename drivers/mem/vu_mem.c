@@ -145,3 +145,16 @@ void *vu_mem_uva_full(const struct vu_mem *m, uint64_t uva, uint64_t len)
 
 	return p && got == len ? p : NULL;
 }
+
+int vu_mem_uva_to_gpa(const struct vu_mem *m, uint64_t uva, uint64_t *gpa)
+{
+	for (unsigned int i = 0; i < m->nregions; i++) {
+		const struct vu_mem_region *r = &m->r[i];
+
+		if (uva >= r->uva && uva - r->uva < r->size) {
+			*gpa = r->gpa + (uva - r->uva);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -71,4 +71,10 @@ void *vu_mem_uva(const struct vu_mem *m, uint64_t uva, uint64_t *len);
 void *vu_mem_gpa_full(const struct vu_mem *m, uint64_t gpa, uint64_t len);
 void *vu_mem_uva_full(const struct vu_mem *m, uint64_t uva, uint64_t len);
 
+/*
+ * The guest physical address of frontend virtual address uva (dirty
+ * logging is indexed by gpa, rings are given by uva).  0 or -ENOENT.
+ */
+int vu_mem_uva_to_gpa(const struct vu_mem *m, uint64_t uva, uint64_t *gpa);
+
 #endif

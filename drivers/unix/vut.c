@@ -357,6 +357,7 @@ const struct vu_transport_ops vut_ops = {
 	.send = t_send,
 	.map = t_map,
 	.unmap = t_unmap,
+	.map_log = t_map,	/* a log is a file region like memory */
 	.same_backing = t_same_backing,
 	.set_vring_fd = t_set_vring_fd,
 	.signal = t_signal,

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,6 +44,13 @@ enum ring_arg {
  */
 #define VU_MAX_MEM_BYTES (1ull << 40)
 
+/*
+ * Largest dirty log we map: 1 GiB has a bit for each page of 32 TiB of
+ * guest physical space, far above any guest's; more is address space a
+ * frontend would take from everyone else.
+ */
+#define VU_MAX_LOG_BYTES (1ull << 30)
+
 struct vu_rule {
 	const char *name;
 	int (*handler)(struct vu_dev *d, struct vu_msg *m, int *fds,
@@ -52,6 +60,7 @@ struct vu_rule {
 	uint8_t ring;		/* enum ring_arg */
 	bool replies;		/* the handler fills m as a reply */
 	int need_proto;		/* protocol feature bit required, or -1 */
+	bool empty_reply;	/* the reply has no payload (SET_LOG_BASE) */
 };
 
 static void set_error(struct vu_dev *d, const char *fmt, ...)
@@ -124,6 +133,60 @@ void vu_dev_ring_fault(struct vu_dev *d, unsigned int q, const char *why)
 		d->t->signal(d->tctx, VU_FD_ERR, q);
 }
 
+bool vu_dev_logging(const struct vu_dev *d)
+{
+	return vu_has_feature(d, VHOST_F_LOG_ALL);
+}
+
+/*
+ * Point ring q's logging at the device's log while VHOST_F_LOG_ALL is
+ * acked, else turn it off.  Rings are idle between messages (no chain
+ * is kept popped across one), so the switch is clean.  A ring that must
+ * log and cannot (no memory for its records) breaks: running unlogged
+ * would hand the migration stale pages.
+ */
+static void log_attach(struct vu_dev *d, unsigned int q)
+{
+	struct vu_vring *r = &d->vring[q];
+
+	if (!r->vq.size)
+		return;
+	if (!vu_dev_logging(d)) {
+		vq_log_attach(&r->vq, NULL, NULL);
+		return;
+	}
+	if (!d->logq[q])
+		d->logq[q] = malloc(sizeof(*d->logq[q]));
+	if (!d->logq[q]) {
+		vq_break(&r->vq, "no memory to log its writes for migration");
+		return;
+	}
+	vq_log_attach(&r->vq, &d->log, d->logq[q]);
+}
+
+static void logs_refresh(struct vu_dev *d)
+{
+	for (unsigned int q = 0; q < d->nvrings; q++)
+		log_attach(d, q);
+}
+
+/*
+ * 0 when logging is off, or the log has a bit for every page of m (or
+ * there is no log yet: writes are then counted as misses); else
+ * VU_DROP with the reason.  A frontend that logs needs every page we may
+ * write covered, or its migration copies stale pages; QEMU grows the log
+ * before it grows memory.
+ */
+static int log_check(struct vu_dev *d, const struct vu_mem *m, bool logging,
+		     const char *what)
+{
+	if (!logging || !d->log.bits || vq_log_covers(d->log.len, m))
+		return 0;
+	set_error(d, "%s: the dirty log of %llu bytes does not cover guest memory",
+		  what, (unsigned long long)d->log.len);
+	return VU_DROP;
+}
+
 bool vu_vring_live(const struct vu_dev *d, unsigned int q)
 {
 	const struct vu_vring *r = &d->vring[q];
@@ -149,8 +212,10 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 				     r->addr.desc, r->addr.avail, r->addr.used, base,
 				     vu_has_feature(d, VU_F_RING_EVENT_IDX),
 				     vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
-		if (rc == 0)
+		if (rc == 0) {
+			log_attach(d, q);
 			return;
+		}
 	} else {
 		rc = vq_setup(&r->vq, &d->mem, (uint16_t)r->num, r->addr.desc,
 			      r->addr.avail, r->addr.used, base,
@@ -171,6 +236,7 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 					r->vq.used_idx);
 				r->vq.last_avail = r->vq.used_idx;
 			}
+			log_attach(d, q);
 			return;
 		}
 	}
@@ -276,12 +342,21 @@ static int h_set_features(struct vu_dev *d, struct vu_msg *m, int *fds,
 	uint64_t f = m->p.u64;
 
 	(void)fds; (void)nfds;
+	int rc;
+
 	if (f & ~d->offered) {
 		set_error(d, "SET_FEATURES acks unoffered bits %#llx",
 			  (unsigned long long)(f & ~d->offered));
 		return -EINVAL;
 	}
+	rc = log_check(d, &d->mem, (f >> VHOST_F_LOG_ALL) & 1, "SET_FEATURES");
+	if (rc)
+		return rc;
+	if (((f ^ d->features) >> VHOST_F_LOG_ALL) & 1)
+		vlog_rl(&d->rl, VLOG_INFO, "%s: dirty logging %s", d->name,
+			(f >> VHOST_F_LOG_ALL) & 1 ? "on" : "off");
 	d->features = f;
+	logs_refresh(d);
 	return 0;
 }
 
@@ -304,6 +379,7 @@ static int h_reset_owner(struct vu_dev *d, struct vu_msg *m, int *fds,
 	}
 	d->features = 0;
 	d->owner = false;
+	logs_refresh(d);
 	return 0;
 }
 
@@ -388,6 +464,11 @@ static int h_set_mem_table(struct vu_dev *d, struct vu_msg *m, int *fds,
 			unmap_all(d, nt);
 			return rc;
 		}
+	}
+	rc = log_check(d, nt, vu_dev_logging(d), "SET_MEM_TABLE");
+	if (rc) {
+		unmap_all(d, nt);
+		return rc;
 	}
 	/* Swap in the new table, re-derive rings, then drop the old maps. */
 	swap_tables(&d->mem, nt);
@@ -633,8 +714,17 @@ static int h_add_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
 		return rc;
 	}
 	rc = vu_mem_insert(&d->mem, &r);
-	if (rc)
+	if (rc) {
 		d->t->unmap(d->tctx, &r);
+		return rc;
+	}
+	rc = log_check(d, &d->mem, vu_dev_logging(d), "ADD_MEM_REG");
+	if (rc) {
+		struct vu_mem_region gone;
+
+		vu_mem_remove(&d->mem, r.gpa, r.size, r.uva, &gone);
+		d->t->unmap(d->tctx, &gone);
+	}
 	return rc;
 }
 
@@ -663,6 +753,94 @@ static int h_rem_mem_reg(struct vu_dev *d, struct vu_msg *m, int *fds,
 }
 
 /*
+ * SET_LOG_BASE (vhost-user spec, with LOG_SHMFD): the log is the bytes
+ * [offset, offset + size) of the fd.  It must cover all memory mapped so
+ * far (memory added later is checked against it then); it replaces any
+ * old log only once mapped, so rings never see a log half set up.  The
+ * reply has no payload and cannot say no (QEMU 7.2 reads it only to
+ * synchronise), so a refusal drops the connection: going on with no log
+ * would let the frontend migrate its guest with stale pages.
+ */
+static int h_set_log_base(struct vu_dev *d, struct vu_msg *m, int *fds,
+			  unsigned int nfds)
+{
+	uint64_t size = m->p.log.size, off = m->p.log.offset;
+	struct vu_mem_region r, old = d->log_region;
+	bool had = d->log.bits != NULL;
+	int rc;
+
+	if (!d->t->map_log) {
+		set_error(d, "SET_LOG_BASE: this transport cannot carry a log");
+		return VU_DROP;
+	}
+	if (size == 0 || size > VU_MAX_LOG_BYTES) {
+		set_error(d, "SET_LOG_BASE: size %#llx not in 1..%#llx",
+			  (unsigned long long)size,
+			  (unsigned long long)VU_MAX_LOG_BYTES);
+		return VU_DROP;
+	}
+	if (off > (uint64_t)INT64_MAX - size) {
+		set_error(d, "SET_LOG_BASE: offset %#llx + size %#llx overflows",
+			  (unsigned long long)off, (unsigned long long)size);
+		return VU_DROP;
+	}
+	if (!vq_log_covers(size, &d->mem)) {
+		set_error(d, "SET_LOG_BASE: %llu bytes do not cover guest memory",
+			  (unsigned long long)size);
+		return VU_DROP;
+	}
+	memset(&r, 0, sizeof(r));
+	r.size = size;
+	r.mmap_offset = off;
+	r.refs = 1;
+	rc = d->t->map_log(d->tctx, &r, take_fd(fds, nfds, 0));
+	if (rc) {
+		set_error(d, "SET_LOG_BASE: cannot map the log: %s", strerror(-rc));
+		return VU_DROP;
+	}
+	d->log_region = r;
+	d->log.bits = r.hva;
+	d->log.len = size;
+	if (had)
+		d->t->unmap(d->tctx, &old);
+	d->log_bases++;
+	vlog_rl(&d->rl, VLOG_INFO, "%s: dirty log of %llu bytes", d->name,
+		(unsigned long long)size);
+	return 0;
+}
+
+/*
+ * SET_LOG_FD: an eventfd the backend may signal after logging.  QEMU
+ * never sends it and reads the log on its own schedule, so the fd is
+ * taken and closed.
+ */
+static int h_set_log_fd(struct vu_dev *d, struct vu_msg *m, int *fds,
+			unsigned int nfds)
+{
+	(void)d; (void)m; (void)fds; (void)nfds;
+	return 0;
+}
+
+/* SEND_RARP: the MAC of a guest that just migrated here, in bytes 0-5. */
+static int h_send_rarp(struct vu_dev *d, struct vu_msg *m, int *fds,
+		       unsigned int nfds)
+{
+	const uint8_t *mac = m->p.raw;
+	static const uint8_t zero[6];
+
+	(void)fds; (void)nfds;
+	if ((mac[0] & 1) || !memcmp(mac, zero, 6)) {
+		set_error(d, "SEND_RARP: %02x:%02x:%02x:%02x:%02x:%02x is not a unicast MAC",
+			  mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]);
+		return -EINVAL;
+	}
+	d->rarps++;
+	if (d->hooks && d->hooks->send_rarp)
+		d->hooks->send_rarp(d->hooks_arg, mac);
+	return 0;
+}
+
+/*
  * The table.  Sizes are the payload bytes of the request; an index is
  * checked against nvrings before the handler runs.
  */
@@ -677,6 +855,12 @@ static const struct vu_rule vu_rules[VU_REQUEST_MAX] = {
 			     false, -1 },
 	[VU_SET_MEM_TABLE] = { "SET_MEM_TABLE", h_set_mem_table, SIZE_VAR, 1,
 			       VU_MEM_TABLE_MAX, RING_NONE, false, -1 },
+	[VU_SET_LOG_BASE] = { "SET_LOG_BASE", h_set_log_base, 16, 1, 1,
+			      RING_NONE, true, VU_PF_LOG_SHMFD, true },
+	[VU_SET_LOG_FD] = { "SET_LOG_FD", h_set_log_fd, 0, 1, 1, RING_NONE,
+			    false, VU_PF_LOG_SHMFD },
+	[VU_SEND_RARP] = { "SEND_RARP", h_send_rarp, 8, 0, 0, RING_NONE,
+			   false, VU_PF_RARP },
 	[VU_SET_VRING_NUM] = { "SET_VRING_NUM", h_set_vring_num, 8, 0, 0,
 			       RING_STATE, false, -1 },
 	[VU_SET_VRING_ADDR] = { "SET_VRING_ADDR", h_set_vring_addr, 40, 0, 0,
@@ -823,7 +1007,7 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, size_t len, int *fds,
 		vlog_debug("%s: %s", d->name, r->name);
 	}
 	if (r->replies)
-		return send_reply(d, m, 8);
+		return send_reply(d, m, r->empty_reply ? 0 : 8);
 	if (ack) {
 		m->p.u64 = rc ? 1 : 0;
 		return send_reply(d, m, 8);
@@ -842,6 +1026,14 @@ void vu_dev_disconnect(struct vu_dev *d)
 		changed(d, q);
 	}
 	unmap_all(d, &d->mem);
+	if (d->log.bits)
+		d->t->unmap(d->tctx, &d->log_region);
+	memset(&d->log, 0, sizeof(d->log));
+	memset(&d->log_region, 0, sizeof(d->log_region));
+	for (unsigned int q = 0; q < VU_MAX_VRINGS; q++) {
+		free(d->logq[q]);
+		d->logq[q] = NULL;
+	}
 	d->features = 0;
 	d->proto = 0;
 	d->owner = false;
@@ -862,7 +1054,11 @@ void vu_dev_init(struct vu_dev *d, const char *name,
 	d->offered = offered | (1ull << VU_F_PROTOCOL_FEATURES);
 	d->offered_proto = (1ull << VU_PF_REPLY_ACK) |
 			   (1ull << VU_PF_CONFIGURE_MEM_SLOTS) |
-			   (1ull << VU_PF_MTU);
+			   (1ull << VU_PF_MTU) | (1ull << VU_PF_RARP);
+	if (t->map_log) {
+		d->offered |= 1ull << VHOST_F_LOG_ALL;
+		d->offered_proto |= 1ull << VU_PF_LOG_SHMFD;
+	}
 	if (max_qp < 1)
 		max_qp = 1;
 	if (max_qp > VU_MAX_QUEUE_PAIRS)

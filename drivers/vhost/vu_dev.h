@@ -41,6 +41,11 @@ struct vu_dev_hooks {
 	void (*vring_changed)(void *arg, unsigned int q);
 	/* Memory changed: ring pointers have been re-derived. */
 	void (*mem_changed)(void *arg);
+	/*
+	 * SEND_RARP: announce mac from this port, as if the peer had sent a
+	 * RARP for it (after a migration).  mac is unicast.  May be NULL.
+	 */
+	void (*send_rarp)(void *arg, const uint8_t mac[6]);
 };
 
 struct vu_dev {
@@ -62,6 +67,18 @@ struct vu_dev {
 	struct vu_mem mem;
 	struct vu_mem scratch;		/* SET_MEM_TABLE builds the new table here */
 	struct vu_vring vring[VU_MAX_VRINGS];
+
+	/*
+	 * Dirty logging for the peer's live migration: the log from
+	 * SET_LOG_BASE (log.bits NULL when none) and each ring's record of
+	 * chains in flight (allocated when logging first starts on it).
+	 * Rings log while VHOST_F_LOG_ALL is acked.
+	 */
+	struct vq_dirty_log log;
+	struct vu_mem_region log_region;	/* the mapping, for unmap */
+	struct vq_logq *logq[VU_MAX_VRINGS];
+	uint64_t log_bases;		/* SET_LOG_BASEs taken */
+	uint64_t rarps;			/* SEND_RARPs taken */
 
 	uint64_t msgs;			/* messages handled */
 	uint64_t msg_errors;		/* messages refused */
@@ -109,6 +126,9 @@ void vu_dev_ring_fault(struct vu_dev *d, unsigned int q, const char *why);
 
 /* Ring q is set up, started, enabled and not broken. */
 bool vu_vring_live(const struct vu_dev *d, unsigned int q);
+
+/* Writes into the peer's memory are being logged (VHOST_F_LOG_ALL). */
+bool vu_dev_logging(const struct vu_dev *d);
 
 static inline bool vu_has_feature(const struct vu_dev *d, unsigned int bit)
 {

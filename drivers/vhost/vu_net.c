@@ -21,7 +21,8 @@ uint64_t vu_net_features(unsigned int max_qp)
 		     (1ull << VU_F_RING_EVENT_IDX) |
 		     (1ull << VU_F_RING_INDIRECT_DESC) |
 		     (1ull << VU_F_NET_MTU) | (1ull << VU_F_NET_STATUS) |
-		     (1ull << VU_F_ANY_LAYOUT) | (1ull << VU_F_RING_PACKED);
+		     (1ull << VU_F_ANY_LAYOUT) | (1ull << VU_F_RING_PACKED) |
+		     (1ull << VU_F_NET_GUEST_ANNOUNCE);
 
 	if (max_qp > 1)
 		f |= 1ull << VU_F_NET_MQ;
@@ -110,9 +111,35 @@ static void hook_mem_changed(void *arg)
 	refresh(arg);
 }
 
+/*
+ * SEND_RARP: the RARP a migrated guest's QEMU would send for mac (as
+ * QEMU's announce does): broadcast, ethertype 0x8035, a reverse request
+ * with mac as sender and target hardware address, padded to 60 bytes.
+ * The switch takes it from this port on its next poll, so the MAC moves
+ * here at once and every port hears of it.
+ */
+static void hook_send_rarp(void *arg, const uint8_t mac[6])
+{
+	struct vu_net *n = arg;
+	uint8_t *b = n->rarp;
+
+	memset(b, 0, sizeof(n->rarp));
+	memset(b, 0xff, 6);
+	memcpy(b + 6, mac, 6);
+	b[12] = 0x80; b[13] = 0x35;		/* RARP */
+	b[14] = 0; b[15] = 1;			/* Ethernet */
+	b[16] = 0x08; b[17] = 0x00;		/* IPv4 */
+	b[18] = 6; b[19] = 4;
+	b[20] = 0; b[21] = 3;			/* reverse request */
+	memcpy(b + 22, mac, 6);
+	memcpy(b + 32, mac, 6);
+	n->rarp_pending = true;
+}
+
 static const struct vu_dev_hooks net_hooks = {
 	.vring_changed = hook_vring_changed,
 	.mem_changed = hook_mem_changed,
+	.send_rarp = hook_send_rarp,
 };
 
 void vu_net_init(struct vu_net *n, const char *name,
@@ -148,6 +175,17 @@ static unsigned int net_recv(void *ctx, struct sw_frame *f, unsigned int max)
 
 	if (n->broken)
 		return 0;
+	if (n->rarp_pending && max) {
+		memset(&f[0], 0, sizeof(f[0]));	/* no stale metadata */
+		f[0].len = sizeof(n->rarp);
+		f[0].nseg = 1;
+		f[0].seg[0].base = n->rarp;
+		f[0].seg[0].len = sizeof(n->rarp);
+		memcpy(f[0].eth, n->rarp, SW_ETH_HLEN);
+		n->rarp_pending = false;
+		n->rarps_sent++;
+		got = 1;
+	}
 	for (unsigned int i = 0; i < nq && got < max; i++) {
 		unsigned int qp = n->live_tx[(n->next_tx + i) % nq];
 		struct vnet_txq *q = &n->txq[qp];

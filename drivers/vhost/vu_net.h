@@ -29,6 +29,13 @@ struct vu_net {
 	struct vnet_stats st;
 	uint64_t calls;				/* notifications sent */
 	uint64_t reported[3];			/* ingress drops already logged */
+	/*
+	 * A RARP to send into the switch from this port (SEND_RARP after a
+	 * migration), as if the peer had sent it: the next recv returns it.
+	 */
+	uint8_t rarp[60];
+	bool rarp_pending;
+	uint64_t rarps_sent;
 	bool broken;
 	char why[192];
 	bool state_dirty;	/* running/broken changed: the owner should look */

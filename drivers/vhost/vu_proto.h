@@ -58,7 +58,9 @@ enum vu_request {
 #define VU_F_NET_MTU		3
 #define VU_F_NET_MRG_RXBUF	15
 #define VU_F_NET_STATUS		16
+#define VU_F_NET_GUEST_ANNOUNCE	21
 #define VU_F_NET_MQ		22
+#define VHOST_F_LOG_ALL		26	/* vhost: log every write (migration) */
 #define VU_F_ANY_LAYOUT		27
 #define VU_F_RING_INDIRECT_DESC	28
 #define VU_F_RING_EVENT_IDX	29
@@ -123,6 +125,7 @@ struct vu_mem_reg_wire {
 	struct vu_region_wire r;
 } __attribute__((packed));
 
+/* SET_LOG_BASE with LOG_SHMFD: the log is [offset, offset + size) of the fd. */
 struct vu_log_wire {
 	uint64_t size;
 	uint64_t offset;

@@ -37,6 +37,15 @@ struct vu_transport_ops {
 	void (*unmap)(void *t, struct vu_mem_region *r);
 
 	/*
+	 * Map the dirty log (SET_LOG_BASE): bytes [r->mmap_offset,
+	 * r->mmap_offset + r->size) of fd (taken; -1 when the transport
+	 * carries no fds), writable and shared with the frontend, into
+	 * r->hva; unmap() undoes it.  NULL when the transport cannot give us
+	 * the frontend's log: logging is then not offered.  0 or -errno.
+	 */
+	int (*map_log)(void *t, struct vu_mem_region *r, int fd);
+
+	/*
 	 * Whether fd is the file that mapped region r (same file, not merely
 	 * the same numbers).  Does not take fd.  NULL when the transport has
 	 * no fds: the region's numbers, its mmap_offset among them, are then

@@ -90,6 +90,10 @@ int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	vq->desc = d;
 	vq->avail = a;
 	vq->used = u;
+	/* Each lies in one region: the translations cannot fail. */
+	vu_mem_uva_to_gpa(mem, desc_uva, &vq->gpa_desc);
+	vu_mem_uva_to_gpa(mem, avail_uva, &vq->gpa_drv);
+	vu_mem_uva_to_gpa(mem, used_uva, &vq->gpa_dev);
 	vq->mem = mem;
 	vq->event_idx = event_idx;
 	vq->indirect = indirect;
@@ -130,6 +134,9 @@ int vq_setup_packed(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	vq->pk.desc = d;
 	vq->pk.drv_ev = a;
 	vq->pk.dev_ev = u;
+	vu_mem_uva_to_gpa(mem, desc_uva, &vq->gpa_desc);
+	vu_mem_uva_to_gpa(mem, driver_uva, &vq->gpa_drv);
+	vu_mem_uva_to_gpa(mem, device_uva, &vq->gpa_dev);
 	vq->mem = mem;
 	vq->packed = true;
 	vq->event_idx = event_idx;
@@ -296,10 +303,12 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 	}
 	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
 	rc = walk_chain(vq, c, head);
-	if (rc == -EIO)
-		return rc;
-	vq->last_avail++;
-	vq->avail_mine = vq->last_avail;
+	if (rc != -EIO) {
+		vq->last_avail++;
+		vq->avail_mine = vq->last_avail;
+	}
+	if (vq->lq)	/* last, a tail call: free when logging is off */
+		return vql_pop_done(vq, c->head, rc);
 	return rc;
 }
 
@@ -309,6 +318,8 @@ void vq_unpop(struct vq *vq, uint16_t n)
 		vqp_unpop(vq, n);
 		return;
 	}
+	if (vq->lq)
+		vql_unpop(vq, n);
 	vq->last_avail -= n;
 	vq->avail_mine = vq->last_avail;
 }
@@ -327,6 +338,8 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 	e->id = head;
 	e->len = len;
 	vq->used_idx++;
+	if (vq->log)	/* last, a tail call: free when logging is off */
+		vql_push_split(vq, head, len);
 }
 
 bool vq_publish(struct vq *vq)
@@ -341,6 +354,8 @@ bool vq_publish(struct vq *vq)
 	/* Entries before the index (2.7.8): one release store. */
 	__atomic_store_n(&vq->used->idx, now, __ATOMIC_RELEASE);
 	vq->published = now;
+	if (vq->log)
+		vq_log_range(vq->log, vq->gpa_dev + 2, 2);
 	/*
 	 * The driver writes its event/flags, then reads used->idx; we wrote
 	 * used->idx and now read its event/flags.  A full barrier keeps
@@ -375,6 +390,11 @@ void vq_set_kicks(struct vq *vq, bool on)
 			(volatile uint16_t *)&vq->used->ring[vq->size];
 
 		*ev = vq->last_avail;
+	}
+	if (vq->log) {
+		vq_log_range(vq->log, vq->gpa_dev, 2);
+		if (vq->event_idx && on)
+			vq_log_range(vq->log, vq->gpa_dev + 4 + 8 * (uint64_t)vq->size, 2);
 	}
 	/* Our write before the caller's next read of avail->idx. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

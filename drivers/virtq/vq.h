@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "vq_log.h"
 #include "vu_mem.h"
 
 #define VQ_MAX_SIZE 32768	/* virtio's upper bound on queue size */
@@ -110,6 +111,16 @@ struct vq {
 	bool broken;
 	char why[128];		/* reason, when broken */
 
+	/*
+	 * Dirty logging (vq_log_attach()): log is NULL when it is off, and
+	 * then costs one test per writable descriptor and per push.  The
+	 * rings' guest physical addresses: split desc, avail, used; packed
+	 * descriptor ring, driver area, device area.
+	 */
+	struct vq_dirty_log *log;
+	struct vq_logq *lq;
+	uint64_t gpa_desc, gpa_drv, gpa_dev;
+
 	struct vq_packed pk;
 };
 
@@ -144,6 +155,15 @@ int vq_setup_packed(struct vq *vq, const struct vu_mem *mem, uint16_t size,
  * counter in bit 15 (packed).
  */
 uint16_t vq_base(const struct vq *vq);
+
+/*
+ * Log every byte we write into the peer's memory from now on into log
+ * (its used entries, used index, event fields, RX buffers up to the
+ * length pushed), keeping popped chains' writable ranges in lq until they
+ * are pushed.  log NULL turns logging off.  Call between bursts, with no
+ * chain popped and not pushed; vq_setup() turns logging off.
+ */
+void vq_log_attach(struct vq *vq, struct vq_dirty_log *log, struct vq_logq *lq);
 
 /* Forget the layout; the queue is not set up any more. */
 void vq_reset(struct vq *vq);

@@ -168,16 +168,21 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 		return 0;
 	}
 	rc = walk_chain(vq, c, flags, &id, &ndesc);
+	if (rc != -EIO && id >= vq->size) {
+		vq_break(vq, "buffer id %u out of ring of %u", id, vq->size);
+		rc = -EIO;
+	} else if (rc != -EIO && id_busy(pk, id)) {
+		vq_break(vq, "buffer id %u reused while in flight", id);
+		rc = -EIO;
+	}
+	if (vq->lq) {
+		if (rc == -EIO)
+			vql_abort(vq);
+		else
+			vql_popped(vq, slot);
+	}
 	if (rc == -EIO)
 		return rc;
-	if (id >= vq->size) {
-		vq_break(vq, "buffer id %u out of ring of %u", id, vq->size);
-		return -EIO;
-	}
-	if (id_busy(pk, id)) {
-		vq_break(vq, "buffer id %u reused while in flight", id);
-		return -EIO;
-	}
 	t->id = id;
 	t->ndesc = ndesc;
 	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
@@ -205,6 +210,8 @@ void vqp_unpop(struct vq *vq, uint16_t n)
 {
 	struct vq_packed *pk = &vq->pk;
 
+	if (vq->lq)
+		vql_unpop(vq, n);
 	while (n--) {
 		struct vq_pk_token *t;
 
@@ -259,6 +266,10 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 	} else {
 		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
 	}
+	if (vq->log) {
+		vq_log_range(vq->log, vq->gpa_desc + 16 * (uint64_t)vq->used_idx, 16);
+		vql_pushed(vq, head, len);
+	}
 	vq->used_idx = (uint16_t)(vq->used_idx + t->ndesc);
 	if (vq->used_idx >= vq->size) {
 		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
@@ -295,6 +306,8 @@ bool vqp_publish(struct vq *vq)
 	__atomic_store_n(&pk->desc[pk->head_pos].flags, pk->head_flags,
 			 __ATOMIC_RELEASE);
 	pk->head_held = false;
+	if (vq->log)
+		vq_log_range(vq->log, vq->gpa_desc + 16 * (uint64_t)pk->head_pos, 16);
 	now = (uint16_t)(vq->used_idx | pk->used_wrap << 15);
 	vq->published = now;
 	/* Our flags before our read of the driver's wishes (as split). */
@@ -327,6 +340,8 @@ void vqp_set_kicks(struct vq *vq, bool on)
 		flags = VRING_PACKED_EVENT_FLAG_DESC;
 	}
 	__atomic_store_n(&pk->dev_ev->flags, flags, __ATOMIC_RELEASE);
+	if (vq->log)
+		vq_log_range(vq->log, vq->gpa_dev, 4);
 	/* Our write before the caller's next read of the ring. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

@@ -17,6 +17,22 @@
 #include "vq.h"
 #include "vu_mem.h"
 
+/*
+ * Dirty-log bookkeeping (vq_log.c), called only while vq->lq is set:
+ * note a writable range of the chain being walked; the pop of that chain
+ * succeeded (head is what vq_push() will get) or failed; the last n pops
+ * were given back; head was pushed with len bytes written (logs them).
+ */
+void vql_note(struct vq *vq, uint64_t gpa, uint64_t len);
+void vql_popped(struct vq *vq, uint16_t head);
+void vql_abort(struct vq *vq);
+void vql_unpop(struct vq *vq, uint16_t n);
+void vql_pushed(struct vq *vq, uint16_t head, uint32_t len);
+/* vql_popped() or vql_abort() by rc (vq_pop()'s result); returns rc. */
+int vql_pop_done(struct vq *vq, uint16_t head, int rc);
+/* Split: the used entry just written (before used_idx) and the chain. */
+void vql_push_split(struct vq *vq, uint16_t head, uint32_t len);
+
 /* Where a walk is: the ring's table or one indirect table. */
 struct vq_walk {
 	const volatile uint8_t *table;
@@ -61,9 +77,11 @@ static inline int vq_add_buffer(struct vq *vq, struct vq_walk *w,
 {
 	uint64_t left = len;
 
-	if (writable)
+	if (writable) {
 		w->in_seen = true;
-	else if (w->in_seen) {
+		if (vq->lq && left)
+			vql_note(vq, addr, left);
+	} else if (w->in_seen) {
 		vq_break(vq, "readable descriptor after a writable one");
 		return -EIO;
 	}

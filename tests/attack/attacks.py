@@ -584,6 +584,64 @@ def region_fd_is_pipe(t):
             os.close(w)
 
 
+def _log_fd(size):
+    fd = os.memfd_create("hostile-log", os.MFD_CLOEXEC)
+    os.ftruncate(fd, size)
+    return fd
+
+
+@attack("memory", "hostile dirty logs: 2^40 bytes, offset past the file, a pipe, too small, "
+        "SET_LOG_BASE before SET_MEM_TABLE")
+def hostile_log_base(t):
+    """SET_LOG_BASE cannot be refused in its reply (QEMU reads it only to
+    synchronise): each bad log drops the frontend with its reason."""
+    proto = (1 << H.PF_REPLY_ACK) | (1 << H.PF_CONFIGURE_MEM_SLOTS) | (1 << H.PF_LOG_SHMFD)
+    pipe = os.pipe()
+    cases = [
+        ("a log of 2^40 bytes", struct.pack("<QQ", 1 << 40, 0), lambda: _log_fd(1 << 16),
+         r"SET_LOG_BASE: size 0x10000000000"),
+        ("an offset past the end of its file", struct.pack("<QQ", 1 << 16, 1 << 20),
+         lambda: _log_fd(1 << 16), r"SET_LOG_BASE: cannot map the log"),
+        ("a pipe as the log", struct.pack("<QQ", 1 << 16, 0), lambda: os.dup(pipe[0]),
+         r"SET_LOG_BASE: cannot map the log"),
+        ("a log too small for the memory", struct.pack("<QQ", 4096, 0), lambda: _log_fd(4096),
+         r"SET_LOG_BASE: 4096 bytes do not cover guest memory"),
+    ]
+    out = []
+    try:
+        for what, payload, mkfd, pattern in cases:
+            with Session(t, start=False) as fe:
+                fe.negotiate(proto)
+                if not fe.proto & (1 << H.PF_LOG_SHMFD):
+                    return "not applicable: LOG_SHMFD is not offered through this transport"
+                if fe.set_mem_table():
+                    raise AttackFailed("a good table was refused")
+                fd = mkfd()
+                try:
+                    fe.send(H.SET_LOG_BASE, payload, [fd])
+                finally:
+                    os.close(fd)
+                out.append(what + ": " + dropped_reason(t, fe, pattern))
+    finally:
+        os.close(pipe[0])
+        os.close(pipe[1])
+    with Session(t, start=False) as fe:
+        fe.negotiate(proto)
+        fd = _log_fd(4096)
+        try:
+            fe.send(H.SET_LOG_BASE, struct.pack("<QQ", 4096, 0), [fd])
+        finally:
+            os.close(fd)
+        if fe.recv_reply(H.SET_LOG_BASE) != b"":
+            raise AttackFailed("SET_LOG_BASE before SET_MEM_TABLE: a reply with a payload")
+        fe.must(H.SET_FEATURES, struct.pack("<Q", fe.features | (1 << H.F_LOG_ALL)))
+        fe.send(H.SET_MEM_TABLE, fe.mem_table_wire(), [r.fd for r in fe.regions],
+                need_reply=True)
+        out.append("SET_LOG_BASE before SET_MEM_TABLE, then memory it cannot cover: " +
+                   dropped_reason(t, fe, r"SET_MEM_TABLE: the dirty log of 4096 bytes"))
+    return "; ".join(out)
+
+
 @attack("memory", "a kick fd that cannot be polled (a regular file)")
 def kick_fd_unpollable(t):
     with Session(t, start=False) as fe:

@@ -5,7 +5,9 @@
  * records: [nfds:1][len:2][bytes:len]; each record is one message and
  * nfds memfds of 64 KiB come with it.  Regions are mapped for real (the
  * test transport mmaps the memfds), so rings the fuzzer lays out are
- * walked by the real datapath after every message.
+ * walked by the real datapath after every message.  SET_LOG_BASE maps
+ * a memfd as the dirty log, so with VHOST_F_LOG_ALL acked every write of
+ * the datapath is logged for real.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -83,6 +85,7 @@ static const struct vu_transport_ops fuzz_ops = {
 	.send = t_send,
 	.map = t_map,
 	.unmap = t_unmap,
+	.map_log = t_map,	/* SET_LOG_BASE: the log is a memfd like memory */
 	.set_vring_fd = t_set_vring_fd,
 	.signal = t_signal,
 	.kick_fd = t_kick_fd,

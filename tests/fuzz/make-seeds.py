@@ -70,6 +70,16 @@ addreg = msg(37, struct.pack("<Q", 0) + struct.pack("<QQQQ", GPA, SIZE, UVA, 0),
 remreg = msg(38, struct.pack("<Q", 0) + struct.pack("<QQQQ", GPA, SIZE, UVA, 0))
 out("fuzz_vu_msg", "qemu-like", hello + memtab + vring(0) + vring(1) + msg(11, struct.pack("<II", 1, 0)))
 out("fuzz_vu_msg", "mem-slots", hello + addreg + vring(0) + vring(1) + remreg + addreg)
+# Migration: LOG_SHMFD, a log memfd (covers the 64 KiB), LOG_ALL on with
+# rings running, a second log, SEND_RARP, GET_VRING_BASE.
+proto_log = proto | (1 << 1) | (1 << 2)
+hello_log = (msg(1) + msg(15) + msg(16, struct.pack("<Q", proto_log)) + msg(17) + msg(36) +
+             msg(3) + msg(2, struct.pack("<Q", feat)))
+logbase = msg(6, struct.pack("<QQ", 64, 0), nfds=1)
+out("fuzz_vu_msg", "migrate", hello_log + logbase + memtab + vring(0) + vring(1) +
+    msg(2, struct.pack("<Q", feat | (1 << 26))) + logbase +
+    msg(19, bytes.fromhex("525400123456") + bytes(2)) +
+    msg(11, struct.pack("<II", 0, 0)) + msg(11, struct.pack("<II", 1, 0)))
 out("fuzz_vu_msg", "need-reply", msg(15) + msg(16, struct.pack("<Q", proto)) +
     msg(2, struct.pack("<Q", feat), flags=1 | 8) + msg(99, flags=1 | 8))
 

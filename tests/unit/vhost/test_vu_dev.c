@@ -58,7 +58,18 @@ static void on_vring_changed(void *arg, unsigned int q)
 	((struct fixture *)arg)->changes++;
 }
 
-static const struct vu_dev_hooks hooks = { .vring_changed = on_vring_changed };
+static uint8_t rarp_mac[6];
+static unsigned int rarp_calls;
+
+static void on_rarp(void *arg, const uint8_t mac[6])
+{
+	(void)arg;
+	memcpy(rarp_mac, mac, 6);
+	rarp_calls++;
+}
+
+static const struct vu_dev_hooks hooks = { .vring_changed = on_vring_changed,
+					   .send_rarp = on_rarp };
 
 static int setup(void **state)
 {
@@ -162,6 +173,8 @@ static void negotiate(uint64_t proto)
 	assert_int_equal(tt_send(&F.d, VU_GET_FEATURES, V, NULL, 0, NULL, 0), 0);
 	f = reply_u64(VU_GET_FEATURES);
 	assert_true(f & (1ull << VU_F_PROTOCOL_FEATURES));
+	/* Dirty logging starts only when a migration does (LOG_ALL later). */
+	f &= ~(1ull << VHOST_F_LOG_ALL);
 	assert_int_equal(f & offered_features, offered_features);
 	assert_int_equal(tt_send(&F.d, VU_GET_PROTOCOL_FEATURES, V, NULL, 0, NULL, 0), 0);
 	assert_int_equal(reply_u64(VU_GET_PROTOCOL_FEATURES) & PROTO_ALL, PROTO_ALL);
@@ -1409,6 +1422,210 @@ static void test_random_garbage(void **state)
 	assert_true(drops < (unsigned int)n * 99 / 100);
 }
 
+
+/* ---- dirty logging (migration) ---- */
+
+#define PROTO_LOG (PROTO_ALL | (1ull << VU_PF_LOG_SHMFD) | (1ull << VU_PF_RARP))
+/* Bytes of log for region 0 of 1 MiB at GPA_BASE: (2 MiB - 1) / 4 KiB / 8 + 1. */
+#define LOG_NEED 64
+
+/* SET_LOG_BASE of [off, off + size) of a memfd of fdsize bytes. */
+static int log_base(uint64_t size, uint64_t off, size_t fdsize, uint8_t **view)
+{
+	struct vu_log_wire w = { .size = size, .offset = off };
+	int fd = tt_memfd(fdsize);
+
+	if (view) {
+		*view = mmap(NULL, fdsize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		assert_true(*view != MAP_FAILED);
+	}
+	return tt_send(&F.d, VU_SET_LOG_BASE, V, &w, sizeof(w), &fd, 1);
+}
+
+/* The reply QEMU 7.2 waits for: request SET_LOG_BASE, no payload. */
+static void log_reply(void)
+{
+	struct vu_msg m;
+
+	assert_true(tt_take(&F.t, &m));
+	assert_int_equal(m.hdr.request, VU_SET_LOG_BASE);
+	assert_int_equal(m.hdr.flags, VU_VERSION | VU_FLAG_REPLY);
+	assert_int_equal(m.hdr.size, 0);
+	no_reply();
+}
+
+static bool log_bit(const uint8_t *log, uint64_t gpa)
+{
+	return (log[gpa / 4096 / 8] >> (gpa / 4096 % 8)) & 1;
+}
+
+static uint64_t acked(void)
+{
+	return F.d.features;
+}
+
+static void test_log_offered(void **state)
+{
+	(void)state;
+	assert_int_equal(tt_send(&F.d, VU_GET_FEATURES, V, NULL, 0, NULL, 0), 0);
+	assert_true(reply_u64(VU_GET_FEATURES) & (1ull << VHOST_F_LOG_ALL));
+	assert_int_equal(tt_send(&F.d, VU_GET_PROTOCOL_FEATURES, V, NULL, 0, NULL, 0), 0);
+	assert_int_equal(reply_u64(VU_GET_PROTOCOL_FEATURES) & PROTO_LOG, PROTO_LOG);
+}
+
+/*
+ * As QEMU migrates: log base, LOG_ALL on with rings running, writes land
+ * in the log; a second, bigger log replaces the first while rings run;
+ * LOG_ALL off stops logging.
+ */
+static void test_log_base_live(void **state)
+{
+	uint8_t *l1, *l2;
+	uint64_t used_gpa = GPA_BASE + 0x2000;	/* ring 0's used ring */
+	struct vq *vq = &F.d.vring[0].vq;
+
+	(void)state;
+	negotiate(PROTO_LOG);
+	assert_int_equal(mem_table(V, 1, 1 << 20), 0);
+	ring_up(0, 0);
+	ring_up(1, 0);
+	assert_int_equal(log_base(LOG_NEED, 4096, 8192, &l1), 0);
+	log_reply();
+	assert_int_equal(F.t.maps, 2);
+	assert_null(vq->log);			/* LOG_ALL not yet */
+	ok_ack_u64(VU_SET_FEATURES, acked() | (1ull << VHOST_F_LOG_ALL));
+	assert_true(vu_dev_logging(&F.d));
+	assert_ptr_equal(vq->log, &F.d.log);
+	vq_set_kicks(vq, false);		/* writes used->flags */
+	assert_true(log_bit(l1 + 4096, used_gpa));
+	assert_false(log_bit(l1 + 4096, GPA_BASE));
+
+	/* A new log while running: mapped first, then the old one goes. */
+	assert_int_equal(log_base(2 * LOG_NEED, 0, 4096, &l2), 0);
+	log_reply();
+	assert_int_equal(F.t.maps, 2);
+	assert_int_equal(F.d.log.len, 2 * LOG_NEED);
+	vq_set_kicks(vq, true);
+	assert_true(log_bit(l2, used_gpa));
+	/* A ring re-laid out (VHOST_VRING_F_LOG set) keeps logging. */
+	{
+		struct vu_vring_addr a;
+
+		ring_addr(&a, 0);
+		a.flags = 1;
+		ok_ack(VU_SET_VRING_ADDR, &a, sizeof(a), NULL, 0);
+		assert_ptr_equal(vq->log, &F.d.log);
+	}
+	ok_ack_u64(VU_SET_FEATURES, acked() & ~(1ull << VHOST_F_LOG_ALL));
+	assert_null(vq->log);
+	memset(l2, 0, 4096);
+	vq_set_kicks(vq, false);
+	assert_false(log_bit(l2, used_gpa));
+	/* A memory table the log does not cover is fine while not logging. */
+	assert_int_equal(mem_table(V, 2, 1 << 20), 0);
+	munmap(l1, 8192);
+	munmap(l2, 4096);
+}
+
+/* Hostile or broken log messages: the connection drops, nothing mapped. */
+static void test_log_base_bad(void **state)
+{
+	uint64_t big = 1ull << 40;
+	int efd;
+	struct vu_log_wire w = { .size = LOG_NEED, .offset = 0 };
+
+	(void)state;
+	negotiate(PROTO_LOG);
+	assert_int_equal(mem_table(V, 1, 1 << 20), 0);
+	/* Too small for memory. */
+	assert_true(log_base(LOG_NEED - 1, 0, 4096, NULL) < 0);
+	assert_non_null(strstr(F.d.last_error, "cover"));
+	/* Huge. */
+	assert_true(log_base(big, 0, 4096, NULL) < 0);
+	/* Size 0. */
+	assert_true(log_base(0, 0, 4096, NULL) < 0);
+	/* Offset past the end of the file. */
+	assert_true(log_base(LOG_NEED, 8192, 4096, NULL) < 0);
+	assert_non_null(strstr(F.d.last_error, "map"));
+	/* Offset + size overflows. */
+	assert_true(log_base(LOG_NEED, UINT64_MAX - 10, 4096, NULL) < 0);
+	/* Not mappable: an eventfd. */
+	efd = tt_eventfd();
+	assert_true(tt_send(&F.d, VU_SET_LOG_BASE, V, &w, sizeof(w), &efd, 1) < 0);
+	/* No fd at all; two fds. */
+	dropped(VU_SET_LOG_BASE, V, &w, sizeof(w), NULL, 0);
+	assert_null(F.d.log.bits);
+	assert_int_equal(F.t.maps, 1);
+	/* Wrong size. */
+	efd = tt_memfd(4096);
+	dropped(VU_SET_LOG_BASE, V, &w, 8, &efd, 1);
+	assert_null(F.d.log.bits);
+}
+
+/* Without LOG_SHMFD acked the log messages are not part of the protocol. */
+static void test_log_needs_shmfd(void **state)
+{
+	(void)state;
+	negotiate(PROTO_ALL);
+	assert_true(log_base(LOG_NEED, 0, 4096, NULL) < 0);
+	assert_null(F.d.log.bits);
+}
+
+/*
+ * SET_LOG_BASE before SET_MEM_TABLE (nothing to cover yet); memory the
+ * log cannot cover while logging is refused by dropping: the frontend
+ * grows the log first.  A good log then lets the same table in.
+ */
+static void test_log_before_mem_table(void **state)
+{
+	(void)state;
+	negotiate(PROTO_LOG);
+	assert_int_equal(log_base(16, 0, 4096, NULL), 0);
+	log_reply();
+	ok_ack_u64(VU_SET_FEATURES, acked() | (1ull << VHOST_F_LOG_ALL));
+	assert_true(mem_table(V, 1, 1 << 20) < 0);
+	assert_int_equal(F.d.mem.nregions, 0);
+	assert_int_equal(F.t.maps, 1);
+	assert_true(add_mem_reg(V, region(0, 1 << 20), 1 << 20) < 0);
+	assert_int_equal(F.d.mem.nregions, 0);
+	assert_int_equal(log_base(LOG_NEED, 0, 4096, NULL), 0);
+	log_reply();
+	assert_int_equal(mem_table(V, 1, 1 << 20), 0);
+	assert_int_equal(F.d.mem.nregions, 1);
+	/* A second region past what the log covers: dropped as well. */
+	assert_true(mem_table(V, 2, 1 << 20) < 0);
+	assert_int_equal(F.d.mem.nregions, 1);
+}
+
+/* SET_LOG_FD takes and closes its fd (teardown checks for leaks). */
+static void test_log_fd(void **state)
+{
+	int fd;
+
+	(void)state;
+	negotiate(PROTO_LOG);
+	fd = tt_eventfd();
+	assert_int_equal(tt_send(&F.d, VU_SET_LOG_FD, V, NULL, 0, &fd, 1), 0);
+	dropped(VU_SET_LOG_FD, V, NULL, 0, NULL, 0);
+}
+
+static void test_send_rarp(void **state)
+{
+	static const uint8_t mac[8] = { 0x52, 0x54, 0, 0x12, 0x34, 0x56 };
+	static const uint8_t mcast[8] = { 0x01, 0, 0x5e, 0, 0, 1 };
+
+	(void)state;
+	rarp_calls = 0;
+	negotiate(PROTO_ALL);
+	dropped(VU_SEND_RARP, V, mac, 8, NULL, 0);	/* RARP not acked */
+	negotiate(PROTO_LOG);
+	ok_ack(VU_SEND_RARP, mac, 8, NULL, 0);
+	assert_int_equal(rarp_calls, 1);
+	assert_memory_equal(rarp_mac, mac, 6);
+	refused_ack(VU_SEND_RARP, mcast, 8, NULL, 0);
+	assert_int_equal(rarp_calls, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1437,6 +1654,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refusals_do_not_flood_the_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ring_breaks_do_not_flood_the_log, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_random_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_offered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_base_live, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_base_bad, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_needs_shmfd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_before_mem_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_log_fd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_send_rarp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("vhost", tests, NULL, NULL);

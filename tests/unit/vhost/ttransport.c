@@ -149,6 +149,7 @@ const struct vu_transport_ops tt_ops = {
 	.send = tt_tsend,
 	.map = tt_map,
 	.unmap = tt_unmap,
+	.map_log = tt_map,
 	.same_backing = tt_same_backing,
 	.set_vring_fd = tt_set_vring_fd,
 	.signal = tt_signal,
