@@ -156,6 +156,7 @@ static void features_str(char *buf, size_t n, const struct vu_dev *dev)
 		{ VU_F_NET_MQ, "mq" }, { VU_F_NET_MTU, "mtu" },
 		{ VU_F_NET_STATUS, "status" }, { VU_F_RING_PACKED, "ring_packed" },
 		{ VU_F_NET_GUEST_ANNOUNCE, "guest_announce" },
+		{ VU_F_IN_ORDER, "in_order" },
 		{ VHOST_F_LOG_ALL, "log_all" },	/* dirty logging: a migration runs */
 	};
 	size_t len = 0;
@@ -190,6 +191,27 @@ static void snap_net(const struct vu_net *net, struct port_snap *s)
 	s->message_errors = dev->msg_errors;
 }
 
+#ifdef VQ_LINE_COUNT
+/* The peer's cache lines its rings touched, by kind (vq_lines.c). */
+static void snap_lines(const struct vu_net *net, struct port_snap *s)
+{
+	static const char *const key[VQ_LINE_KINDS] = {
+		[VQ_LINE_DESC] = "lines_desc", [VQ_LINE_AVAIL] = "lines_avail",
+		[VQ_LINE_IDX] = "lines_idx", [VQ_LINE_USED] = "lines_used",
+		[VQ_LINE_EVENT] = "lines_event", [VQ_LINE_BUF] = "lines_buf",
+	};
+
+	for (unsigned int k = 0; k < VQ_LINE_KINDS && s->nextra < SNAP_EXTRA_MAX; k++) {
+		uint64_t v = 0;
+
+		for (unsigned int q = 0; q < 2 * (unsigned int)net->dev.max_qp; q++)
+			v += net->dev.vring[q].vq.lc.lines[k];
+		s->extra[s->nextra].key = key[k];
+		s->extra[s->nextra++].v = v;
+	}
+}
+#endif
+
 void port_snapshot(const struct port *p, struct port_snap *s)
 {
 	const char *st;
@@ -204,6 +226,10 @@ void port_snapshot(const struct port *p, struct port_snap *s)
 	if (p->net)
 		snap_net(p->net, s);
 	p->cls->describe(p, s);
+#ifdef VQ_LINE_COUNT
+	if (p->net)
+		snap_lines(p->net, s);
+#endif
 	if (!s->last_error[0])
 		snprintf(s->last_error, sizeof(s->last_error), "%s",
 			 s->protocol_error);

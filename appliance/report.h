@@ -16,7 +16,7 @@
 #include "ctl.h"
 #include "sw.h"
 
-#define SNAP_EXTRA_MAX 6
+#define SNAP_EXTRA_MAX 16
 #define SNAP_FLAGS_MAX 4
 
 /* Frames the peer sent that never reached the switch (virtio framing). */

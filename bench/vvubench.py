@@ -286,13 +286,16 @@ class OurSwitch(Dut):
             if os.path.exists(s):
                 os.unlink(s)
         self.ctlbin = args.switchctl
-        argv = wrap + [args.switchd,
+        argv = wrap + [self.binary(args),
                        "--port", f"name=p0,socket={self.socks[0]}",
                        "--port", f"name=p1,socket={self.socks[1]}",
                        "--control", self.ctl, "--idle-poll-us", "-1"]
         self.proc = Proc(f"{tag}-vvu-switchd", ["taskset", "-c", str(DUT_CPU)] + argv,
                          tmp)
         wait_paths(self.socks + [self.ctl], args.start_timeout, self.proc)
+
+    def binary(self, args):
+        return args.switchd
 
     def ctl_json(self, what):
         r = subprocess.run([self.ctlbin, "-s", self.ctl, "--json", what],
@@ -320,6 +323,30 @@ class OurSwitch(Dut):
 
     def stop(self):
         self.proc.stop()
+
+
+class OurSwitchLines(OurSwitch):
+    """Our switch built with -Dline_count=true: its rings count the peer's
+    cache lines they touch (drivers/virtq/vq_lines.c), by kind."""
+    name = "vvu-switchd (line counting)"
+
+    def binary(self, args):
+        return args.switchd_lines
+
+    def lines(self):
+        js = self.ctl_json("ports")
+        out = {}
+        for p in js["ports"]:
+            for k, v in p.items():
+                if k.startswith("lines_"):
+                    out[k[6:]] = out.get(k[6:], 0) + v
+        if not out:
+            raise BenchError(f"{args_hint()}: no lines_* in ports --json")
+        return out
+
+
+def args_hint():
+    return "the line-counting build (meson setup build-lines -Dline_count=true)"
 
 
 class TestpmdDut(Dut):
@@ -368,7 +395,8 @@ class Generator:
     def __init__(self, args, tmp, socks, size, tag, qs, bursts, ring):
         self.prefix = f"vvubench-gen-{os.getpid()}"
         # The generator picks the ring layout; both DUTs offer both.
-        layout = ",packed_vq=1" if ring == "packed" else ""
+        layout = (",packed_vq=1" if ring == "packed" else "") + \
+            (f",{args.gen_opts}" if args.gen_opts else "")
         # mbufs: both RX rings full, every frame in flight, and the caches.
         mbufs = 2 * qs + 2 * bursts * args.burst + 8192
         argv = UNBUF + ["taskset", "-c", str(GEN_CPU), args.testpmd] + \
@@ -401,7 +429,26 @@ class Generator:
         shutil.rmtree(f"/var/run/dpdk/{self.prefix}", ignore_errors=True)
 
 
-DUTS = {"ours": OurSwitch, "testpmd": TestpmdDut}
+DUTS = {"ours": OurSwitch, "testpmd": TestpmdDut, "ours-lines": OurSwitchLines}
+
+
+def shared_lines(args, tmp, ring, size):
+    """Cache lines of the peers' memory our switch touched per forwarded
+    frame, by kind, over one window (the line-counting build)."""
+    s = Session(args, tmp, "ours-lines", ring, size, args.queue_size, args.tx_first,
+                tag=f"lines-{ring}-{size}")
+    try:
+        time.sleep(args.warmup)
+        l0, (_, f0, _, _) = s.dut.lines(), s.dut.stats()
+        time.sleep(args.window)
+        l1, (_, f1, _, _) = s.dut.lines(), s.dut.stats()
+        if f1 == f0:
+            raise BenchError("line-counting switch forwarded nothing")
+        per = {k: (l1[k] - l0.get(k, 0)) / (f1 - f0) for k in l1}
+        per["total"] = sum(per.values())
+        return per
+    finally:
+        s.close()
 
 
 # ---- placement ----
@@ -693,7 +740,7 @@ def median_of(runs, key):
     return statistics.median(r[key] for r in runs) if runs else None
 
 
-def report(args, tput, cg):
+def report(args, tput, cg, lines):
     uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
     print()
     print(f"vvubench: {args.reps} run(s) per point, median shown; {args.window:g}s window "
@@ -732,6 +779,14 @@ def report(args, tput, cg):
               f"{ratio(op, tp)} | {num(oc and oc / 1e6, '.3f')} {num(tc and tc / 1e6, '.3f')} "
               f"{ratio(oc, tc)} | {num(oi, '.0f')} {num(ti, '.0f')} {ratio(oi, ti)}")
     report_placement(args, tput)
+    if lines:
+        kinds = ["desc", "avail", "idx", "used", "event", "buf", "total"]
+        print()
+        print("shared cache lines per forwarded frame, ours (line-counting build, one window;"
+              " a line counts once per batch between two used-index publications):")
+        print(f"  {'ring':>6} {'frame':>5} | " + " ".join(f"{k:>6}" for k in kinds))
+        for (ring, size), per in sorted(lines.items()):
+            print(f"  {ring:>6} {size:>5} | " + " ".join(f"{per.get(k, 0):6.2f}" for k in kinds))
     print()
     print("per run: Mpps wall / Mpps per DUT CPU-s / DUT CPU share / generator CPU share /"
           " generator-received Mpps / DUT drops / syscalls per 1000 frames in DUT, generator /"
@@ -805,6 +860,11 @@ def main():
     ap.add_argument("--settle", type=float, default=0.3,
                     help="seconds between the placement probe and the window")
     ap.add_argument("--no-probe", action="store_true", help="no placement probe")
+    ap.add_argument("--lines-build", default=None,
+                    help="meson build dir configured with -Dline_count=true (default build-lines/)")
+    ap.add_argument("--no-lines", action="store_true", help="no shared-line counts")
+    ap.add_argument("--gen-opts", default="",
+                    help="extra net_virtio_user devargs for the generator, e.g. in_order=0")
     ap.add_argument("--duts", default="ours,testpmd")
     ap.add_argument("--no-callgrind", action="store_true")
     ap.add_argument("--cg-window", type=float)
@@ -843,6 +903,13 @@ def main():
     args.switchd = os.path.join(build, "appliance", "vvu-switchd")
     args.switchctl = os.path.join(build, "appliance", "vvu-switchctl")
     args.xcore = os.path.join(build, "bench", "xcore")
+    args.switchd_lines = os.path.join(args.lines_build or os.path.join(root, "build-lines"),
+                                      "appliance", "vvu-switchd")
+    if args.no_lines or not os.access(args.switchd_lines, os.X_OK):
+        if not args.no_lines:
+            log(f"{args.switchd_lines} not built: no shared-line counts "
+                f"(meson setup build-lines -Dline_count=true && ninja -C build-lines)")
+        args.switchd_lines = None
     if args.no_probe:
         args.xcore = None
     elif not os.access(args.xcore, os.X_OK):
@@ -865,7 +932,7 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="vvubench-")
     log(f"work dir {tmp}")
-    tput, cg = {}, {}
+    tput, cg, lines = {}, {}, {}
     try:
         for rep in range(args.reps):
             for ring, size in points(args):
@@ -884,7 +951,12 @@ def main():
                     log(f"{kind:8} {ring:6} {size:5}B callgrind: {c['ipf']:.0f} Ir/frame "
                         f"({c['frames']:.0f} frames)")
                     cg[(kind, ring, size)] = c
-        report(args, tput, cg)
+        if args.switchd_lines:
+            for ring, size in points(args):
+                lines[(ring, size)] = shared_lines(args, tmp, ring, size)
+                log(f"lines  {ring:6} {size:5}B: {lines[(ring, size)]['total']:.2f} "
+                    f"shared lines per frame")
+        report(args, tput, cg, lines)
         return 0
     except BenchError as e:
         print(f"FAIL: {e}", file=sys.stderr)

@@ -22,6 +22,9 @@ uint64_t vu_net_features(unsigned int max_qp)
 		     (1ull << VU_F_RING_INDIRECT_DESC) |
 		     (1ull << VU_F_NET_MTU) | (1ull << VU_F_NET_STATUS) |
 		     (1ull << VU_F_ANY_LAYOUT) | (1ull << VU_F_RING_PACKED) |
+		     /* Buffers are used in the order they were made available:
+		      * vnet pushes every chain, frame or reject, in pop order. */
+		     (1ull << VU_F_IN_ORDER) |
 		     (1ull << VU_F_NET_GUEST_ANNOUNCE);
 
 	if (max_qp > 1)

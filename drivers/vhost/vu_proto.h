@@ -67,6 +67,7 @@ enum vu_request {
 #define VU_F_PROTOCOL_FEATURES	30
 #define VU_F_VERSION_1		32
 #define VU_F_RING_PACKED	34
+#define VU_F_IN_ORDER		35
 
 /* Protocol feature bits. */
 #define VU_PF_MQ		0

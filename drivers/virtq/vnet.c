@@ -65,10 +65,14 @@ static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
 	return true;
 }
 
-/* A chain that is not a frame goes back at once (published with the burst). */
+/*
+ * A chain that is not a frame goes back with the burst's frames, in its
+ * place among them: used in the order made available (VIRTIO_F_IN_ORDER,
+ * 2.7.9 and 2.8.21.4).  The caller checked there is room in pending.
+ */
 static void tx_reject(struct vnet_txq *q, uint16_t head)
 {
-	vq_push(q->vq, head, 0);
+	q->pending[q->npending++] = head;
 }
 
 unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,

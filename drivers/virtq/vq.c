@@ -174,6 +174,10 @@ static bool avail_refresh(struct vq *vq)
 {
 	uint16_t idx = __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
 
+	/* Re-reading an index the driver has not moved costs no transfer. */
+	if (idx != vq->avail_shadow)
+		VQ_TOUCH(vq, &vq->avail->idx, 2, VQ_LINE_IDX);
+
 	if ((uint16_t)(idx - vq->last_avail) > vq->size) {
 		vq_break(vq, "avail idx %u is more than %u ahead of %u",
 			 idx, vq->size, vq->last_avail);
@@ -260,6 +264,7 @@ static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head)
 			return -EIO;
 		}
 		vq_desc_fetch(w.table + (size_t)i * sizeof(d), &d);
+		VQ_TOUCH(vq, w.table + (size_t)i * sizeof(d), sizeof(d), VQ_LINE_DESC);
 		if (d.flags & VRING_DESC_F_INDIRECT) {
 			rc = vq_enter_indirect(vq, &w, d.addr, d.len,
 					       d.flags & VRING_DESC_F_NEXT);
@@ -302,10 +307,12 @@ int vq_pop(struct vq *vq, struct vq_chain *c)
 			return 0;
 	}
 	head = vq->avail->ring[vq->last_avail & (vq->size - 1)];
+	VQ_TOUCH(vq, &vq->avail->ring[vq->last_avail & (vq->size - 1)], 2, VQ_LINE_AVAIL);
 	rc = walk_chain(vq, c, head);
 	if (rc != -EIO) {
 		vq->last_avail++;
 		vq->avail_mine = vq->last_avail;
+		VQ_POPPED(vq, c);
 	}
 	if (vq->lq)	/* last, a tail call: free when logging is off */
 		return vql_pop_done(vq, c->head, rc);
@@ -337,6 +344,8 @@ void vq_push(struct vq *vq, uint16_t head, uint32_t len)
 	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
 	e->id = head;
 	e->len = len;
+	VQ_TOUCH(vq, e, sizeof(*e), VQ_LINE_USED);
+	VQ_PUSHED(vq, head, len);
 	vq->used_idx++;
 	if (vq->log)	/* last, a tail call: free when logging is off */
 		vql_push_split(vq, head, len);
@@ -351,8 +360,10 @@ bool vq_publish(struct vq *vq)
 		return vqp_publish(vq);
 	if (!vq_ready(vq) || now == vq->published)
 		return false;
+	VQ_BATCH(vq);
 	/* Entries before the index (2.7.8): one release store. */
 	__atomic_store_n(&vq->used->idx, now, __ATOMIC_RELEASE);
+	VQ_TOUCH(vq, &vq->used->idx, 2, VQ_LINE_IDX);
 	vq->published = now;
 	if (vq->log)
 		vq_log_range(vq->log, vq->gpa_dev + 2, 2);
@@ -367,11 +378,14 @@ bool vq_publish(struct vq *vq)
 	valid = vq->signalled_valid;
 	vq->signalled = now;
 	vq->signalled_valid = true;
-	if (!vq->event_idx)
+	if (!vq->event_idx) {
+		VQ_TOUCH(vq, &vq->avail->flags, 2, VQ_LINE_EVENT);
 		return !(vq->avail->flags & VRING_AVAIL_F_NO_INTERRUPT);
+	}
 	if (!valid)
 		return true;	/* we do not know what the driver saw */
 	/* used_event sits just after the avail ring (2.7.10). */
+	VQ_TOUCH(vq, &vq->avail->ring[vq->size], 2, VQ_LINE_EVENT);
 	return vring_need_event(vq->avail->ring[vq->size], now, old);
 }
 
@@ -384,12 +398,14 @@ void vq_set_kicks(struct vq *vq, bool on)
 	if (!vq_ready(vq))
 		return;
 	vq->used->flags = on ? 0 : VRING_USED_F_NO_NOTIFY;
+	VQ_TOUCH(vq, &vq->used->flags, 2, VQ_LINE_EVENT);
 	if (vq->event_idx && on) {
 		/* avail_event sits just after the used ring (2.7.10). */
 		volatile uint16_t *ev =
 			(volatile uint16_t *)&vq->used->ring[vq->size];
 
 		*ev = vq->last_avail;
+		VQ_TOUCH(vq, ev, 2, VQ_LINE_EVENT);
 	}
 	if (vq->log) {
 		vq_log_range(vq->log, vq->gpa_dev, 2);

@@ -83,6 +83,37 @@ struct vq_packed {
 	uint64_t busy[VQ_MAX_SIZE / 64];	/* ids in flight */
 };
 
+/*
+ * Cache lines of the peer's memory the device touches, by kind, counted in
+ * builds with -Dline_count=true (VQ_LINE_COUNT) for the benchmark's shared
+ * lines per frame; other builds carry only the totals, always zero.  A
+ * line counts once per batch: from one vq_publish() to the next, which is
+ * as often as the driver can have taken it back.
+ */
+enum vq_line_kind {
+	VQ_LINE_DESC,		/* descriptors read (ring or indirect table) */
+	VQ_LINE_AVAIL,		/* split avail ring entries read */
+	VQ_LINE_IDX,		/* avail idx read, used idx written */
+	VQ_LINE_USED,		/* used entries written (packed: descriptors) */
+	VQ_LINE_EVENT,		/* flags and event indexes, read or written */
+	VQ_LINE_BUF,		/* frame bytes: readable read, writable written */
+	VQ_LINE_KINDS
+};
+
+extern const char *const vq_line_kind_names[VQ_LINE_KINDS];
+
+#define VQ_LINE_SET 1024	/* lines of one batch remembered, power of two */
+
+struct vq_lines {
+	uint64_t lines[VQ_LINE_KINDS];	/* totals since vq_setup() */
+#ifdef VQ_LINE_COUNT
+	uint32_t gen;			/* batch number: set[] entries of older ones are stale */
+	uint32_t set_gen[VQ_LINE_SET];
+	uintptr_t set[VQ_LINE_SET];
+	uintptr_t rx_buf[VQ_LINE_SET];	/* first writable byte of a popped chain, by head */
+#endif
+};
+
 struct vq {
 	/* Layout, set by vq_setup(). size == 0 means not set up. */
 	uint16_t size;
@@ -122,6 +153,7 @@ struct vq {
 	uint64_t gpa_desc, gpa_drv, gpa_dev;
 
 	struct vq_packed pk;
+	struct vq_lines lc;
 };
 
 /*

@@ -70,6 +70,7 @@ static int walk_indirect(struct vq *vq, struct vq_walk *w, struct vq_chain *c,
 		return rc;
 	for (unsigned int i = 0; i < w->entries; i++) {
 		vq_desc_fetch(w->table + (size_t)i * sizeof(e), &e);
+		VQ_TOUCH(vq, w->table + (size_t)i * sizeof(e), sizeof(e), VQ_LINE_DESC);
 		if (e.flags & VRING_DESC_F_INDIRECT) {
 			vq_break(vq, "indirect descriptor inside an indirect table");
 			return -EIO;
@@ -111,6 +112,7 @@ static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head_flags,
 			return -EIO;
 		}
 		vq_desc_fetch(&pk->desc[pos], &d);
+		VQ_TOUCH(vq, &pk->desc[pos], sizeof(d), VQ_LINE_DESC);
 		if (n == 0)
 			d.flags = head_flags;	/* the flags we found available */
 		else if (!desc_avail(d.flags, wrap)) {
@@ -155,6 +157,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 		return 0;	/* our caller holds VQ_PK_TOKENS chains already */
 	/* The head's flags, then (acquire) the rest of the chain (2.8.21.1). */
 	flags = __atomic_load_n(&pk->desc[vq->last_avail].flags, __ATOMIC_ACQUIRE);
+	VQ_TOUCH(vq, &pk->desc[vq->last_avail], 16, VQ_LINE_DESC);
 	if (!desc_avail(flags, pk->avail_wrap)) {
 		/*
 		 * We have not written a used descriptor at last_avail in this
@@ -195,6 +198,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 		pk->avail_wrap = !pk->avail_wrap;
 	}
 	c->head = slot;
+	VQ_POPPED(vq, c);
 	return rc;
 }
 
@@ -232,6 +236,7 @@ uint16_t vqp_avail_count(struct vq *vq)
 	if (!vq_ready(vq))
 		return 0;
 	flags = __atomic_load_n(&vq->pk.desc[vq->last_avail].flags, __ATOMIC_ACQUIRE);
+	VQ_TOUCH(vq, &vq->pk.desc[vq->last_avail], 16, VQ_LINE_DESC);
 	return desc_avail(flags, vq->pk.avail_wrap) ? 1 : 0;
 }
 
@@ -258,6 +263,8 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 	e = &pk->desc[vq->used_idx];
 	e->id = t->id;
 	e->len = len;
+	VQ_TOUCH(vq, e, 16, VQ_LINE_USED);
+	VQ_PUSHED(vq, head, len);
 	flags = pk->used_wrap ? (uint16_t)(F_AVAIL | F_USED) : 0;
 	if (!pk->head_held) {
 		pk->head_held = true;
@@ -303,8 +310,10 @@ bool vqp_publish(struct vq *vq)
 
 	if (!vq_ready(vq) || !pk->head_held)
 		return false;
+	VQ_BATCH(vq);
 	__atomic_store_n(&pk->desc[pk->head_pos].flags, pk->head_flags,
 			 __ATOMIC_RELEASE);
+	VQ_TOUCH(vq, &pk->desc[pk->head_pos], 16, VQ_LINE_USED);
 	pk->head_held = false;
 	if (vq->log)
 		vq_log_range(vq->log, vq->gpa_desc + 16 * (uint64_t)pk->head_pos, 16);
@@ -318,6 +327,7 @@ bool vqp_publish(struct vq *vq)
 	vq->signalled = now;
 	vq->signalled_valid = true;
 	ev_flags = pk->drv_ev->flags;
+	VQ_TOUCH(vq, pk->drv_ev, 4, VQ_LINE_EVENT);
 	if (ev_flags == VRING_PACKED_EVENT_FLAG_DISABLE)
 		return false;
 	if (ev_flags != VRING_PACKED_EVENT_FLAG_DESC || !vq->event_idx || !valid)
@@ -340,6 +350,7 @@ void vqp_set_kicks(struct vq *vq, bool on)
 		flags = VRING_PACKED_EVENT_FLAG_DESC;
 	}
 	__atomic_store_n(&pk->dev_ev->flags, flags, __ATOMIC_RELEASE);
+	VQ_TOUCH(vq, pk->dev_ev, 4, VQ_LINE_EVENT);
 	if (vq->log)
 		vq_log_range(vq->log, vq->gpa_dev, 4);
 	/* Our write before the caller's next read of the ring. */

@@ -33,6 +33,27 @@ int vql_pop_done(struct vq *vq, uint16_t head, int rc);
 /* Split: the used entry just written (before used_idx) and the chain. */
 void vql_push_split(struct vq *vq, uint16_t head, uint32_t len);
 
+/*
+ * Shared-line accounting (vq_lines.c), compiled in with VQ_LINE_COUNT:
+ * the device touched len bytes at p, of kind k; a batch ended (publish).
+ */
+#ifdef VQ_LINE_COUNT
+void vq_lines_touch(struct vq *vq, const volatile void *p, uint64_t len,
+		    enum vq_line_kind k);
+void vq_lines_batch(struct vq *vq);
+void vq_lines_popped(struct vq *vq, const struct vq_chain *c);
+void vq_lines_pushed(struct vq *vq, uint16_t head, uint32_t len);
+#define VQ_TOUCH(vq, p, len, k) vq_lines_touch(vq, p, len, k)
+#define VQ_BATCH(vq) vq_lines_batch(vq)
+#define VQ_POPPED(vq, c) vq_lines_popped(vq, c)
+#define VQ_PUSHED(vq, head, len) vq_lines_pushed(vq, head, len)
+#else
+#define VQ_TOUCH(vq, p, len, k) ((void)0)
+#define VQ_BATCH(vq) ((void)0)
+#define VQ_POPPED(vq, c) ((void)0)
+#define VQ_PUSHED(vq, head, len) ((void)0)
+#endif
+
 /* Where a walk is: the ring's table or one indirect table. */
 struct vq_walk {
 	const volatile uint8_t *table;
