@@ -6,7 +6,8 @@
  *                       idle-poll-us, log-level, control, control-stream,
  *                       vvu (auto|none|BDF list), huge-dir, eal-args
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
- *                       or pci or uuid (a virtio-vhost-user device), queues
+ *                       or pci or uuid (a virtio-vhost-user device), queues;
+ *                       or afxdp (IFNAME[,queue=N]: an AF_XDP uplink), queue
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -272,8 +273,12 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 		*bad = i;
 		const struct vvu_port_cfg *p = &c->ports[i];
 
-		if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
-			return "has no socket (or pci or uuid)";
+		if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0])
+			return "has no socket (or pci, uuid or afxdp)";
+		if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
+			return "has afxdp and a socket or device: one of them";
+		if (p->afxdp[0] && p->client)
+			return "is an uplink: mode does not apply";
 		if (p->socket[0] && p->pci[0])
 			return "has both a socket and a pci device";
 		if (p->uuid[0] && (p->socket[0] || p->pci[0]))
@@ -290,6 +295,10 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			if (c->ports[i].uuid[0] &&
 			    strcmp(c->ports[i].uuid, c->ports[j].uuid) == 0)
 				return "uses the uuid of another port";
+			if (c->ports[i].afxdp[0] &&
+			    strcmp(c->ports[i].afxdp, c->ports[j].afxdp) == 0 &&
+			    c->ports[i].queue == c->ports[j].queue)
+				return "uses the interface queue of another port";
 		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
@@ -485,6 +494,32 @@ static void get_mode(const struct key *k, const void *obj, char *buf, size_t n)
 	snprintf(buf, n, "%s", p->client ? "client" : "server");
 }
 
+/* afxdp = IFNAME[,queue=N]: the interface, and optionally its queue. */
+static int set_afxdp(const struct key *k, void *obj, const char *v, char *why,
+		     size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	const char *comma = strchr(v, ',');
+	size_t len = comma ? (size_t)(comma - v) : strlen(v);
+	long q = p->queue;
+
+	if (len == 0 || len >= sizeof(p->afxdp))
+		return why_fail(why, n, "%s must be an interface name of 1-15 bytes",
+				k->name);
+	for (size_t i = 0; i < len; i++)
+		if (!isgraph((unsigned char)v[i]) || v[i] == '/' || v[i] == ':')
+			return why_fail(why, n, "%s: '%.*s' is not an interface name",
+					k->name, (int)len, v);
+	if (comma && (strncmp(comma + 1, "queue=", 6) != 0 ||
+		      parse_num(comma + 7, 0, 255, &q)))
+		return why_fail(why, n, "%s takes IFNAME or IFNAME,queue=N (N 0..255)",
+				k->name);
+	memcpy(p->afxdp, v, len);
+	p->afxdp[len] = '\0';
+	p->queue = (unsigned int)q;
+	return 0;
+}
+
 #define SW_OFF(f) offsetof(struct vvu_config, f)
 #define PORT_OFF(f) offsetof(struct vvu_port_cfg, f)
 #define NUM(s, n, o, l, h) { s, n, set_num, get_num, o, l, h, NULL }
@@ -495,7 +530,8 @@ static void get_mode(const struct key *k, const void *obj, char *buf, size_t n)
 _Static_assert(sizeof(((struct vvu_config *)0)->sw.mac_max) == 4 &&
 	       sizeof(((struct vvu_config *)0)->idle_poll_us) == 4 &&
 	       sizeof(((struct vvu_port_cfg *)0)->queues) == 4 &&
-	       sizeof(((struct vvu_port_cfg *)0)->reconnect_ms) == 4,
+	       sizeof(((struct vvu_port_cfg *)0)->reconnect_ms) == 4 &&
+	       sizeof(((struct vvu_port_cfg *)0)->queue) == 4,
 	       "number fields are 32 bits");
 _Static_assert(sizeof(((struct vvu_config *)0)->control) == VVU_PATH_MAX &&
 	       sizeof(((struct vvu_config *)0)->control_stream) == VVU_PATH_MAX &&
@@ -528,6 +564,9 @@ static const struct key keys[] = {
 	{ SEC_PORT, "mode", set_mode, get_mode, 0, 0, 0, "server, client" },
 	NUM(SEC_PORT, "queues", PORT_OFF(queues), 1, VU_MAX_QUEUE_PAIRS),
 	NUM(SEC_PORT, "reconnect-ms", PORT_OFF(reconnect_ms), 10, 600000),
+	{ SEC_PORT, "afxdp", set_afxdp, get_str, PORT_OFF(afxdp), 0, 0,
+	  "IFNAME or IFNAME,queue=N" },
+	NUM(SEC_PORT, "queue", PORT_OFF(queue), 0, 255),
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -836,10 +875,12 @@ int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
-	if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
-		return fail(err, errlen, "no socket (or pci or uuid)");
+	if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0])
+		return fail(err, errlen, "no socket (or pci, uuid or afxdp)");
 	if (p->socket[0] && p->pci[0])
 		return fail(err, errlen, "socket and pci both given");
+	if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
+		return fail(err, errlen, "afxdp and a socket or device both given");
 	return 0;
 }
 

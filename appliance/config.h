@@ -19,12 +19,15 @@
 #define VVU_BDF_LEN 13		/* "dddd:bb:dd.f" and a NUL */
 #define VVU_EAL_ARGS_MAX 256
 #define VVU_UUID_LEN 37		/* 8-4-4-4-12 hex digits and a NUL */
+#define VVU_IFNAME_LEN 16	/* IFNAMSIZ: an interface name and a NUL */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
 	char socket[VVU_PATH_MAX];	/* a vhost-user UNIX socket port, or */
 	char pci[VVU_BDF_LEN];		/* a virtio-vhost-user device port, or */
 	char uuid[VVU_UUID_LEN];	/* the device with this uuid (lower case) */
+	char afxdp[VVU_IFNAME_LEN];	/* an AF_XDP uplink on this interface, or */
+	unsigned int queue;		/* afxdp: the interface's queue */
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */

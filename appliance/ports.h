@@ -119,6 +119,11 @@ struct port *port_reg_find(const struct port_registry *r, const char *name);
  * (each event sets env->kicked).  0 or -errno (p stays detached).
  */
 int port_attach(struct port *p, struct vu_net *net);
+/*
+ * The same for a port whose datapath is not a vu_net (an uplink): the
+ * switch calls ops with ctx.  p->net stays NULL.
+ */
+int port_attach_ops(struct port *p, const struct sw_port_ops *ops, void *ctx);
 /* Link down, fds unwatched, out of the switch.  Safe when detached. */
 void port_detach(struct port *p);
 /* Detach, take out of the registry, and close. */
