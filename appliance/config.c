@@ -7,7 +7,8 @@
  *                       vvu (auto|none|BDF list), huge-dir, eal-args
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
  *                       or pci or uuid (a virtio-vhost-user device), queues;
- *                       or afxdp (IFNAME[,queue=N]: an AF_XDP uplink), queue
+ *                       or afxdp (IFNAME[,queue=N]: an AF_XDP uplink), queue;
+ *                       or ethdev (DPDK devargs: an uplink in the switch VM)
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -226,7 +227,7 @@ bool vvu_config_has_vvu(const struct vvu_config *c)
 	if (c->vvu_mode != VVU_MODE_NONE)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
-		if (c->ports[i].pci[0] || c->ports[i].uuid[0])
+		if (c->ports[i].pci[0] || c->ports[i].uuid[0] || c->ports[i].ethdev[0])
 			return true;
 	return false;
 }
@@ -273,8 +274,14 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 		*bad = i;
 		const struct vvu_port_cfg *p = &c->ports[i];
 
-		if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0])
-			return "has no socket (or pci, uuid or afxdp)";
+		if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0] &&
+		    !p->ethdev[0])
+			return "has no socket (or pci, uuid, afxdp or ethdev)";
+		if (p->ethdev[0] && (p->socket[0] || p->pci[0] || p->uuid[0] ||
+				     p->afxdp[0]))
+			return "has ethdev and another kind's key: one of them";
+		if (p->ethdev[0] && p->client)
+			return "is an uplink: mode does not apply";
 		if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
 			return "has afxdp and a socket or device: one of them";
 		if (p->afxdp[0] && p->client)
@@ -299,6 +306,9 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			    strcmp(c->ports[i].afxdp, c->ports[j].afxdp) == 0 &&
 			    c->ports[i].queue == c->ports[j].queue)
 				return "uses the interface queue of another port";
+			if (c->ports[i].ethdev[0] &&
+			    strcmp(c->ports[i].ethdev, c->ports[j].ethdev) == 0)
+				return "uses the ethdev of another port";
 		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
@@ -520,6 +530,23 @@ static int set_afxdp(const struct key *k, void *obj, const char *v, char *why,
 	return 0;
 }
 
+/* ethdev = DEVARGS: printable, no blanks, bounded. */
+static int set_ethdev(const struct key *k, void *obj, const char *v, char *why,
+		      size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+
+	if (!*v || strlen(v) >= sizeof(p->ethdev))
+		return why_fail(why, n, "%s must be DPDK devargs of 1-%zu bytes",
+				k->name, sizeof(p->ethdev) - 1);
+	for (const char *q = v; *q; q++)
+		if (!isgraph((unsigned char)*q))
+			return why_fail(why, n, "%s has a blank or control character",
+					k->name);
+	memcpy(p->ethdev, v, strlen(v) + 1);
+	return 0;
+}
+
 #define SW_OFF(f) offsetof(struct vvu_config, f)
 #define PORT_OFF(f) offsetof(struct vvu_port_cfg, f)
 #define NUM(s, n, o, l, h) { s, n, set_num, get_num, o, l, h, NULL }
@@ -567,6 +594,8 @@ static const struct key keys[] = {
 	{ SEC_PORT, "afxdp", set_afxdp, get_str, PORT_OFF(afxdp), 0, 0,
 	  "IFNAME or IFNAME,queue=N" },
 	NUM(SEC_PORT, "queue", PORT_OFF(queue), 0, 255),
+	{ SEC_PORT, "ethdev", set_ethdev, get_str, PORT_OFF(ethdev), 0, 0,
+	  "DPDK devargs, at most 127 bytes" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -875,8 +904,11 @@ int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
-	if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0])
-		return fail(err, errlen, "no socket (or pci, uuid or afxdp)");
+	if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0] &&
+	    !p->ethdev[0])
+		return fail(err, errlen, "no socket (or pci, uuid, afxdp or ethdev)");
+	if (p->ethdev[0] && (p->socket[0] || p->pci[0] || p->uuid[0] || p->afxdp[0]))
+		return fail(err, errlen, "ethdev and another kind's key both given");
 	if (p->socket[0] && p->pci[0])
 		return fail(err, errlen, "socket and pci both given");
 	if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))

@@ -20,6 +20,7 @@
 #define VVU_EAL_ARGS_MAX 256
 #define VVU_UUID_LEN 37		/* 8-4-4-4-12 hex digits and a NUL */
 #define VVU_IFNAME_LEN 16	/* IFNAMSIZ: an interface name and a NUL */
+#define VVU_DEVARGS_LEN 128	/* DPDK devargs: "0000:00:07.0[,key=value...]" */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
@@ -28,6 +29,7 @@ struct vvu_port_cfg {
 	char uuid[VVU_UUID_LEN];	/* the device with this uuid (lower case) */
 	char afxdp[VVU_IFNAME_LEN];	/* an AF_XDP uplink on this interface, or */
 	unsigned int queue;		/* afxdp: the interface's queue */
+	char ethdev[VVU_DEVARGS_LEN];	/* a DPDK ethdev uplink (switch VM), or */
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */
@@ -118,7 +120,7 @@ const struct vvu_port_cfg *vvu_config_uuid_port(const struct vvu_config *c,
 /* Normalise a UUID (8-4-4-4-12 hex digits) to lower case in out.  0 or -EINVAL. */
 int vvu_uuid_parse(const char *s, char *out);
 
-/* True when the config has any vvu device (EAL is needed). */
+/* True when the config has any vvu device or ethdev port (EAL is needed). */
 bool vvu_config_has_vvu(const struct vvu_config *c);
 
 /* One key the config file takes, for documentation and its tests. */

@@ -38,6 +38,7 @@ static const struct port_class *const port_kinds[] = {
 	&port_unix_class,
 	&port_vvu_class,
 	&port_afxdp_class,
+	&port_ethdev_class,	/* after vvu: needs the EAL it starts */
 };
 #define NKINDS (sizeof(port_kinds) / sizeof(port_kinds[0]))
 

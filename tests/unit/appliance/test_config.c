@@ -387,6 +387,9 @@ static void test_afxdp_port(void **state)
 					     sizeof(err)), 0);
 	assert_string_equal(p.afxdp, "eth1");
 	assert_int_equal(p.queue, 2);
+	assert_int_equal(vvu_port_spec_parse(&p, "name=u,ethdev=0000:00:07.0", err,
+					     sizeof(err)), 0);
+	assert_string_equal(p.ethdev, "0000:00:07.0");
 	static const char *const bad[] = {
 		"[port u]\nafxdp = veth0,queue=x\n",
 		"[port u]\nafxdp = veth0,queue=256\n",
@@ -397,6 +400,9 @@ static void test_afxdp_port(void **state)
 		"[port u]\nafxdp = veth0\nsocket = /s\n",
 		"[port u]\nafxdp = veth0\nmode = client\n",
 		"[port u]\nafxdp = veth0\n[port v]\nafxdp = veth0,queue=0\n",
+		"[port u]\nethdev = 00:07.0\nafxdp = veth0\n",
+		"[port u]\nethdev = 00:07.0\n[port v]\nethdev = 00:07.0\n",
+		"[port u]\nethdev = a b\n",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		vvu_config_default(&C);
@@ -429,10 +435,12 @@ static void test_key_table(void **state)
 			 k.def[0] ? k.def : strcmp(k.name, "pci") == 0 ? "00:03.0" :
 			 strcmp(k.name, "uuid") == 0 ?
 			 "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10" :
-			 strcmp(k.name, "afxdp") == 0 ? "veth0,queue=1" : "/tmp/t.sock",
+			 strcmp(k.name, "afxdp") == 0 ? "veth0,queue=1" :
+			 strcmp(k.name, "ethdev") == 0 ? "0000:00:07.0" : "/tmp/t.sock",
 			 sw ? "[port t]\nsocket=/t\n" :
 			 strcmp(k.name, "socket") == 0 ? "" :
 			 strcmp(k.name, "afxdp") == 0 ? "" :
+			 strcmp(k.name, "ethdev") == 0 ? "" :
 			 strcmp(k.name, "pci") == 0 ? "" :
 			 strcmp(k.name, "uuid") == 0 ? "" : "socket=/t\n");
 		vvu_config_default(&C);
@@ -464,7 +472,7 @@ static void test_key_table(void **state)
 		}
 	}
 	assert_int_equal(nswitch, 11);
-	assert_int_equal(nport, 8);
+	assert_int_equal(nport, 9);
 	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
 }
 
