@@ -79,6 +79,12 @@ struct port_class {
 	bool (*sync)(struct port *p, bool *up);
 	/* Fds whose events mean "service me" (watched while attached). */
 	unsigned int (*fds)(const struct port *p, int *fds, unsigned int max);
+	/*
+	 * Optional: where behind the port mac lives (a VXLAN port: the remote
+	 * VTEP), for `mac`.  True with buf filled, false when it has nothing.
+	 */
+	bool (*mac_note)(const struct port *p, const uint8_t *mac, char *buf,
+			 size_t n);
 	/* Detach nothing (port_destroy did), free the port and all it holds. */
 	void (*close)(struct port *p);
 };
