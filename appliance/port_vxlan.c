@@ -226,8 +226,14 @@ static int parse_addr(const char *s, size_t len, struct sockaddr_in *a)
 	a->sin_port = htons(VXLAN_PORT);
 	colon = strchr(buf, ':');
 	if (colon) {
+		char *end;
+		long port;
+
 		*colon = '\0';
-		a->sin_port = htons((uint16_t)atoi(colon + 1));
+		port = strtol(colon + 1, &end, 10);
+		if (*end || port < 1 || port > 65535)
+			return -EINVAL;
+		a->sin_port = htons((uint16_t)port);
 	}
 	return inet_pton(AF_INET, buf, &a->sin_addr) == 1 ? 0 : -EINVAL;
 }
