@@ -416,8 +416,8 @@ static void test_afxdp_port(void **state)
 		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4:0\nvxlan-remotes = 1.2.3.5\n",
 		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5,\n",
 		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5:9\n",
-		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n"
-		"socket = /s\n",
+		("[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n"
+		 "socket = /s\n"),
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		vvu_config_default(&C);
