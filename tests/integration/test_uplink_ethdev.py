@@ -5,7 +5,8 @@ address, and vvu-switchd inside the VM drives the NIC as `ethdev =
 0000:00:07.0` through DPDK's net_virtio over vfio-pci.  A stock QEMU peer
 on a virtio-vhost-user device pings the namespace and runs iperf3 to it
 (both directions); the uplink's counters, kind and driver are checked in
-`ports` and `stats`.  One switch VM and one peer for the module.
+`ports` and `stats`; the NIC's link taken down by QEMU makes the port
+`down` ("no link") and back.  One switch VM and one peer for the module.
 """
 
 import os
@@ -144,3 +145,17 @@ def test_peer_reaches_namespace_through_ethdev_uplink(rig):
           f"tx {st['tx_packets']} frames")
     assert st["rx_packets"] > 1000 and st["tx_packets"] > 1000, st
     assert st["drops"]["port_error"] == 0, st
+
+
+def test_link_down_and_up(rig):
+    """QEMU takes the NIC's link down (set_link): the uplink goes down with
+    a reason, the peer's port stays up, and both come back."""
+    sw, peer = rig
+    sw.qmp("set_link", name="upl", up=False)
+    p = wait_port(sw, "up0", "down", timeout=60)
+    assert p["last_error"] == "no link", p
+    assert sw.ports()["vvu-00:03.0"]["state"] == "up"
+    assert not [m for m in sw.ctl_json("mac")["macs"] if m["port"] == "up0"]
+    sw.qmp("set_link", name="upl", up=True)
+    wait_port(sw, "up0", "up", timeout=60)
+    wait_ping(peer, NS_IP, sw, timeout=60)
