@@ -79,7 +79,9 @@ def rig():
         objs.append(sw)
         sw.start()
         deadline = time.monotonic() + 30
-        while sh(f"ip link show {TAP}", check=False).find(TAP) < 0:
+        while subprocess.run(["ip", "link", "show", TAP], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL).returncode != 0:
+            assert sw.alive(), f"switch VM QEMU died\n{sw.log_text()}"
             assert time.monotonic() < deadline, f"QEMU made no tap {TAP}\n{sw.log_text()}"
             time.sleep(0.2)
         sh(f"ip link set {TAP} netns {NS}")
