@@ -6,7 +6,10 @@
  *                       idle-poll-us, log-level, control, control-stream,
  *                       vvu (auto|none|BDF list), huge-dir, eal-args
  *   [port NAME]         socket, mode (server|client), queues, reconnect-ms;
- *                       or pci or uuid (a virtio-vhost-user device), queues
+ *                       or pci or uuid (a virtio-vhost-user device), queues;
+ *                       or afxdp (IFNAME[,queue=N]: an AF_XDP uplink), queue;
+ *                       or ethdev (DPDK devargs: an uplink in the switch VM);
+ *                       or vxlan (VNI), vxlan-local, vxlan-remotes
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 
 #include "vu_dev.h"
 #include "vlog.h"
@@ -225,7 +229,7 @@ bool vvu_config_has_vvu(const struct vvu_config *c)
 	if (c->vvu_mode != VVU_MODE_NONE)
 		return true;
 	for (unsigned int i = 0; i < c->nports; i++)
-		if (c->ports[i].pci[0] || c->ports[i].uuid[0])
+		if (c->ports[i].pci[0] || c->ports[i].uuid[0] || c->ports[i].ethdev[0])
 			return true;
 	return false;
 }
@@ -272,8 +276,25 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 		*bad = i;
 		const struct vvu_port_cfg *p = &c->ports[i];
 
-		if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
-			return "has no socket (or pci or uuid)";
+		if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0] &&
+		    !p->ethdev[0] && !p->vxlan)
+			return "has no socket (or pci, uuid, afxdp, ethdev or vxlan)";
+		if (p->ethdev[0] && (p->socket[0] || p->pci[0] || p->uuid[0] ||
+				     p->afxdp[0]))
+			return "has ethdev and another kind's key: one of them";
+		if (p->ethdev[0] && p->client)
+			return "is an uplink: mode does not apply";
+		if (p->vxlan && (p->socket[0] || p->pci[0] || p->uuid[0] ||
+				 p->afxdp[0] || p->ethdev[0]))
+			return "has vxlan and another kind's key: one of them";
+		if (p->vxlan && (!p->vxlan_local[0] || !p->vxlan_remotes[0]))
+			return "is a vxlan port without vxlan-local or vxlan-remotes";
+		if (p->vxlan && p->client)
+			return "is an uplink: mode does not apply";
+		if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
+			return "has afxdp and a socket or device: one of them";
+		if (p->afxdp[0] && p->client)
+			return "is an uplink: mode does not apply";
 		if (p->socket[0] && p->pci[0])
 			return "has both a socket and a pci device";
 		if (p->uuid[0] && (p->socket[0] || p->pci[0]))
@@ -290,6 +311,13 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			if (c->ports[i].uuid[0] &&
 			    strcmp(c->ports[i].uuid, c->ports[j].uuid) == 0)
 				return "uses the uuid of another port";
+			if (c->ports[i].afxdp[0] &&
+			    strcmp(c->ports[i].afxdp, c->ports[j].afxdp) == 0 &&
+			    c->ports[i].queue == c->ports[j].queue)
+				return "uses the interface queue of another port";
+			if (c->ports[i].ethdev[0] &&
+			    strcmp(c->ports[i].ethdev, c->ports[j].ethdev) == 0)
+				return "uses the ethdev of another port";
 		}
 	}
 	if (c->sw.mac_max_per_port > c->sw.mac_max) {
@@ -485,6 +513,137 @@ static void get_mode(const struct key *k, const void *obj, char *buf, size_t n)
 	snprintf(buf, n, "%s", p->client ? "client" : "server");
 }
 
+/* afxdp = IFNAME[,queue=N]: the interface, and optionally its queue. */
+static int set_afxdp(const struct key *k, void *obj, const char *v, char *why,
+		     size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	const char *comma = strchr(v, ',');
+	size_t len = comma ? (size_t)(comma - v) : strlen(v);
+	long q = p->queue;
+
+	if (len == 0 || len >= sizeof(p->afxdp))
+		return why_fail(why, n, "%s must be an interface name of 1-15 bytes",
+				k->name);
+	for (size_t i = 0; i < len; i++)
+		if (!isgraph((unsigned char)v[i]) || v[i] == '/' || v[i] == ':')
+			return why_fail(why, n, "%s: '%.*s' is not an interface name",
+					k->name, (int)len, v);
+	if (comma && (strncmp(comma + 1, "queue=", 6) != 0 ||
+		      parse_num(comma + 7, 0, 255, &q)))
+		return why_fail(why, n, "%s takes IFNAME or IFNAME,queue=N (N 0..255)",
+				k->name);
+	memcpy(p->afxdp, v, len);
+	p->afxdp[len] = '\0';
+	p->queue = (unsigned int)q;
+	return 0;
+}
+
+/* vxlan = VNI: 0..16777215 (24 bits). */
+static int set_vxlan(const struct key *k, void *obj, const char *v, char *why,
+		     size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	long vni;
+
+	if (parse_num(v, 0, 0xffffff, &vni))
+		return why_fail(why, n, "%s must be a VNI, 0..16777215", k->name);
+	p->vxlan = true;
+	p->vni = (unsigned int)vni;
+	return 0;
+}
+
+static void get_vxlan(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	if (p->vxlan)
+		snprintf(buf, n, "%u", p->vni);
+	else
+		buf[0] = '\0';
+}
+
+/* One IPv4 address of len bytes at s, with an optional ":port" if port_ok. */
+static bool ipv4_ok(const char *s, size_t len, bool port_ok)
+{
+	char a[VVU_VXLAN_ADDR_LEN];
+	struct in_addr in;
+	char *colon;
+	long port;
+
+	if (len == 0 || len >= sizeof(a))
+		return false;
+	memcpy(a, s, len);
+	a[len] = '\0';
+	colon = strchr(a, ':');
+	if (colon) {
+		if (!port_ok || parse_num(colon + 1, 1, 65535, &port))
+			return false;
+		*colon = '\0';
+	}
+	return inet_pton(AF_INET, a, &in) == 1;
+}
+
+/* vxlan-local = IPv4[:PORT] */
+static int set_vxlan_local(const struct key *k, void *obj, const char *v,
+			   char *why, size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+
+	if (!ipv4_ok(v, strlen(v), true))
+		return why_fail(why, n, "%s must be an IPv4 address, optionally "
+				":UDP port", k->name);
+	memcpy(p->vxlan_local, v, strlen(v) + 1);
+	return 0;
+}
+
+/* vxlan-remotes = IPv4 list, separated by ',' or '+' (in a --port spec). */
+static int set_vxlan_remotes(const struct key *k, void *obj, const char *v,
+			     char *why, size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	unsigned int count = 0;
+	const char *s = v;
+
+	if (strlen(v) >= sizeof(p->vxlan_remotes))
+		return why_fail(why, n, "%s is too long", k->name);
+	for (;;) {
+		size_t len = strcspn(s, ",+");
+
+		while (len && s[len - 1] == ' ')
+			len--;
+		if (!ipv4_ok(s, len, false) || ++count > 16)
+			return why_fail(why, n, "%s must be 1-16 IPv4 addresses, "
+					"comma separated", k->name);
+		s += strcspn(s, ",+");
+		if (!*s)
+			break;
+		s++;
+		while (*s == ' ')
+			s++;
+	}
+	memcpy(p->vxlan_remotes, v, strlen(v) + 1);
+	return 0;
+}
+
+/* ethdev = DEVARGS: printable, no blanks, bounded. */
+static int set_ethdev(const struct key *k, void *obj, const char *v, char *why,
+		      size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+
+	if (!*v || strlen(v) >= sizeof(p->ethdev))
+		return why_fail(why, n, "%s must be DPDK devargs of 1-%zu bytes",
+				k->name, sizeof(p->ethdev) - 1);
+	for (const char *q = v; *q; q++)
+		if (!isgraph((unsigned char)*q))
+			return why_fail(why, n, "%s has a blank or control character",
+					k->name);
+	memcpy(p->ethdev, v, strlen(v) + 1);
+	return 0;
+}
+
 #define SW_OFF(f) offsetof(struct vvu_config, f)
 #define PORT_OFF(f) offsetof(struct vvu_port_cfg, f)
 #define NUM(s, n, o, l, h) { s, n, set_num, get_num, o, l, h, NULL }
@@ -495,7 +654,8 @@ static void get_mode(const struct key *k, const void *obj, char *buf, size_t n)
 _Static_assert(sizeof(((struct vvu_config *)0)->sw.mac_max) == 4 &&
 	       sizeof(((struct vvu_config *)0)->idle_poll_us) == 4 &&
 	       sizeof(((struct vvu_port_cfg *)0)->queues) == 4 &&
-	       sizeof(((struct vvu_port_cfg *)0)->reconnect_ms) == 4,
+	       sizeof(((struct vvu_port_cfg *)0)->reconnect_ms) == 4 &&
+	       sizeof(((struct vvu_port_cfg *)0)->queue) == 4,
 	       "number fields are 32 bits");
 _Static_assert(sizeof(((struct vvu_config *)0)->control) == VVU_PATH_MAX &&
 	       sizeof(((struct vvu_config *)0)->control_stream) == VVU_PATH_MAX &&
@@ -528,6 +688,16 @@ static const struct key keys[] = {
 	{ SEC_PORT, "mode", set_mode, get_mode, 0, 0, 0, "server, client" },
 	NUM(SEC_PORT, "queues", PORT_OFF(queues), 1, VU_MAX_QUEUE_PAIRS),
 	NUM(SEC_PORT, "reconnect-ms", PORT_OFF(reconnect_ms), 10, 600000),
+	{ SEC_PORT, "afxdp", set_afxdp, get_str, PORT_OFF(afxdp), 0, 0,
+	  "IFNAME or IFNAME,queue=N" },
+	NUM(SEC_PORT, "queue", PORT_OFF(queue), 0, 255),
+	{ SEC_PORT, "ethdev", set_ethdev, get_str, PORT_OFF(ethdev), 0, 0,
+	  "DPDK devargs, at most 127 bytes" },
+	{ SEC_PORT, "vxlan", set_vxlan, get_vxlan, 0, 0, 0, "a VNI, 0..16777215" },
+	{ SEC_PORT, "vxlan-local", set_vxlan_local, get_str, PORT_OFF(vxlan_local), 0, 0,
+	  "IPv4 address[:UDP port]" },
+	{ SEC_PORT, "vxlan-remotes", set_vxlan_remotes, get_str,
+	  PORT_OFF(vxlan_remotes), 0, 0, "1-16 IPv4 addresses" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -836,10 +1006,17 @@ int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 			return fail(err, errlen, "%s", why);
 		seen[key - keys] = true;
 	}
-	if (!p->socket[0] && !p->pci[0] && !p->uuid[0])
-		return fail(err, errlen, "no socket (or pci or uuid)");
+	if (!p->socket[0] && !p->pci[0] && !p->uuid[0] && !p->afxdp[0] &&
+	    !p->ethdev[0] && !p->vxlan)
+		return fail(err, errlen, "no socket (or pci, uuid, afxdp, ethdev or vxlan)");
+	if (p->vxlan && (!p->vxlan_local[0] || !p->vxlan_remotes[0]))
+		return fail(err, errlen, "vxlan needs vxlan-local and vxlan-remotes");
+	if (p->ethdev[0] && (p->socket[0] || p->pci[0] || p->uuid[0] || p->afxdp[0]))
+		return fail(err, errlen, "ethdev and another kind's key both given");
 	if (p->socket[0] && p->pci[0])
 		return fail(err, errlen, "socket and pci both given");
+	if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
+		return fail(err, errlen, "afxdp and a socket or device both given");
 	return 0;
 }
 

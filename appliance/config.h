@@ -19,12 +19,23 @@
 #define VVU_BDF_LEN 13		/* "dddd:bb:dd.f" and a NUL */
 #define VVU_EAL_ARGS_MAX 256
 #define VVU_UUID_LEN 37		/* 8-4-4-4-12 hex digits and a NUL */
+#define VVU_IFNAME_LEN 16	/* IFNAMSIZ: an interface name and a NUL */
+#define VVU_DEVARGS_LEN 128	/* DPDK devargs: "0000:00:07.0[,key=value...]" */
+#define VVU_VXLAN_ADDR_LEN 24	/* "255.255.255.255:65535" and a NUL */
+#define VVU_VXLAN_REMOTES_LEN 272 /* 16 IPv4 addresses, separated */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
 	char socket[VVU_PATH_MAX];	/* a vhost-user UNIX socket port, or */
 	char pci[VVU_BDF_LEN];		/* a virtio-vhost-user device port, or */
 	char uuid[VVU_UUID_LEN];	/* the device with this uuid (lower case) */
+	char afxdp[VVU_IFNAME_LEN];	/* an AF_XDP uplink on this interface, or */
+	unsigned int queue;		/* afxdp: the interface's queue */
+	char ethdev[VVU_DEVARGS_LEN];	/* a DPDK ethdev uplink (switch VM), or */
+	bool vxlan;			/* a VXLAN port (RFC 7348): */
+	unsigned int vni;		/*   its VNI, */
+	char vxlan_local[VVU_VXLAN_ADDR_LEN];	/*   "IPv4[:UDP port]" to bind, */
+	char vxlan_remotes[VVU_VXLAN_REMOTES_LEN]; /*   the remote VTEPs, IPv4 list */
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */
@@ -115,7 +126,7 @@ const struct vvu_port_cfg *vvu_config_uuid_port(const struct vvu_config *c,
 /* Normalise a UUID (8-4-4-4-12 hex digits) to lower case in out.  0 or -EINVAL. */
 int vvu_uuid_parse(const char *s, char *out);
 
-/* True when the config has any vvu device (EAL is needed). */
+/* True when the config has any vvu device or ethdev port (EAL is needed). */
 bool vvu_config_has_vvu(const struct vvu_config *c);
 
 /* One key the config file takes, for documentation and its tests. */

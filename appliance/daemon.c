@@ -37,6 +37,9 @@
 static const struct port_class *const port_kinds[] = {
 	&port_unix_class,
 	&port_vvu_class,
+	&port_afxdp_class,
+	&port_ethdev_class,	/* after vvu: needs the EAL it starts */
+	&port_vxlan_class,
 };
 #define NKINDS (sizeof(port_kinds) / sizeof(port_kinds[0]))
 
@@ -191,6 +194,20 @@ static int cmd_port_add(struct daemon *d, char **w, unsigned int n, bool json,
 	return 0;
 }
 
+/* What the port of a MAC table entry knows of where it is (a VXLAN VTEP). */
+static bool mac_note(void *arg, int port, const uint8_t *mac, char *buf, size_t n)
+{
+	struct daemon *d = arg;
+
+	for (unsigned int i = 0; i < d->reg.n; i++) {
+		const struct port *p = d->reg.p[i];
+
+		if (p->id == port)
+			return p->cls->mac_note && p->cls->mac_note(p, mac, buf, n);
+	}
+	return false;
+}
+
 static int ctl_request(void *arg, const char *line, struct sbuf *o)
 {
 	struct daemon *d = arg;
@@ -205,7 +222,7 @@ static int ctl_request(void *arg, const char *line, struct sbuf *o)
 	case CTL_CMD_PORT_DEL:
 		return cmd_port_del(d, req.arg[0], req.json, o);
 	case CTL_CMD_MAC:
-		report_mac(d->sw, ev_now_ns(), o, req.json);
+		report_mac_notes(d->sw, ev_now_ns(), o, req.json, mac_note, d);
 		return 0;
 	case CTL_CMD_CLEAR_STATS:
 		for (unsigned int i = 0; i < d->reg.n; i++)

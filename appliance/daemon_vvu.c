@@ -230,6 +230,11 @@ int dvvu_start(const struct vvu_config *cfg, char (*bdfs)[VVU_BDF_LEN],
 	return 0;
 }
 
+bool dvvu_started(void)
+{
+	return g.started;
+}
+
 int dvvu_probe(const char *bdf)
 {
 	int rc;
@@ -360,6 +365,11 @@ int dvvu_start(const struct vvu_config *cfg, char (*bdfs)[VVU_BDF_LEN],
 	(void)cfg; (void)bdfs; (void)n; (void)hooks;
 	snprintf(err, errlen, "%s", dvvu_unavailable());
 	return -ENOTSUP;
+}
+
+bool dvvu_started(void)
+{
+	return false;
 }
 
 int dvvu_probe(const char *bdf)

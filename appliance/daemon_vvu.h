@@ -47,6 +47,9 @@ int dvvu_eal_args(const struct vvu_config *cfg, char (*bdfs)[VVU_BDF_LEN],
 		  unsigned int n, char *buf, size_t buflen, char **argv,
 		  int max);
 
+/* True once dvvu_start has started EAL (ethdev ports need it). */
+bool dvvu_started(void);
+
 /* Probe one more device (hot-added): hooks->add runs.  0 or -errno. */
 int dvvu_probe(const char *bdf);
 

@@ -11,5 +11,8 @@
 
 extern const struct port_class port_unix_class;	/* port_unix.c */
 extern const struct port_class port_vvu_class;	/* port_vvu.c */
+extern const struct port_class port_afxdp_class;	/* port_afxdp.c */
+extern const struct port_class port_ethdev_class;	/* port_ethdev.c */
+extern const struct port_class port_vxlan_class;	/* port_vxlan.c */
 
 #endif

@@ -73,12 +73,20 @@ static void fd_cb(void *arg, int fd, uint32_t events)
 
 int port_attach(struct port *p, struct vu_net *net)
 {
-	int id = sw_port_add(p->env->sw, p->name, &vu_net_port_ops, net);
+	int rc = port_attach_ops(p, &vu_net_port_ops, net);
+
+	if (rc == 0)
+		p->net = net;
+	return rc;
+}
+
+int port_attach_ops(struct port *p, const struct sw_port_ops *ops, void *ctx)
+{
+	int id = sw_port_add(p->env->sw, p->name, ops, ctx);
 
 	if (id < 0)
 		return id;
 	p->id = id;
-	p->net = net;
 	p->nfds = p->cls->fds ? p->cls->fds(p, p->fds, PORT_FDS_MAX) : 0;
 	for (unsigned int i = 0; i < p->nfds; i++)
 		if (ev_add_et(p->env->ev, p->fds[i], fd_cb, p) < 0)
@@ -129,7 +137,7 @@ void port_sync(struct port *p)
 	bool up = false;
 
 	if (p->cls->sync(p, &up))
-		port_set_up(p, up && p->net != NULL);
+		port_set_up(p, up && p->id >= 0);
 }
 
 unsigned int port_arm_kicks(struct port *p, bool on)

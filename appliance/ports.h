@@ -79,6 +79,12 @@ struct port_class {
 	bool (*sync)(struct port *p, bool *up);
 	/* Fds whose events mean "service me" (watched while attached). */
 	unsigned int (*fds)(const struct port *p, int *fds, unsigned int max);
+	/*
+	 * Optional: where behind the port mac lives (a VXLAN port: the remote
+	 * VTEP), for `mac`.  True with buf filled, false when it has nothing.
+	 */
+	bool (*mac_note)(const struct port *p, const uint8_t *mac, char *buf,
+			 size_t n);
 	/* Detach nothing (port_destroy did), free the port and all it holds. */
 	void (*close)(struct port *p);
 };
@@ -119,6 +125,11 @@ struct port *port_reg_find(const struct port_registry *r, const char *name);
  * (each event sets env->kicked).  0 or -errno (p stays detached).
  */
 int port_attach(struct port *p, struct vu_net *net);
+/*
+ * The same for a port whose datapath is not a vu_net (an uplink): the
+ * switch calls ops with ctx.  p->net stays NULL.
+ */
+int port_attach_ops(struct port *p, const struct sw_port_ops *ops, void *ctx);
 /* Link down, fds unwatched, out of the switch.  Safe when detached. */
 void port_detach(struct port *p);
 /* Detach, take out of the registry, and close. */

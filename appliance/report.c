@@ -381,23 +381,32 @@ struct mac_ctx {
 	struct sbuf *o;
 	bool json;
 	unsigned int n;
+	report_mac_note_fn note;
+	void *note_arg;
 };
 
 static int mac_one(const struct sw_mac_entry *e, void *arg)
 {
 	struct mac_ctx *m = arg;
 	const char *port = sw_port_name(m->sw, e->port);
-	char mac[18];
+	char mac[18], note[64];
+	bool noted;
 
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", e->mac[0],
 		 e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
+	noted = m->note && m->note(m->note_arg, e->port, e->mac, note, sizeof(note));
 	if (m->json) {
 		sb_printf(m->o, "%s{\"mac\":\"%s\",\"port\":", m->n ? "," : "", mac);
 		sb_json_str(m->o, port ? port : "?");
-		sb_printf(m->o, ",\"age_s\":%llu}", (ull)e->age_s);
+		sb_printf(m->o, ",\"age_s\":%llu", (ull)e->age_s);
+		if (noted) {
+			sb_printf(m->o, ",\"vtep\":");
+			sb_json_str(m->o, note);
+		}
+		sb_printf(m->o, "}");
 	} else {
-		sb_printf(m->o, "%-17s  %-10s %6llu\n", mac, port ? port : "?",
-			  (ull)e->age_s);
+		sb_printf(m->o, "%-17s  %-10s %6llu%s%s\n", mac, port ? port : "?",
+			  (ull)e->age_s, noted ? "  vtep " : "", noted ? note : "");
 	}
 	m->n++;
 	return 0;
@@ -405,7 +414,13 @@ static int mac_one(const struct sw_mac_entry *e, void *arg)
 
 void report_mac(const struct sw *sw, uint64_t now_ns, struct sbuf *o, bool json)
 {
-	struct mac_ctx m = { sw, o, json, 0 };
+	report_mac_notes(sw, now_ns, o, json, NULL, NULL);
+}
+
+void report_mac_notes(const struct sw *sw, uint64_t now_ns, struct sbuf *o,
+		      bool json, report_mac_note_fn note, void *arg)
+{
+	struct mac_ctx m = { sw, o, json, 0, note, arg };
 
 	if (json)
 		sb_printf(o, "{\"macs\":[");

@@ -10,6 +10,7 @@
 #define VVU_REPORT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -89,5 +90,14 @@ void report_metrics(const struct snapshot *s, struct sbuf *o);
 
 /* The MAC table, walked once (it can be far larger than a snapshot). */
 void report_mac(const struct sw *sw, uint64_t now_ns, struct sbuf *o, bool json);
+/*
+ * The same, with note(arg, port, mac, buf, n) asked for each entry: when
+ * it returns true, buf goes out as the entry's "vtep" (the remote VTEP a
+ * VXLAN port learned the MAC behind).
+ */
+typedef bool (*report_mac_note_fn)(void *arg, int port, const uint8_t *mac,
+				   char *buf, size_t n);
+void report_mac_notes(const struct sw *sw, uint64_t now_ns, struct sbuf *o,
+		      bool json, report_mac_note_fn note, void *arg);
 
 #endif

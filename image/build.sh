@@ -99,7 +99,8 @@ BBVER="$(pkg_candidate busybox-static)"
 host_ver() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo none; }
 
 # The daemon's libraries: its ldd closure and, if it links DPDK's EAL, the
-# plugins EAL must dlopen (PCI bus, mempool driver) that it does not link;
+# plugins EAL must dlopen (PCI bus, mempool driver, the net_virtio PMD) that
+# it does not link;
 # nothing else.
 PLUGIN_DIR=/usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0
 ldd_files() {
@@ -114,6 +115,8 @@ if has_lib librte_eal; then
 	WANT=()
 	has_lib librte_bus_pci || WANT+=(librte_bus_pci)
 	if has_lib librte_mempool; then WANT+=(librte_mempool_ring); fi
+	# net_virtio: an ethdev uplink on a virtio-net NIC of the VM (docs/uplink.md).
+	has_lib librte_ethdev && WANT+=(librte_net_virtio)
 	for so in "${WANT[@]}"; do
 		[ -e "$PLUGIN_DIR/$so.so.23" ] || missing "DPDK plugin $PLUGIN_DIR/$so.so.23"
 		PLUGINS+=("$so")

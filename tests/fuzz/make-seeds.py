@@ -286,3 +286,17 @@ ring += bytes([3, 2, 6, 6, 6])
 ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
 ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
 out("fuzz_vvu", "ring", vvu_dev + ring)
+
+
+# ---- VXLAN datagrams: 3 bytes of VNI, then the datagram
+def vxlan_seed(vni, flags=0x08, inner=b""):
+    return (struct.pack(">I", vni)[1:] + bytes([flags, 0, 0, 0]) +
+            struct.pack(">I", vni << 8) + inner)
+
+
+ETH = bytes.fromhex("ffffffffffff525400000001") + b"\x08\x06" + bytes(28)
+out("fuzz_vxlan", "arp", vxlan_seed(42, inner=ETH))
+out("fuzz_vxlan", "unicast", vxlan_seed(0xabcdef, inner=bytes.fromhex(
+    "525400000002525400000001") + b"\x08\x00" + bytes(40)))
+out("fuzz_vxlan", "short", vxlan_seed(42, inner=ETH[:13]))
+out("fuzz_vxlan", "no-i-flag", vxlan_seed(42, flags=0, inner=ETH))

@@ -74,7 +74,7 @@ def test_docs_and_license(installed):
     dest, o = installed
     doc = path(dest, o, "datadir", "doc", "vvu-switch")
     for f in ("LICENSE", "README.md", "config.md", "daemon.md", "metrics.md", "limits.md", "appliance.md",
-              "virtio-vhost-user.md", "examples/vvu-switch.conf"):
+              "virtio-vhost-user.md", "uplink.md", "examples/vvu-switch.conf"):
         assert os.path.isfile(os.path.join(doc, f)), f
     with open(os.path.join(doc, "LICENSE")) as f:
         text = f.read()

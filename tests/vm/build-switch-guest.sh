@@ -129,6 +129,14 @@ for so in librte_mempool_ring librte_bus_pci librte_bus_vdev; do
     ln -sf "$so.so.23" "$R$PMD_DIR/$so.so"
     copy_libs "$PMD_DIR/$so.so.23"
 done
+# net_virtio: the ethdev uplink's PMD for a virtio-net NIC of the switch VM.
+if [ -e "$PMD_DIR/librte_net_virtio.so.23" ]; then
+    cp "$(readlink -f "$PMD_DIR/librte_net_virtio.so.23")" "$R$PMD_DIR/librte_net_virtio.so.23"
+    ln -sf librte_net_virtio.so.23 "$R$PMD_DIR/librte_net_virtio.so"
+    copy_libs "$PMD_DIR/librte_net_virtio.so.23"
+else
+    log "note: no $PMD_DIR/librte_net_virtio.so.23 (librte-net-virtio23): no ethdev uplink"
+fi
 cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
 copy_libs "$PMD_SO"
 if [ -n "$SWITCHD" ]; then

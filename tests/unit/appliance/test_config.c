@@ -371,6 +371,65 @@ static void test_port_spec(void **state)
  * and refused one past each.  docs/config.md is checked against the same
  * table by test_config_doc.
  */
+/* afxdp = IFNAME[,queue=N], also as a --port spec; exclusive with the others. */
+static void test_afxdp_port(void **state)
+{
+	struct vvu_port_cfg p;
+
+	(void)state;
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, "[port up]\nafxdp = veth0,queue=3\n",
+					  "k", err, sizeof(err)), 0);
+	assert_int_equal(C.nports, 1);
+	assert_string_equal(C.ports[0].afxdp, "veth0");
+	assert_int_equal(C.ports[0].queue, 3);
+	assert_int_equal(vvu_port_spec_parse(&p, "name=u,afxdp=eth1,queue=2", err,
+					     sizeof(err)), 0);
+	assert_string_equal(p.afxdp, "eth1");
+	assert_int_equal(p.queue, 2);
+	assert_int_equal(vvu_port_spec_parse(&p, "name=u,ethdev=0000:00:07.0", err,
+					     sizeof(err)), 0);
+	assert_string_equal(p.ethdev, "0000:00:07.0");
+	assert_int_equal(vvu_port_spec_parse(&p, "name=v,vxlan=42,vxlan-local=1.2.3.4,"
+					     "vxlan-remotes=1.2.3.5+1.2.3.6", err,
+					     sizeof(err)), 0);
+	assert_true(p.vxlan);
+	assert_int_equal(p.vni, 42);
+	assert_string_equal(p.vxlan_remotes, "1.2.3.5+1.2.3.6");
+	static const char *const bad[] = {
+		"[port u]\nafxdp = veth0,queue=x\n",
+		"[port u]\nafxdp = veth0,queue=256\n",
+		"[port u]\nafxdp = veth0,q=1\n",
+		"[port u]\nafxdp = 0123456789abcdef\n",
+		"[port u]\nafxdp = a/b\n",
+		"[port u]\nafxdp = ,queue=1\n",
+		"[port u]\nafxdp = veth0\nsocket = /s\n",
+		"[port u]\nafxdp = veth0\nmode = client\n",
+		"[port u]\nafxdp = veth0\n[port v]\nafxdp = veth0,queue=0\n",
+		"[port u]\nethdev = 00:07.0\nafxdp = veth0\n",
+		"[port u]\nethdev = 00:07.0\n[port v]\nethdev = 00:07.0\n",
+		"[port u]\nethdev = a b\n",
+		"[port u]\nvxlan = 16777216\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n",
+		"[port u]\nvxlan = 1\nvxlan-remotes = 1.2.3.5\n",
+		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\n",
+		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3\nvxlan-remotes = 1.2.3.5\n",
+		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4:0\nvxlan-remotes = 1.2.3.5\n",
+		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5,\n",
+		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5:9\n",
+		("[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n"
+		 "socket = /s\n"),
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vvu_config_default(&C);
+		if (vvu_config_parse(&C, bad[i], "k", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, "[port u]\nafxdp = veth0\n[port v]\n"
+					  "afxdp = veth0,queue=1\n", "k", err,
+					  sizeof(err)), 0);
+}
+
 static void test_key_table(void **state)
 {
 	struct vvu_config_key_info k;
@@ -390,9 +449,19 @@ static void test_key_table(void **state)
 			 sw ? "[switch]" : "[port t]", k.name,
 			 k.def[0] ? k.def : strcmp(k.name, "pci") == 0 ? "00:03.0" :
 			 strcmp(k.name, "uuid") == 0 ?
-			 "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10" : "/tmp/t.sock",
+			 "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10" :
+			 strcmp(k.name, "afxdp") == 0 ? "veth0,queue=1" :
+			 strcmp(k.name, "ethdev") == 0 ? "0000:00:07.0" :
+			 strcmp(k.name, "vxlan") == 0 ? "42" :
+			 strcmp(k.name, "vxlan-local") == 0 ? "10.0.0.1:4790" :
+			 strcmp(k.name, "vxlan-remotes") == 0 ? "10.0.0.2, 10.0.0.3" :
+			 "/tmp/t.sock",
 			 sw ? "[port t]\nsocket=/t\n" :
 			 strcmp(k.name, "socket") == 0 ? "" :
+			 strcmp(k.name, "afxdp") == 0 ? "" :
+			 strcmp(k.name, "ethdev") == 0 ? "" :
+			 strcmp(k.name, "vxlan") == 0 ?
+			 "vxlan-local=10.0.0.1\nvxlan-remotes=10.0.0.2\n" :
 			 strcmp(k.name, "pci") == 0 ? "" :
 			 strcmp(k.name, "uuid") == 0 ? "" : "socket=/t\n");
 		vvu_config_default(&C);
@@ -424,7 +493,7 @@ static void test_key_table(void **state)
 		}
 	}
 	assert_int_equal(nswitch, 11);
-	assert_int_equal(nport, 6);
+	assert_int_equal(nport, 12);
 	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
 }
 
@@ -557,6 +626,7 @@ int main(void)
 		cmocka_unit_test_setup(test_vvu_keys, setup),
 		cmocka_unit_test_setup(test_vvu_spec, setup),
 		cmocka_unit_test_setup(test_key_table, setup),
+		cmocka_unit_test_setup(test_afxdp_port, setup),
 		cmocka_unit_test_setup(test_uuid_port, setup),
 	};
 

@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: MIT
+"""An ethdev uplink in the switch VM: QEMU gives the switch VM a virtio-net
+NIC (`-netdev tap`), the tap is moved into a network namespace with an
+address, and vvu-switchd inside the VM drives the NIC as `ethdev =
+0000:00:07.0` through DPDK's net_virtio over vfio-pci.  A stock QEMU peer
+on a virtio-vhost-user device pings the namespace and runs iperf3 to it
+(both directions); the uplink's counters, kind and driver are checked in
+`ports` and `stats`; the NIC's link taken down by QEMU makes the port
+`down` ("no link") and back.  One switch VM and one peer for the module.
+"""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import vmlib
+from test_vvu_switch import DaemonSwitchVM, wait_ping, wait_port
+from test_vvu_testpmd import pmd_so, switch_image
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns and tap"),
+    pytest.mark.skipif(shutil.which("ip") is None, reason="no iproute2"),
+    pytest.mark.skipif(not os.path.exists("/dev/net/tun"), reason="no /dev/net/tun"),
+]
+
+TAG = f"veu{os.getpid() % 100000}"
+NS, TAP = f"{TAG}ns", f"{TAG}t"
+NS_IP, PEER_IP = "10.79.0.100", "10.79.0.1"
+PEER_MAC = "52:54:00:00:08:01"
+UPLINK_BDF = "0000:00:07.0"
+
+
+def sh(cmd, check=True):
+    r = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{cmd}: rc={r.returncode}: {r.stdout}")
+    return r.stdout
+
+
+class UplinkSwitchVM(DaemonSwitchVM):
+    """The daemon's switch VM plus a virtio-net NIC on a tap at 00:07.0."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.extra += ["-netdev", f"tap,id=upl,ifname={TAP},script=no,downscript=no",
+                       "-device", "virtio-net-pci,netdev=upl,addr=0x7,disable-legacy=on,"
+                                  "mac=52:54:00:00:08:fe"]
+
+
+@pytest.fixture(scope="module")
+def rig():
+    qemu = vmlib.vvu_qemu()
+    if not qemu:
+        pytest.skip("SKIP: no QEMU with virtio-vhost-user-pci (run qemu/build.sh)")
+    so = pmd_so()
+    if not so:
+        pytest.skip("SKIP: librte_net_vvu.so not built (tools/setup.sh)")
+    try:
+        vmlib.guest_image()
+    except vmlib.Missing as e:
+        pytest.skip(f"SKIP: cannot build peer guest: {e}")
+    image = switch_image(so)
+    os.environ.setdefault("VVU_QEMU", qemu)
+    os.environ.setdefault("VVU_QEMU_MSIX", "1")
+    d = vmlib.session_dir()
+    socks = [os.path.join(d, f"{TAG}-{x}.sock") for x in "ab"]
+    sh(f"ip netns del {NS}", check=False)
+    sh(f"ip link del {TAP}", check=False)
+    sh(f"ip netns add {NS}")
+    objs = []
+    try:
+        sw = UplinkSwitchVM(qemu, image, socks, os.path.join(d, f"{TAG}-ctl.sock"),
+                            root_port=False,
+                            daemon_args=f"--port name=up0,ethdev={UPLINK_BDF}")
+        objs.append(sw)
+        sw.start()
+        deadline = time.monotonic() + 30
+        while subprocess.run(["ip", "link", "show", TAP], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL).returncode != 0:
+            assert sw.alive(), f"switch VM QEMU died\n{sw.log_text()}"
+            assert time.monotonic() < deadline, f"QEMU made no tap {TAP}\n{sw.log_text()}"
+            time.sleep(0.2)
+        sh(f"ip link set {TAP} netns {NS}")
+        sh(f"ip -n {NS} addr add {NS_IP}/24 dev {TAP}")
+        sh(f"ip -n {NS} link set {TAP} up")
+        sh(f"ip -n {NS} link set lo up")
+        sw.wait_ready(timeout=600)
+        sw.start_daemon()
+        if sw.run_status("ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_virtio.so")[0]:
+            pytest.skip("SKIP: the switch VM image has no net_virtio PMD (librte-net-virtio23)")
+        wait_port(sw, "up0", "up", timeout=180)
+        peer = vmlib.VM("eupeer", socks[0], ip=f"{PEER_IP}/24", mac=PEER_MAC)
+        objs.append(peer)
+        peer.start()
+        peer.wait_ready(timeout=600)
+        wait_ping(peer, NS_IP, sw)
+        yield sw, peer
+    finally:
+        for o in objs:
+            try:
+                o.kill()
+            except Exception:  # keep killing the rest
+                pass
+        sh(f"ip netns del {NS}", check=False)
+
+
+def iperf3_ns_server():
+    p = subprocess.Popen(["ip", "netns", "exec", NS, "iperf3", "-s", "-1", "-p", "5201"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         preexec_fn=vmlib._die_with_parent)
+    time.sleep(0.5)
+    return p
+
+
+def test_peer_reaches_namespace_through_ethdev_uplink(rig):
+    sw, peer = rig
+    sent, got, rtt = peer.ping(NS_IP, count=10)
+    assert got >= 9, f"{got}/{sent}\n{sw.daemon_log()}"
+    up = sw.ports()["up0"]
+    assert up["kind"] == "ethdev" and up["ethdev"] == UPLINK_BDF, up
+    assert up["features"] == "net_virtio" and up["connection"] == "started", up
+    macs = {m["mac"]: m["port"] for m in sw.ctl_json("mac")["macs"]}
+    assert macs.get(PEER_MAC) == "vvu-00:03.0", macs
+    ns_mac = sh(f"ip -n {NS} -o link show {TAP}").split("link/ether ")[1].split()[0]
+    assert macs.get(ns_mac) == "up0", macs
+
+    res = {}
+    for reverse in (False, True):
+        srv = iperf3_ns_server()
+        try:
+            res[reverse] = peer.iperf3_client(NS_IP, seconds=5, reverse=reverse)
+        finally:
+            try:
+                srv.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                vmlib._kill_proc(srv)
+        assert res[reverse]["bytes"] > 0
+    st = sw.stats()["up0"]
+    print(f"\nethdev uplink (net_virtio in the switch VM, TCG): ping {rtt} ms, iperf3 TCP "
+          f"peer->namespace {res[False]['received_mbps']:.1f} Mbit/s "
+          f"({res[False]['retransmits']} retransmits), namespace->peer "
+          f"{res[True]['received_mbps']:.1f} Mbit/s; uplink rx {st['rx_packets']} "
+          f"tx {st['tx_packets']} frames")
+    assert st["rx_packets"] > 1000 and st["tx_packets"] > 1000, st
+    assert st["drops"]["port_error"] == 0, st
+
+
+def test_link_down_and_up(rig):
+    """QEMU takes the NIC's link down (set_link): the uplink goes down with
+    a reason, the peer's port stays up, and both come back."""
+    sw, peer = rig
+    sw.qmp("set_link", name="upl", up=False)
+    p = wait_port(sw, "up0", "down", timeout=60)
+    assert p["last_error"] == "no link", p
+    assert sw.ports()["vvu-00:03.0"]["state"] == "up"
+    assert not [m for m in sw.ctl_json("mac")["macs"] if m["port"] == "up0"]
+    sw.qmp("set_link", name="upl", up=True)
+    wait_port(sw, "up0", "up", timeout=60)
+    wait_ping(peer, NS_IP, sw, timeout=60)

@@ -1,0 +1,180 @@
+# SPDX-License-Identifier: MIT
+"""A VXLAN port (RFC 7348) in host mode against Linux's vxlan device.
+
+Namespace A holds the far VTEP: a Linux vxlan device (VNI 42, dstport 4789)
+bridged to a veth whose other end is in namespace B with 10.81.0.100; A
+reaches the host over a second veth (10.80.0.2 <-> 10.80.0.1).  vvu-switchd
+has a QEMU Linux peer on a vhost-user port and `vxlan = 42` from 10.80.0.1
+to 10.80.0.2.  Covers: the peer pings B over the tunnel and runs iperf3 to
+it; the MAC table shows B's MAC on the VXLAN port against VTEP 10.80.0.2;
+hostile datagrams (from an unknown VTEP, too short, another VNI, no I
+flag) are dropped and counted by reason while traffic goes on.  One booted
+VM for the module.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+
+from switchlib import Switch
+import vmlib
+
+pytestmark = [
+    pytest.mark.skipif(not os.access(vmlib.qemu_path(), os.X_OK),
+                       reason=f"no QEMU at {vmlib.qemu_path()}"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns and veth"),
+    pytest.mark.skipif(shutil.which("ip") is None, reason="no iproute2"),
+]
+
+TAG = f"vxl{os.getpid() % 100000}"
+NSA, NSB = f"{TAG}a", f"{TAG}b"
+HOST_IF, A_IF, BR_A, B_IF = f"{TAG}h", f"{TAG}u", f"{TAG}p", f"{TAG}q"
+LOCAL, REMOTE = "10.80.0.1", "10.80.0.2"
+B_IP, PEER_IP = "10.81.0.100", "10.81.0.1"
+PEER_MAC = "52:54:00:00:09:01"
+VNI = 42
+
+
+def sh(cmd, check=True):
+    r = subprocess.run(cmd, shell=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, timeout=30)
+    if check and r.returncode != 0:
+        raise RuntimeError(f"{cmd}: rc={r.returncode}: {r.stdout}")
+    return r.stdout
+
+
+def cleanup():
+    sh(f"ip link del {HOST_IF}", check=False)
+    sh(f"ip netns del {NSA}", check=False)
+    sh(f"ip netns del {NSB}", check=False)
+
+
+def make_vteps():
+    sh(f"ip netns add {NSA}")
+    sh(f"ip netns add {NSB}")
+    sh(f"ip link add {HOST_IF} type veth peer name {A_IF}")
+    sh(f"ip link set {A_IF} netns {NSA}")
+    sh(f"ip addr add {LOCAL}/24 dev {HOST_IF}")
+    sh(f"ip link set {HOST_IF} up")
+    sh(f"ip -n {NSA} addr add {REMOTE}/24 dev {A_IF}")
+    for link in ("lo", A_IF):
+        sh(f"ip -n {NSA} link set {link} up")
+    try:
+        sh(f"ip -n {NSA} link add vx0 type vxlan id {VNI} local {REMOTE} remote {LOCAL} "
+           f"dstport 4789")
+    except RuntimeError as e:
+        pytest.skip(f"SKIP: no Linux vxlan device here: {e}")
+    sh(f"ip -n {NSA} link add br0 type bridge")
+    sh(f"ip -n {NSA} link add {BR_A} type veth peer name {B_IF}")
+    sh(f"ip -n {NSA} link set {B_IF} netns {NSB}")
+    for link in ("vx0", BR_A):
+        sh(f"ip -n {NSA} link set {link} master br0")
+    for link in ("vx0", "br0", BR_A):
+        sh(f"ip -n {NSA} link set {link} up")
+    sh(f"ip -n {NSB} addr add {B_IP}/24 dev {B_IF}")
+    sh(f"ip -n {NSB} link set {B_IF} up")
+    sh(f"ip -n {NSB} link set lo up")
+    # B's stack sends complete checksums: a tunnel would carry a partial one.
+    sh(f"ip netns exec {NSB} ethtool -K {B_IF} tx off")
+
+
+@pytest.fixture(scope="module")
+def rig():
+    cleanup()
+    try:
+        make_vteps()
+        spec = f"name=vx0,vxlan={VNI},vxlan-local={LOCAL},vxlan-remotes={REMOTE}"
+        with Switch(ports=("p0",), extra_args=["--port", spec]) as sw:
+            sw.start()
+            with vmlib.VM("vxpeer", sw.sock("p0"), ip=f"{PEER_IP}/24", mac=PEER_MAC) as vm:
+                vm.start()
+                vm.wait_ready()
+                sw.wait_up(["p0", "vx0"])
+                vm.wait_answer(B_IP, timeout=60,
+                               diag=lambda: sw.ctl("ports", json_out=False) + sw.log_text())
+                yield sw, vm
+    finally:
+        cleanup()
+
+
+def b_mac():
+    return sh(f"ip -n {NSB} -o link show {B_IF}").split("link/ether ")[1].split()[0]
+
+
+def test_peer_pings_linux_vtep_and_learns_it(rig):
+    sw, vm = rig
+    sent, got, rtt = vm.ping(B_IP, count=10)
+    assert got >= 9, f"{got}/{sent}\n{sw.log_text()}"
+    macs = {m["mac"]: m for m in sw.ctl("mac")["macs"]}
+    assert macs[b_mac()]["port"] == "vx0" and macs[b_mac()]["vtep"] == REMOTE, macs
+    assert macs[PEER_MAC]["port"] == "p0" and "vtep" not in macs[PEER_MAC], macs
+    assert f"vtep {REMOTE}" in sw.ctl("mac", json_out=False)
+    # Linux learned the peer behind us.
+    fdb = sh(f"bridge -n {NSA} fdb show dev vx0")
+    assert PEER_MAC in fdb and LOCAL in fdb, fdb
+    p = sw.port("vx0")
+    assert p["kind"] == "vxlan" and p["mode"] == f"vni {VNI}" and p["state"] == "up", p
+
+    srv = subprocess.Popen(["ip", "netns", "exec", NSB, "iperf3", "-s", "-1"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           preexec_fn=vmlib._die_with_parent)
+    try:
+        time.sleep(0.5)
+        res = vm.iperf3_client(B_IP, seconds=4)
+    finally:
+        try:
+            srv.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            vmlib._kill_proc(srv)
+    print(f"\nVXLAN to a Linux vxlan device (TCG guest): ping {rtt} ms, iperf3 TCP "
+          f"{res['received_mbps']:.1f} Mbit/s ({res['retransmits']} retransmits)")
+    assert res["bytes"] > 0
+
+
+def send_from_remote(payloads):
+    """UDP datagrams to our VTEP from the remote's address (namespace A)."""
+    code = ("import socket,sys\n"
+            "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+            f"s.bind(('{REMOTE}',0))\n"
+            "for h in sys.argv[1:]:\n"
+            f"    s.sendto(bytes.fromhex(h),('{LOCAL}',4789))\n")
+    subprocess.run(["ip", "netns", "exec", NSA, "/usr/bin/python3", "-c", code,
+                    *[p.hex() for p in payloads]], check=True, timeout=30)
+
+
+def vxlan_hdr(vni, flags=0x08):
+    return bytes([flags, 0, 0, 0]) + (vni << 8).to_bytes(4, "big")
+
+
+def test_hostile_datagrams_dropped_and_counted(rig):
+    sw, vm = rig
+    before = sw.port("vx0")
+    frame = bytes.fromhex("ffffffffffff02000000dead") + b"\x08\x06" + bytes(28)
+    send_from_remote([
+        vxlan_hdr(VNI) + frame[:13],            # too short
+        vxlan_hdr(VNI)[:5],                     # shorter than the header
+        vxlan_hdr(VNI + 1) + frame,             # another VNI
+        vxlan_hdr(VNI, flags=0) + frame,        # no I flag
+    ])
+    # From an address that is no remote VTEP: the host's own.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(vxlan_hdr(VNI) + frame, (LOCAL, 4789))
+    deadline = time.monotonic() + 10
+    want = {"vxlan_too_short": 2, "vxlan_bad_vni": 1, "vxlan_bad_flags": 1,
+            "vxlan_unknown_vtep": 1}
+    while True:
+        p = sw.port("vx0")
+        got = {k: p[k] - before[k] for k in want}
+        if got == want:
+            break
+        assert time.monotonic() < deadline, f"counters {got}, want {want}"
+        time.sleep(0.1)
+    # None of them reached the switch: the spoofed source MAC was not learned.
+    assert "02:00:00:00:de:ad" not in {m["mac"] for m in sw.ctl("mac")["macs"]}
+    assert sw.port("vx0")["state"] == "up"
+    _, got_ping, _ = vm.ping(B_IP, count=3)
+    assert got_ping >= 2
