@@ -1519,3 +1519,102 @@ def packed_reconnect(t):
         "or the base from 100 frames ago")
 def packed_reconnect_stale_base(t):
     return "; ".join(f"{k}: " + _pk_reconnect(t, k) for k in ("mismatched", "old"))
+
+
+# -- packed RX rings: buffers the switch takes only when a frame comes (from
+# the helper), several per frame with MRG_RXBUF, given back on a shortfall.
+
+PK_MRG = ((1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) | (1 << H.F_RING_PACKED) |
+          (1 << H.F_NET_MRG_RXBUF))
+
+
+def _pk_rx_session(t, **kw):
+    """A started packed frontend (MRG_RXBUF) with no RX buffer posted yet,
+    whose MAC the switch knows.  A context manager like Session."""
+    class _S(PackedSession):
+        def __enter__(self):
+            try:
+                self.fe.connect()
+                self.fe.start(rx_buffers=0)
+                wait_up(self.t)
+                self.fe.send_frames([H.eth_frame(self.fe.mac, self.fe.mac)])
+            except BaseException:
+                self.fe.close()
+                raise
+            return self.fe
+    kw.setdefault("features", PK_MRG)
+    return _S(t, **kw)
+
+
+def _pk_rx_buf(fe, k):
+    return fe.mem.gpa_of(fe.RX_BUF + k * fe.BUF_SIZE)
+
+
+@attack("ring", "packed RX (MRG_RXBUF): two buffers with the same id taken for one frame")
+def packed_rx_dup_id(t):
+    with _pk_rx_session(t) as fe:
+        w = H.DESC_F_WRITE | H.avail_bits(1)
+        fe.rx.write_raw([(_pk_rx_buf(fe, 0), 64, 5, w), (_pk_rx_buf(fe, 1), 64, 5, w)])
+
+        def send(helper):
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac, size=200)])
+            return broken_reason(t, r"vring 0: buffer id 5 reused while in flight")
+        return _pk_with_helper(t, send)
+
+
+@attack("ring", "packed RX: a readable descriptor posted as a receive buffer")
+def packed_rx_readable(t):
+    with _pk_rx_session(t) as fe:
+        fe.rx.write_raw([(_pk_rx_buf(fe, 0), 2048, 0, H.avail_bits(1))])
+
+        def send(helper):
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)])
+            return broken_reason(t, r"vring 0: readable descriptor in an RX chain")
+        return _pk_with_helper(t, send)
+
+
+@attack("ring", "packed RX (MRG_RXBUF, ring of 8): too few buffers for a frame, at the wrap "
+        "(dropped, given back), then enough")
+def packed_rx_short_at_wrap(t):
+    """The switch takes one 64-byte buffer for a 200-byte frame, finds no
+    second and must give the first back untouched (vq_unpop: position and
+    wrap counter rolled back), counting the drop.  With three more buffers
+    posted across the wrap, the next frame fills all four: num_buffers 4,
+    the bytes in order, one used descriptor each."""
+    with _pk_rx_session(t, num=8) as fe:
+        def run(helper):
+            fe.post_rx(6)
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)] * 6)
+            _wait_count(fe.rx_received, 6, "frames into the first 6 buffers")
+            pos0 = fe.rx.avail_pos
+            ids = [fe.rx.add([(_pk_rx_buf(fe, k), 64, H.DESC_F_WRITE)]) for k in range(1)]
+            s0 = t.ctl.stats(t.port)
+            big = H.eth_frame(fe.mac, helper.mac, size=200, fill=0x5A)
+            helper.send_frames([big])
+            _wait_count(lambda: t.ctl.stats(t.port)["drops"]["no_buffer"] -
+                        s0["drops"]["no_buffer"], 1, "a frame 3 buffers short: no_buffer")
+            if fe.rx.poll() is not None or fe.rx.flags_at(pos0) != \
+                    H.DESC_F_WRITE | H.avail_bits(1):
+                raise AttackFailed(f"the short buffer at {pos0} was not given back untouched")
+            ids += [fe.rx.add([(_pk_rx_buf(fe, k), 64, H.DESC_F_WRITE)]) for k in (1, 2, 3)]
+            helper.send_frames([big])
+            got, deadline = [], time.monotonic() + 10
+            while len(got) < 4 and time.monotonic() < deadline:
+                u = fe.rx.poll()
+                if u is None:
+                    time.sleep(0.01)
+                    continue
+                got.append(u)
+            if [g[0] for g in got] != ids or sum(g[1] for g in got) != H.NET_HDR_LEN + 200:
+                raise AttackFailed(f"used descriptors {got}, expected ids {ids} "
+                                   f"holding {H.NET_HDR_LEN + 200} bytes")
+            data = b"".join(fe.mem.read(fe.RX_BUF + k * fe.BUF_SIZE, ln)
+                            for k, (_, ln) in enumerate(got))
+            nbuf = struct.unpack_from("<H", data, 10)[0]
+            if nbuf != 4 or data[H.NET_HDR_LEN:] != big:
+                raise AttackFailed(f"num_buffers {nbuf}, frame intact "
+                                   f"{data[H.NET_HDR_LEN:] == big}")
+            _pk_not_broken(t)
+            return (f"dropped: no_buffer, the buffer at {pos0} given back; then one frame "
+                    f"in 4 buffers across the wrap (ids {ids}, num_buffers 4)")
+        return _pk_with_helper(t, run)
