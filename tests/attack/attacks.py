@@ -1174,11 +1174,11 @@ class PackedSession(Session):
         self.up = up
 
 
-def _pk_frame(fe, off=0, fill=0):
+def _pk_frame(fe):
     """Header + a frame to ourselves in the spare area; (gpa, len)."""
-    data = bytes(H.NET_HDR_LEN) + H.eth_frame(fe.mac, fe.mac, fill=fill)
-    fe.mem.write(fe.SPARE + off, data)
-    return fe.mem.gpa_of(fe.SPARE + off), len(data)
+    data = bytes(H.NET_HDR_LEN) + H.eth_frame(fe.mac, fe.mac)
+    fe.mem.write(fe.SPARE, data)
+    return fe.mem.gpa_of(fe.SPARE), len(data)
 
 
 def _pk_av(fe, flags=0, wrap=None):
@@ -1436,7 +1436,7 @@ def packed_event_garbage(t):
             fe.mem.pack("<HH", fe.rx.drv_ev, off_wrap, flags)
             fe.mem.pack("<HH", fe.tx.drv_ev, off_wrap, flags)
             fe.mem.pack("<HH", fe.tx.dev_ev, 0xFFFF, 0xFFFF)
-            n = _pk_with_helper(t, lambda h: _pk_exchange(t, fe, h, rounds=1, per=100))
+            _pk_with_helper(t, lambda h: _pk_exchange(t, fe, h, rounds=1, per=100))
             out.append(f"flags {flags:#x} off_wrap {off_wrap:#x}")
         _pk_not_broken(t)
         return "ignored: frames still flow both ways with " + "; ".join(out)
@@ -1587,7 +1587,7 @@ def packed_rx_short_at_wrap(t):
             helper.send_frames([H.eth_frame(fe.mac, helper.mac)] * 6)
             _wait_count(fe.rx_received, 6, "frames into the first 6 buffers")
             pos0 = fe.rx.avail_pos
-            ids = [fe.rx.add([(_pk_rx_buf(fe, k), 64, H.DESC_F_WRITE)]) for k in range(1)]
+            ids = [fe.rx.add([(_pk_rx_buf(fe, 0), 64, H.DESC_F_WRITE)])]
             s0 = t.ctl.stats(t.port)
             big = H.eth_frame(fe.mac, helper.mac, size=200, fill=0x5A)
             helper.send_frames([big])

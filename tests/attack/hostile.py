@@ -2,12 +2,13 @@
 """A vhost-user frontend of our own that can misbehave on purpose.
 
 It speaks vhost-user over the switch's UNIX socket, owns real guest memory
-(memfds it maps itself, so it can write split rings and frames in memory
-the switch shares) and exposes every knob an attacker has: raw messages of
-any size with any fds, partial messages, ring layouts and descriptors of
-its choosing, regions added and removed at will, a memfd shrunk under the
-switch.  It trusts nothing the switch sends back beyond framing checks and
-every wait it does is bounded.  Stdlib only (Python 3.9+).
+(memfds it maps itself, so it can write split or packed rings and frames
+in memory the switch shares) and exposes every knob an attacker has: raw
+messages of any size with any fds, partial messages, ring layouts and
+descriptors of its choosing, regions added and removed at will, a memfd
+shrunk under the switch.  It trusts nothing the switch sends back beyond
+framing checks and every wait it does is bounded.  Stdlib only (Python
+3.9+).
 
 Run one attack by hand against a listening port:
     python3 tests/attack/hostile.py --socket /tmp/p2.sock --attack desc_loop
