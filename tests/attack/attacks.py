@@ -1148,3 +1148,473 @@ def rx_addr_out_of_range(t):
         finally:
             helper.close()
             wait_listening(t, t.helper_port)
+
+
+# -- packed virtqueues (VIRTIO_F_RING_PACKED, virtio 1.2 2.8): the same
+# port, a frontend whose rings are packed (hostile.PackedFrontend).  Frames
+# it sends in an attack go to its own MAC, so what the switch accepts is
+# read and dropped as hairpin, never delivered to a peer.
+
+PK_INDIRECT = ((1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) | (1 << H.F_RING_PACKED) |
+               (1 << H.F_RING_INDIRECT_DESC))
+PK_EVENT_IDX = ((1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) | (1 << H.F_RING_PACKED) |
+                (1 << H.F_RING_EVENT_IDX))
+
+
+class PackedSession(Session):
+    """Session with a packed-ring frontend."""
+
+    def __init__(self, t, start=True, up=True, **kw):
+        self.t = t
+        kw.setdefault("name", "hostile")
+        kw.setdefault("mac", H.random_mac(t.rng))
+        kw.setdefault("sealed", t.sealed)
+        self.fe = H.PackedFrontend(t.sock, **kw)
+        self.start = start
+        self.up = up
+
+
+def _pk_frame(fe):
+    """Header + a frame to ourselves in the spare area; (gpa, len)."""
+    data = bytes(H.NET_HDR_LEN) + H.eth_frame(fe.mac, fe.mac)
+    fe.mem.write(fe.SPARE, data)
+    return fe.mem.gpa_of(fe.SPARE), len(data)
+
+
+def _pk_av(fe, flags=0, wrap=None):
+    return flags | H.avail_bits(fe.tx.avail_wrap if wrap is None else wrap)
+
+
+def _pk_with_helper(t, fn):
+    """Run fn(helper) with a good (split) frontend of ours up on the helper
+    port; the switch knows its MAC first (a frame to itself), so nothing
+    sent to it floods the other ports."""
+    if not t.helper_sock:
+        raise AttackFailed("this attack needs a helper port")
+    helper = t.helper()
+    try:
+        helper.start()
+        wait_up(t, t.helper_port)
+        helper.send_frames([H.eth_frame(helper.mac, helper.mac)])
+        return fn(helper)
+    finally:
+        helper.close()
+        wait_listening(t, t.helper_port)
+
+
+def _helper_frames(helper, since=0):
+    """Frames the helper got (split RX ring), from used entry since on."""
+    out = []
+    for i in range(since, helper.rx.used_idx()):
+        bid, length = helper.rx.used_elem(i)
+        b = (bid % helper.num) % helper.nbuf
+        out.append(helper.mem.read(helper.RX_BUF + b * helper.BUF_SIZE + H.NET_HDR_LEN,
+                                   length - H.NET_HDR_LEN))
+    return out
+
+
+def _wait_count(get, n, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        got = get()
+        if got >= n or time.monotonic() > deadline:
+            if got != n:
+                raise AttackFailed(f"{what}: {got} of {n}")
+            return got
+        time.sleep(0.01)
+
+
+def _pk_exchange(t, fe, helper, rounds=2, per=200, fill=0x40):
+    """per frames each way, rounds times: fe (packed) -> helper (split) and
+    back, every byte checked; the packed rings cross their wrap.  Returns
+    the count each way."""
+    h0 = helper.rx.used_idx()
+    r0 = fe.rx_received()
+    for k in range(rounds):
+        f = (fill + k) & 0xFF
+        fe.send_frames([H.eth_frame(helper.mac, fe.mac, fill=f)] * per)
+        _wait_count(lambda: helper.rx.used_idx() - h0, (k + 1) * per,
+                    f"helper received from the packed frontend (round {k})")
+        helper.post_rx(per)
+        helper.send_frames([H.eth_frame(fe.mac, helper.mac, fill=f ^ 0xFF)] * per)
+        _wait_count(lambda: fe.rx_received() - r0, (k + 1) * per,
+                    f"the packed frontend received from the helper (round {k})")
+        fe.post_rx(per)
+        want_out = H.eth_frame(helper.mac, fe.mac, fill=f)
+        want_in = H.eth_frame(fe.mac, helper.mac, fill=f ^ 0xFF)
+        got_out = _helper_frames(helper, h0 + k * per)[:per]
+        got_in = fe.rx_frames[r0 + k * per:r0 + (k + 1) * per]
+        if any(x != want_out for x in got_out) or any(x != want_in for x in got_in):
+            raise AttackFailed(f"frames changed on the way (round {k})")
+    return rounds * per
+
+
+def _pk_not_broken(t):
+    p = t.ctl.port(t.port)
+    if p["broken"] or p["state"] != "up":
+        raise AttackFailed(f"{t.port}: should still be up: {p}")
+    return p
+
+
+@attack("ring", "packed rings, good: 400 frames each way with a good peer, across the wrap")
+def packed_good(t):
+    with PackedSession(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])       # the switch learns our MAC
+        feats = t.ctl.port(t.port)["features"]
+        if "ring_packed" not in feats:
+            raise AttackFailed(f"{t.port}: ring_packed not shown in features {feats!r}")
+        n = _pk_with_helper(t, lambda h: _pk_exchange(t, fe, h))
+        _pk_not_broken(t)
+        return f"ok: ring_packed negotiated, {n} frames each way, every byte checked"
+
+
+@attack("ring", "packed: descriptors made available with the other lap's wrap bit")
+def packed_wrong_wrap(t):
+    """A descriptor whose AVAIL/USED bits say "available in the other lap"
+    is, by 2.8.1, not available: it is what a middle descriptor of a chain
+    of the last lap still looks like.  The switch must not take it (nor
+    break on it), and take it once the bits are right.  Tried in the first
+    lap and, after a wrap, in the second."""
+    with PackedSession(t) as fe:
+        out = []
+        for lap in (1, 2):
+            if lap == 2:
+                fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * (fe.num - fe.tx.avail_pos))
+            wrap = fe.tx.avail_wrap
+            s0 = t.ctl.stats(t.port)
+            gpa, ln = _pk_frame(fe)
+            bid = fe.tx.free_ids[0]
+            at = fe.tx.write_raw([(gpa, ln, bid, H.avail_bits(not wrap))], advance=False)[0]
+            for _ in range(10):
+                fe.do_kick(1)
+                time.sleep(0.05)
+            s1 = t.ctl.stats(t.port)
+            _pk_not_broken(t)
+            if s1["rx_packets"] != s0["rx_packets"] or fe.tx.flags_at(at) != \
+                    H.avail_bits(not wrap):
+                raise AttackFailed(f"lap {lap}: a descriptor with the wrong wrap bit was "
+                                   f"taken: rx {s0['rx_packets']} -> {s1['rx_packets']}, "
+                                   f"flags {fe.tx.flags_at(at):#x}")
+            fe.tx.free_ids.remove(bid)
+            fe.tx.inflight[bid] = 1
+            fe.tx.write_raw([(gpa, ln, bid, H.avail_bits(wrap))])
+            fe.do_kick(1)
+            fe.wait_tx_done()
+            _wait_count(lambda: t.ctl.stats(t.port)["rx_packets"] - s0["rx_packets"], 1,
+                        f"lap {lap}: the frame once its bits were right")
+            out.append(f"lap {lap} (wrap {wrap})")
+        _pk_not_broken(t)
+        return ("ignored, as 2.8.1 says: not taken with the other lap's bits, taken once "
+                "right, in " + " and ".join(out))
+
+
+@attack("ring", "packed: the head at the avail position marked used in the current lap")
+def packed_used_now(t):
+    with PackedSession(t) as fe:
+        gpa, ln = _pk_frame(fe)
+        bit = H.PDESC_F_AVAIL | H.PDESC_F_USED
+        fe.post_tx_raw([(gpa, ln, 0, bit)])
+        return broken_reason(t, r"descriptor 0 marked used in the current lap \(wrap 1\)")
+
+
+@attack("ring", "packed: two chains in flight with the same buffer id")
+def packed_dup_id(t):
+    with PackedSession(t) as fe:
+        gpa, ln = _pk_frame(fe)
+        # both visible at once: write_raw writes the second, then the first's flags
+        fe.post_tx_raw([(gpa, ln, 7, _pk_av(fe)), (gpa, ln, 7, _pk_av(fe))])
+        return broken_reason(t, r"buffer id 7 reused while in flight")
+
+
+@attack("ring", "packed: a buffer id past the ring (300 of 256)")
+def packed_id_out_of_range(t):
+    with PackedSession(t) as fe:
+        gpa, ln = _pk_frame(fe)
+        fe.post_tx_raw([(gpa, ln, 300, _pk_av(fe))])
+        return broken_reason(t, r"buffer id 300 out of ring of 256")
+
+
+@attack("ring", "packed: a chain of 256 descriptors, NEXT on every one, in a 256 ring")
+def packed_chain_longer_than_ring(t):
+    with PackedSession(t) as fe:
+        gpa, ln = _pk_frame(fe)
+        fe.post_tx_raw([(gpa, 16, 5, _pk_av(fe, H.DESC_F_NEXT))] * fe.num)
+        return broken_reason(t, r"descriptor chain at 0 longer than the 256 free ring entries")
+
+
+@attack("ring", "packed: a chain whose middle descriptor was never made available")
+def packed_middle_not_avail(t):
+    with PackedSession(t) as fe:
+        gpa, ln = _pk_frame(fe)
+        fe.post_tx_raw([(gpa, H.NET_HDR_LEN, 3, _pk_av(fe, H.DESC_F_NEXT)),
+                        (gpa + H.NET_HDR_LEN, 14, 3, H.DESC_F_NEXT),     # no AVAIL bit
+                        (gpa + H.NET_HDR_LEN + 14, ln - H.NET_HDR_LEN - 14, 3, _pk_av(fe))])
+        return broken_reason(t, r"descriptor 1 of a chain not made available "
+                             r"\(flags 0x1, wrap 1\)")
+
+
+@attack("ring", "packed: addr + len wraps around 2^64")
+def packed_len_wraps(t):
+    with PackedSession(t) as fe:
+        fe.post_tx_raw([(2**64 - 0x100, 0x1000, 0, _pk_av(fe))])
+        return broken_reason(t, r"descriptor 0xffffffffffffff00\+4096 wraps")
+
+
+@attack("ring", "packed: a chain whose lengths add up past 2^32 (the frame is dropped)")
+def packed_len_sum_overflow(t):
+    with PackedSession(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])
+        s0 = t.ctl.stats(t.port)
+        gpa, ln = _pk_frame(fe)
+        bid = fe.tx.free_ids[0]
+        fe.tx.add([(gpa, ln, 0), (_spare(fe, 0x1000), 0xFFFFFFFF, 0)], bid=bid)
+        fe.do_kick(1)
+        fe.wait_tx_done()       # it comes back, used
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 3)
+        s1 = t.ctl.stats(t.port)
+        ov = s1["virtio"]["tx_oversize"] - s0["virtio"]["tx_oversize"]
+        hp = s1["drops"]["hairpin"] - s0["drops"]["hairpin"]
+        _pk_not_broken(t)
+        if ov != 1 or hp != 3:
+            raise AttackFailed(f"a chain of 2^32 + {ln - 1} bytes: tx_oversize +{ov}, "
+                               f"then 3 good frames: hairpin +{hp}")
+        return ("dropped: a chain of 2^32+ bytes counted as tx_oversize and given back; "
+                "the next 3 frames read")
+
+
+def _pk_indirect(t):
+    return PackedSession(t, features=PK_INDIRECT)
+
+
+@attack("ring", "packed: an indirect table holding another indirect descriptor")
+def packed_indirect_nested(t):
+    with _pk_indirect(t) as fe:
+        tab = fe.SPARE + 0x1000
+        fe.mem.pack("<QIHH", tab, _spare(fe), 32, 0, H.DESC_F_INDIRECT)
+        fe.post_tx_raw([(fe.mem.gpa_of(tab), 16, 0, _pk_av(fe, H.DESC_F_INDIRECT))])
+        return broken_reason(t, r"indirect descriptor inside an indirect table")
+
+
+@attack("ring", "packed: an indirect table with NEXT 0 -> 1 -> 0 (must not loop), "
+        "then one of 257 entries")
+def packed_indirect_loop(t):
+    """A packed indirect table is read in order, len/16 entries; NEXT in it
+    means nothing (2.8.19), so a "loop" is two entries read once: the frame
+    is read (and dropped as hairpin).  A table longer than the ring is
+    refused."""
+    with _pk_indirect(t) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])
+        s0 = t.ctl.stats(t.port)
+        gpa, ln = _pk_frame(fe)
+        tab = fe.SPARE + 0x1000
+        fe.mem.pack("<QIHHQIHH", tab, gpa, 20, 1, H.DESC_F_NEXT,
+                    gpa + 20, ln - 20, 0, H.DESC_F_NEXT)
+        bid = fe.tx.free_ids[0]
+        fe.tx.add([(fe.mem.gpa_of(tab), 32, H.DESC_F_INDIRECT)], bid=bid)
+        fe.do_kick(1)
+        fe.wait_tx_done()
+        _wait_count(lambda: t.ctl.stats(t.port)["drops"]["hairpin"] - s0["drops"]["hairpin"],
+                    1, "the frame of a 2-entry table with NEXT looping")
+        _pk_not_broken(t)
+        fe.post_tx_raw([(fe.mem.gpa_of(tab), 16 * (fe.num + 1), 9,
+                         _pk_av(fe, H.DESC_F_INDIRECT))])
+        return ("NEXT in a table ignored, the frame read once (hairpin); then " +
+                broken_reason(t, r"indirect table length 4112 invalid"))
+
+
+@attack("ring", "packed: event suppression areas full of garbage (reserved flags, "
+        "offsets past the ring)")
+def packed_event_garbage(t):
+    """The driver's event area only says when to notify it: garbage there
+    may cost it notifications, never frames.  The device's area is ours to
+    overwrite; we scribble on it too."""
+    with PackedSession(t, features=PK_EVENT_IDX) as fe:
+        fe.send_frames([H.eth_frame(fe.mac, fe.mac)])
+        out = []
+        for flags, off_wrap in ((3, 0xFFFF), (H.EV_DESC, 0x7FFF), (H.EV_DESC, 0x8000 | 300),
+                                (0xFFFF, 0x1234)):
+            fe.mem.pack("<HH", fe.rx.drv_ev, off_wrap, flags)
+            fe.mem.pack("<HH", fe.tx.drv_ev, off_wrap, flags)
+            fe.mem.pack("<HH", fe.tx.dev_ev, 0xFFFF, 0xFFFF)
+            _pk_with_helper(t, lambda h: _pk_exchange(t, fe, h, rounds=1, per=100))
+            out.append(f"flags {flags:#x} off_wrap {off_wrap:#x}")
+        _pk_not_broken(t)
+        return "ignored: frames still flow both ways with " + "; ".join(out)
+
+
+@attack("ring", "packed: SET_VRING_BASE with the position at or past the ring size")
+def packed_base_past_ring(t):
+    out = []
+    for base in (256, 0x7FFF | 0x8000):
+        with PackedSession(t, start=False) as fe:
+            fe.negotiate()
+            if fe.set_mem_table():
+                raise AttackFailed("memory table refused")
+            fe.setup_ring(0, fe.rx)
+            fe.setup_ring(1, fe.tx, base=base)
+            out.append(f"base {base:#x}: " + broken_reason(
+                t, r"ring layout refused: vring base past the end of the ring"))
+    return "; ".join(out)
+
+
+def _pk_reconnect(t, stale):
+    """One packed frontend sends 300 frames (its TX ring wraps) and 100 to
+    the helper, hangs up and comes back over the same memory with a TX base
+    (stale) of "mismatched": the right position with the other wrap bit,
+    "old": the base it had before the 100 frames (the switch would replay
+    them to the helper if it believed it), or else the right one.  Then 10
+    new frames to the helper.  The helper must get each new frame at most
+    once and none of the 100 again; the right base must resume; a stale one
+    may instead break the port, saying why."""
+    def run(helper):
+        with PackedSession(t) as fe:
+            fe.send_frames([H.eth_frame(fe.mac, fe.mac)] * 300)
+            old_base = fe.tx.used_base()
+            h0 = helper.rx.used_idx()
+            fe.send_frames([H.eth_frame(helper.mac, fe.mac, fill=0x11)] * 100)
+            _wait_count(lambda: helper.rx.used_idx() - h0, 100, "before the reconnect")
+            pos, wrap = fe.tx.used_pos, fe.tx.used_wrap
+            fe.hang_up()
+            wait_listening(t)
+            base = {"mismatched": pos | (wrap ^ 1) << 15,
+                    "old": old_base}.get(stale, pos | wrap << 15)
+            fe.resume(tx_base=base)
+            # the switch looks at the ring as it starts: a stale base may break it at once
+            wait_port(t, lambda p: p["state"] == "up" or p["broken"], "up or broken")
+            fe.send_frames([H.eth_frame(helper.mac, fe.mac, fill=0x22)] * 10, wait=False)
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                fe.do_kick(1)
+                if t.ctl.port(t.port)["broken"] or helper.rx.used_idx() - h0 >= 110:
+                    break
+                time.sleep(0.05)
+            time.sleep(0.3)
+            got = _helper_frames(helper, h0)
+            old = sum(1 for f in got if f == H.eth_frame(helper.mac, fe.mac, fill=0x11))
+            new = sum(1 for f in got if f == H.eth_frame(helper.mac, fe.mac, fill=0x22))
+            p = t.ctl.port(t.port)
+            what = (f"base {base & 0x7FFF}|wrap {base >> 15} "
+                    f"(ring at {pos}, wrap {wrap})")
+            if old != 100 or new > 10 or len(got) != old + new:
+                raise AttackFailed(f"{what}: misdelivered: the helper got {old} of the "
+                                   f"100 old frames, {new} new, {len(got)} in all")
+            if p["broken"]:
+                if not stale:
+                    raise AttackFailed(f"{what}: the right base broke the port: {p['reason']}")
+                return f"{what}: " + broken_reason(
+                    t, r"marked used in the current lap|not made available")
+            if new != 10:
+                raise AttackFailed(f"{what}: resumed, but {new} of 10 new frames arrived")
+            fe.wait_tx_done()
+            return f"{what}: resumed, 10 new frames delivered once, none replayed"
+    return _pk_with_helper(t, run)
+
+
+@attack("ring", "packed: a reconnect whose SET_VRING_BASE has the right wrap bit (resumes)")
+def packed_reconnect(t):
+    return _pk_reconnect(t, None)
+
+
+@attack("ring", "packed: reconnects whose SET_VRING_BASE is stale: the other wrap bit, "
+        "or the base from 100 frames ago")
+def packed_reconnect_stale_base(t):
+    return "; ".join(f"{k}: " + _pk_reconnect(t, k) for k in ("mismatched", "old"))
+
+
+# -- packed RX rings: buffers the switch takes only when a frame comes (from
+# the helper), several per frame with MRG_RXBUF, given back on a shortfall.
+
+PK_MRG = ((1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) | (1 << H.F_RING_PACKED) |
+          (1 << H.F_NET_MRG_RXBUF))
+
+
+def _pk_rx_session(t, **kw):
+    """A started packed frontend (MRG_RXBUF) with no RX buffer posted yet,
+    whose MAC the switch knows.  A context manager like Session."""
+    class _S(PackedSession):
+        def __enter__(self):
+            try:
+                self.fe.connect()
+                self.fe.start(rx_buffers=0)
+                wait_up(self.t)
+                self.fe.send_frames([H.eth_frame(self.fe.mac, self.fe.mac)])
+            except BaseException:
+                self.fe.close()
+                raise
+            return self.fe
+    kw.setdefault("features", PK_MRG)
+    return _S(t, **kw)
+
+
+def _pk_rx_buf(fe, k):
+    return fe.mem.gpa_of(fe.RX_BUF + k * fe.BUF_SIZE)
+
+
+@attack("ring", "packed RX (MRG_RXBUF): two buffers with the same id taken for one frame")
+def packed_rx_dup_id(t):
+    with _pk_rx_session(t) as fe:
+        w = H.DESC_F_WRITE | H.avail_bits(1)
+        fe.rx.write_raw([(_pk_rx_buf(fe, 0), 64, 5, w), (_pk_rx_buf(fe, 1), 64, 5, w)])
+
+        def send(helper):
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac, size=200)])
+            return broken_reason(t, r"vring 0: buffer id 5 reused while in flight")
+        return _pk_with_helper(t, send)
+
+
+@attack("ring", "packed RX: a readable descriptor posted as a receive buffer")
+def packed_rx_readable(t):
+    with _pk_rx_session(t) as fe:
+        fe.rx.write_raw([(_pk_rx_buf(fe, 0), 2048, 0, H.avail_bits(1))])
+
+        def send(helper):
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)])
+            return broken_reason(t, r"vring 0: readable descriptor in an RX chain")
+        return _pk_with_helper(t, send)
+
+
+@attack("ring", "packed RX (MRG_RXBUF, ring of 8): too few buffers for a frame, at the wrap "
+        "(dropped, given back), then enough")
+def packed_rx_short_at_wrap(t):
+    """The switch takes one 64-byte buffer for a 200-byte frame, finds no
+    second and must give the first back untouched (vq_unpop: position and
+    wrap counter rolled back), counting the drop.  With three more buffers
+    posted across the wrap, the next frame fills all four: num_buffers 4,
+    the bytes in order, one used descriptor each."""
+    with _pk_rx_session(t, num=8) as fe:
+        def run(helper):
+            fe.post_rx(6)
+            helper.send_frames([H.eth_frame(fe.mac, helper.mac)] * 6)
+            _wait_count(fe.rx_received, 6, "frames into the first 6 buffers")
+            pos0 = fe.rx.avail_pos
+            ids = [fe.rx.add([(_pk_rx_buf(fe, 0), 64, H.DESC_F_WRITE)])]
+            s0 = t.ctl.stats(t.port)
+            big = H.eth_frame(fe.mac, helper.mac, size=200, fill=0x5A)
+            helper.send_frames([big])
+            _wait_count(lambda: t.ctl.stats(t.port)["drops"]["no_buffer"] -
+                        s0["drops"]["no_buffer"], 1, "a frame 3 buffers short: no_buffer")
+            if fe.rx.poll() is not None or fe.rx.flags_at(pos0) != \
+                    H.DESC_F_WRITE | H.avail_bits(1):
+                raise AttackFailed(f"the short buffer at {pos0} was not given back untouched")
+            ids += [fe.rx.add([(_pk_rx_buf(fe, k), 64, H.DESC_F_WRITE)]) for k in (1, 2, 3)]
+            helper.send_frames([big])
+            got, deadline = [], time.monotonic() + 10
+            while len(got) < 4 and time.monotonic() < deadline:
+                u = fe.rx.poll()
+                if u is None:
+                    time.sleep(0.01)
+                    continue
+                got.append(u)
+            if [g[0] for g in got] != ids or sum(g[1] for g in got) != H.NET_HDR_LEN + 200:
+                raise AttackFailed(f"used descriptors {got}, expected ids {ids} "
+                                   f"holding {H.NET_HDR_LEN + 200} bytes")
+            data = b"".join(fe.mem.read(fe.RX_BUF + k * fe.BUF_SIZE, ln)
+                            for k, (_, ln) in enumerate(got))
+            nbuf = struct.unpack_from("<H", data, 10)[0]
+            if nbuf != 4 or data[H.NET_HDR_LEN:] != big:
+                raise AttackFailed(f"num_buffers {nbuf}, frame intact "
+                                   f"{data[H.NET_HDR_LEN:] == big}")
+            _pk_not_broken(t)
+            return (f"dropped: no_buffer, the buffer at {pos0} given back; then one frame "
+                    f"in 4 buffers across the wrap (ids {ids}, num_buffers 4)")
+        return _pk_with_helper(t, run)

@@ -2,12 +2,13 @@
 """A vhost-user frontend of our own that can misbehave on purpose.
 
 It speaks vhost-user over the switch's UNIX socket, owns real guest memory
-(memfds it maps itself, so it can write split rings and frames in memory
-the switch shares) and exposes every knob an attacker has: raw messages of
-any size with any fds, partial messages, ring layouts and descriptors of
-its choosing, regions added and removed at will, a memfd shrunk under the
-switch.  It trusts nothing the switch sends back beyond framing checks and
-every wait it does is bounded.  Stdlib only (Python 3.9+).
+(memfds it maps itself, so it can write split or packed rings and frames
+in memory the switch shares) and exposes every knob an attacker has: raw
+messages of any size with any fds, partial messages, ring layouts and
+descriptors of its choosing, regions added and removed at will, a memfd
+shrunk under the switch.  It trusts nothing the switch sends back beyond
+framing checks and every wait it does is bounded.  Stdlib only (Python
+3.9+).
 
 Run one attack by hand against a listening port:
     python3 tests/attack/hostile.py --socket /tmp/p2.sock --attack desc_loop
@@ -556,6 +557,264 @@ class Frontend:
         self.tx.put_avail(head)
         self.tx.publish()
         self.do_kick(1)
+
+
+# ---- packed virtqueues (virtio 1.2, 2.8) ----
+
+F_RING_PACKED = 34
+
+PDESC_F_AVAIL = 1 << 7      # VRING_PACKED_DESC_F_AVAIL
+PDESC_F_USED = 1 << 15      # VRING_PACKED_DESC_F_USED
+EV_ENABLE = 0               # event suppression flags (2.8.10)
+EV_DISABLE = 1
+EV_DESC = 2
+
+
+def avail_bits(wrap):
+    """AVAIL and USED as a driver sets them to make a descriptor available
+    in a lap with this wrap counter: AVAIL = wrap, USED = !wrap (2.8.1)."""
+    return PDESC_F_AVAIL if wrap else PDESC_F_USED
+
+
+class PackedRing:
+    """The driver side of one packed virtqueue laid out at off in region:
+    the descriptor ring (16 bytes a descriptor), then the driver event
+    suppression area (ours to write) and the device's (the switch's).
+
+    The driver's avail position and wrap counter start at 0 and 1; the
+    used ones follow the device's used descriptors, which come back in the
+    order made available (one per chain, at the position of its head)."""
+
+    def __init__(self, region, off, num):
+        self.r = region
+        self.num = num
+        self.desc = off
+        self.drv_ev = _align(off + 16 * num, 16)
+        self.dev_ev = self.drv_ev + 16
+        self.end = self.dev_ev + 4
+        self.reset()
+
+    def reset(self):
+        self.r.write(self.desc, bytes(self.end - self.desc))
+        self.avail_pos, self.avail_wrap = 0, 1
+        self.used_pos, self.used_wrap = 0, 1
+        self.inflight = {}      # buffer id -> ring descriptors its chain took
+        self.free_ids = list(range(self.num))
+
+    def base(self):
+        """SET_VRING_BASE's value: the avail position, wrap counter in bit 15."""
+        return self.avail_pos | self.avail_wrap << 15
+
+    def used_base(self):
+        """Where the device stopped when every chain came back."""
+        return self.used_pos | self.used_wrap << 15
+
+    def addr_wire(self, index, desc=None, driver=None, device=None):
+        """SET_VRING_ADDR: the descriptor ring, and the event areas in the
+        avail (driver) and used (device) fields."""
+        return struct.pack("<IIQQQQ", index, 0,
+                           self.r.uva_of(self.desc) if desc is None else desc,
+                           self.r.uva_of(self.dev_ev) if device is None else device,
+                           self.r.uva_of(self.drv_ev) if driver is None else driver, 0)
+
+    def flags_at(self, pos):
+        return self.r.unpack("<H", self.desc + 16 * pos + 14)[0]
+
+    def write_raw(self, entries, advance=True):
+        """Write descriptors (addr, len, id, flags) at the avail position and
+        on, flags exactly as given: all but the first, then the first's
+        addr/len/id, its flags last with one 2-byte store (what makes the
+        chain visible).  advance: move the avail position past them."""
+        pos, wrap = self.avail_pos, self.avail_wrap
+        at = []
+        for _ in entries:
+            at.append(pos)
+            pos += 1
+            if pos == self.num:
+                pos, wrap = 0, wrap ^ 1
+        for k in list(range(1, len(entries))) + [0]:
+            addr, length, bid, flags = entries[k]
+            off = self.desc + 16 * at[k]
+            self.r.pack("<QIH", off, addr & (2**64 - 1), length & 0xFFFFFFFF, bid & 0xFFFF)
+            self.r.store16(off + 14, flags)
+        if advance:
+            self.avail_pos, self.avail_wrap = pos, wrap
+        return at
+
+    def add(self, bufs, bid=None):
+        """Make one chain of bufs [(addr, len, flags)] available, NEXT and
+        the avail bits set as a good driver does; the buffer id in every
+        descriptor.  Returns the id."""
+        if bid is None:
+            bid = self.free_ids.pop(0)
+        elif bid in self.free_ids:
+            self.free_ids.remove(bid)
+        n = len(bufs)
+        wrap, ents = self.avail_wrap, []
+        for k, (addr, length, fl) in enumerate(bufs):
+            ents.append((addr, length, bid, fl | (DESC_F_NEXT if k + 1 < n else 0) |
+                         avail_bits(wrap)))
+            if self.avail_pos + k + 1 == self.num:
+                wrap ^= 1
+        self.write_raw(ents)
+        self.inflight[bid] = n
+        return bid
+
+    def poll(self):
+        """The next used descriptor as (id, len), or None.  A used
+        descriptor has AVAIL and USED both equal to our used wrap counter;
+        an id we did not make available is the switch's lie."""
+        flags = self.flags_at(self.used_pos)
+        bit = PDESC_F_AVAIL | PDESC_F_USED
+        if (flags & bit) != (bit if self.used_wrap else 0):
+            return None
+        _, length, bid = self.r.unpack("<QIH", self.desc + 16 * self.used_pos)
+        n = self.inflight.pop(bid, None)
+        if n is None:
+            raise ProtocolError(f"used descriptor at {self.used_pos}: id {bid} not in flight")
+        self.free_ids.append(bid)
+        self.used_pos += n
+        if self.used_pos >= self.num:
+            self.used_pos -= self.num
+            self.used_wrap ^= 1
+        return bid, length
+
+    def in_flight(self):
+        return len(self.inflight)
+
+
+class PackedFrontend(Frontend):
+    """A Frontend that negotiates VIRTIO_F_RING_PACKED: both rings packed
+    (at the same offsets), RX buffer and TX buffer of id i at slot i of
+    their areas.  Good by default; its rings' write_raw() is how it lies."""
+
+    def __init__(self, path, num=256, features=None, **kw):
+        f = ((1 << F_VERSION_1) | (1 << F_PROTOCOL_FEATURES) | (1 << F_RING_PACKED)
+             if features is None else features)
+        super().__init__(path, num=num, features=f, **kw)
+        self.rx = PackedRing(self.mem, self.RX_RING, num)
+        self.tx = PackedRing(self.mem, self.TX_RING, num)
+        self.rx.free_ids = list(range(self.nbuf))
+        self.tx.free_ids = list(range(self.nbuf))
+        self.rx_frames = []     # frames (without the net header) received so far
+
+    def negotiate(self, proto=(1 << PF_REPLY_ACK) | (1 << PF_CONFIGURE_MEM_SLOTS)):
+        super().negotiate(proto)
+        if not self.features & (1 << F_RING_PACKED):
+            raise ProtocolError(f"{self.name}: the switch did not offer RING_PACKED")
+        return self
+
+    def setup_ring(self, q, ring, enable=True, addr=None, base=None, reset=True):
+        if reset:
+            ring.reset()
+            ring.free_ids = list(range(self.nbuf))
+        self.must(SET_VRING_NUM, struct.pack("<II", q, ring.num))
+        self.must(SET_VRING_BASE, struct.pack("<II", q, ring.base() if base is None else base))
+        self.must(SET_VRING_ADDR, addr or ring.addr_wire(q))
+        if q not in self.call:
+            self.call[q] = _eventfd()
+        self.must(SET_VRING_CALL, struct.pack("<Q", q), [self.call[q]])
+        if q not in self.kick:
+            self.kick[q] = _eventfd()
+        self.must(SET_VRING_KICK, struct.pack("<Q", q), [self.kick[q]])
+        if enable:
+            self.must(SET_VRING_ENABLE, struct.pack("<II", q, 1))
+
+    def hang_up(self):
+        """Close the connection but keep the memory and the rings' state, as
+        a frontend does that reconnects (QEMU with reconnect=)."""
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+        for d in (self.kick, self.call):
+            for fd in d.values():
+                os.close(fd)
+            d.clear()
+
+    def resume(self, rx_base=None, tx_base=None):
+        """Connect again over the same memory and rings; each ring's base is
+        where the switch stopped (every chain came back) unless given."""
+        self.connect()
+        self.negotiate()
+        if self.set_mem_table():
+            raise ProtocolError(f"{self.name}: memory table refused")
+        self.setup_ring(0, self.rx, base=self.rx.used_base() if rx_base is None else rx_base,
+                        reset=False)
+        self.setup_ring(1, self.tx, base=self.tx.used_base() if tx_base is None else tx_base,
+                        reset=False)
+        return self
+
+    def post_rx(self, n):
+        for _ in range(min(n, len(self.rx.free_ids))):
+            b = self.rx.free_ids[0]
+            self.rx.add([(self.mem.gpa_of(self.RX_BUF + b * self.BUF_SIZE), self.BUF_SIZE,
+                          DESC_F_WRITE)])
+
+    def rx_received(self):
+        while True:
+            u = self.rx.poll()
+            if u is None:
+                return len(self.rx_frames)
+            bid, length = u
+            if not NET_HDR_LEN <= length <= self.BUF_SIZE:
+                raise ProtocolError(f"{self.name}: used RX length {length}")
+            off = self.RX_BUF + bid * self.BUF_SIZE
+            self.rx_frames.append(self.mem.read(off + NET_HDR_LEN, length - NET_HDR_LEN))
+
+    def reap_tx(self):
+        while self.tx.poll() is not None:
+            pass
+
+    def send_frames(self, frames, wait=True, timeout=None):
+        deadline = time.monotonic() + (timeout or self.timeout)
+        pending = 0
+        for fr in frames:
+            while True:
+                self.reap_tx()
+                if self.tx.free_ids:
+                    break
+                if pending:
+                    self.do_kick(1)
+                    pending = 0
+                if time.monotonic() > deadline:
+                    raise ProtocolError(f"{self.name}: packed TX ring stuck "
+                                        f"({self.tx.in_flight()} in flight)")
+                time.sleep(0.0005)
+            data = bytes(NET_HDR_LEN) + fr
+            if len(data) > self.BUF_SIZE:
+                raise ValueError("frame larger than a TX buffer")
+            bid = self.tx.free_ids[0]
+            off = self.TX_BUF + bid * self.BUF_SIZE
+            self.mem.write(off, data)
+            self.tx.add([(self.mem.gpa_of(off), len(data), 0)])
+            pending += 1
+            self.tx_sent += 1
+            if pending >= 32:
+                self.do_kick(1)
+                pending = 0
+        self.do_kick(1)
+        if wait:
+            self.wait_tx_done(deadline)
+        return self.tx_sent - self.tx.in_flight()
+
+    def wait_tx_done(self, deadline=None):
+        deadline = deadline or time.monotonic() + self.timeout
+        while True:
+            self.reap_tx()
+            if not self.tx.in_flight():
+                return
+            if time.monotonic() > deadline:
+                raise ProtocolError(f"{self.name}: switch did not consume packed TX "
+                                    f"({self.tx.in_flight()} in flight)")
+            self.do_kick(1)
+            time.sleep(0.002)
+
+    def post_tx_raw(self, entries):
+        """Raw TX descriptors (addr, len, id, flags) at the avail position,
+        then a kick: how a packed ring attack is made."""
+        at = self.tx.write_raw(entries)
+        self.do_kick(1)
+        return at
 
 
 def served_within(path, timeout):
