@@ -21,6 +21,7 @@
 
 #include "ctl.h"
 #include "ctl_stream.h"
+#include "l2.h"
 #include "port_kinds.h"
 #include "ports.h"
 #include "report.h"
@@ -187,6 +188,9 @@ static int cmd_port_add(struct daemon *d, char **w, unsigned int n, bool json,
 		return 1;
 	}
 	p->runtime = true;
+	if (p->id >= 0 && l2_port_apply(d->sw, &pc, p->id))
+		vlog_warn("%s: some VLAN, security or static MAC setting refused",
+			  p->name);
 	sb_printf(o, json ? "{\"added\":\"%s\"}\n" : "added %s\n", p->name);
 	return 0;
 }
@@ -207,6 +211,10 @@ static int ctl_request(void *arg, const char *line, struct sbuf *o)
 	case CTL_CMD_MAC:
 		report_mac(d->sw, ev_now_ns(), o, req.json);
 		return 0;
+	case CTL_CMD_MAC_FLUSH:
+	case CTL_CMD_MAC_ADD:
+	case CTL_CMD_MAC_DEL:
+		return l2_mac_cmd(d->sw, &req, o);
 	case CTL_CMD_CLEAR_STATS:
 		for (unsigned int i = 0; i < d->reg.n; i++)
 			port_clear_stats(d->reg.p[i]);
