@@ -140,9 +140,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return bad_usage();
 		}
 	}
-	/* One word, but "port" takes its arguments (port add NAME key=value...). */
+	/* One word, but "port" and "mac" take arguments (port add NAME key=value...). */
 	if (optind == argc ||
-	    (optind + 1 != argc && strcmp(argv[optind], "port") != 0)) {
+	    (optind + 1 != argc && strcmp(argv[optind], "port") != 0 &&
+	     strcmp(argv[optind], "mac") != 0)) {
 		fprintf(stderr, "vvu-switchctl: %s\n", optind == argc ?
 			"which command?" : "one command at a time");
 		return bad_usage();
