@@ -276,3 +276,32 @@ ring += bytes([3, 2, 6, 6, 6])
 ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
 ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
 out("fuzz_vvu", "ring", vvu_dev + ring)
+# ---- switch VLANs: records of (port, split, len) + frame
+def vframe(dst, src, tags, typ=b"\x08\x00", pad=46):
+    f = dst + src
+    for tpid, tci in tags:
+        f += struct.pack(">HH", tpid, tci)
+    return f + typ + bytes(pad)
+
+
+def rec(port, split, frame):
+    return bytes([port, split]) + struct.pack(">H", len(frame)) + frame
+
+
+BCAST = b"\xff" * 6
+A = b"\x02\x00\x00\x00\x00\x01"
+B = b"\x02\x00\x00\x00\x00\x02"
+out("fuzz_sw_vlan", "access-trunk",
+    rec(1, 15, vframe(BCAST, A, [])) +
+    rec(2, 14, vframe(A, B, [(0x8100, 10)])) +
+    rec(2, 13, vframe(BCAST, B, [(0x8100, 20)])) +
+    rec(3, 16, vframe(BCAST, B, [(0x8100, 0x6000 | 20)])) +
+    rec(0, 6, vframe(BCAST, b"\x02\x00\x00\x00\x00\x03", [])))
+out("fuzz_sw_vlan", "hostile",
+    rec(2, 15, vframe(BCAST, A, [(0x8100, 10), (0x8100, 20)])) +
+    rec(2, 17, vframe(BCAST, A, [(0x88a8, 10), (0x8100, 20)])) +
+    rec(1, 3, vframe(BCAST, A, [(0x8100, 0)])) +
+    rec(3, 15, vframe(BCAST, A, [(0x8100, 0xfff)])) +
+    rec(2, 15, vframe(BCAST, A, [(0x8100, 10)], pad=0)[:16]) +
+    rec(0, 15, vframe(BCAST, B, [(0x8100, 20)])) +
+    rec(1, 15, vframe(b"\x01\x80\xc2\x00\x00\x00", A, [])))
