@@ -21,6 +21,7 @@
 #include "sw.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -74,6 +75,8 @@
 #define SW_FORM_OPAQUE 3		/* a transparent port's, typed as a tag */
 
 #define SW_FLAP_SLOTS 256		/* MAC-move trackers, direct-mapped */
+#define SW_FRAME_SEG_END (offsetof(struct sw_frame, seg) + \
+			  sizeof(((struct sw_frame *)0)->seg))
 
 /* Per-frame verdicts of a classified burst. */
 #define SW_V_FLOOD SW_MAX_PORTS		/* below: unicast to that port */
@@ -497,11 +500,12 @@ static bool held(struct sw *s, struct sw_mac_slot *e, uint64_t key,
  * i from probe().  A new MAC is refused when the table or the port is
  * full; a known MAC moves to in, unless in is full, in which case it
  * stays where it was.  A static or pinned MAC does not move, and a move
- * that is one too many pins it: the frame is dropped then.  Returns 0
+ * that is one too many pins it: the frame is dropped then.  nowp is
+ * now with its low bits replaced by in, the entry's seen_ns.  Returns 0
  * (forward the frame) or SW_V_DROP + SW_DROP_MAC_MOVE.
  */
 static inline unsigned int learn(struct sw *s, unsigned int in, uint64_t key,
-				 uint32_t i, uint64_t now)
+				 uint32_t i, uint64_t now, uint64_t nowp)
 {
 	struct sw_mac_slot *e = &s->tab[i];
 	struct sw_port *ip = &s->port[in];
@@ -510,8 +514,9 @@ static inline unsigned int learn(struct sw *s, unsigned int in, uint64_t key,
 	if (e->w) {
 		old = slot_port(e);
 		if (old == in) {
-			if (!(e->w & SW_F_STATIC))
-				e->seen_ns = (now & ~SW_PORT_BITS) | in;
+			/* a static entry's time is the largest: it stays */
+			if (e->seen_ns < nowp)
+				e->seen_ns = nowp;
 			return 0;
 		}
 		if ((e->w & (SW_F_STATIC | SW_F_PINNED)) && held(s, e, key, now))
@@ -534,7 +539,7 @@ static inline unsigned int learn(struct sw *s, unsigned int in, uint64_t key,
 	}
 	ip->nmacs++;
 	e->w = key;
-	e->seen_ns = (now & ~SW_PORT_BITS) | in;
+	e->seen_ns = nowp;
 	return 0;
 }
 
@@ -549,6 +554,10 @@ static uint32_t frame_read(const struct sw_frame *f, uint32_t off, uint8_t *buf,
 {
 	uint32_t got = 0;
 
+	if (f->nseg && f->seg[0].len >= off + n) {	/* the usual case */
+		memcpy(buf, f->seg[0].base + off, n);
+		return n;
+	}
 	for (unsigned int i = 0; i < f->nseg && i < SW_FRAME_MAX_SEGS && got < n;
 	     i++) {
 		uint32_t len = f->seg[i].len, k;
@@ -661,7 +670,8 @@ static inline uint64_t frame_vlan(struct sw *s, const struct sw_port *ip,
  * so the hashes overlap.  Frames of one burst mostly share their keys: a
  * repeat is not hashed again.
  */
-static void hash_burst(struct sw *s, unsigned int in, unsigned int n)
+static inline void hash_burst(struct sw *s, unsigned int in, unsigned int n,
+			      const bool l2)
 {
 	const struct sw_port *ip = &s->port[in];
 	uint64_t ps = UINT64_MAX, pd = UINT64_MAX;
@@ -670,7 +680,7 @@ static void hash_burst(struct sw *s, unsigned int in, unsigned int n)
 
 	for (unsigned int k = 0; k < n; k++) {
 		struct sw_frame *f = &s->burst[k];
-		uint64_t v = s->l2 ? frame_vlan(s, ip, k, f) : vbits;
+		uint64_t v = l2 ? frame_vlan(s, ip, k, f) : vbits;
 		uint64_t dst = sw_mac_key(f->eth) | v;
 		uint64_t src = sw_mac_key(f->eth + SW_ETH_ALEN) | v;
 
@@ -701,20 +711,22 @@ static void hash_burst(struct sw *s, unsigned int in, unsigned int n)
  * are only added or updated in place, never moved, so a remembered slot
  * stays valid.
  */
-static void classify(struct sw *s, unsigned int in, unsigned int n,
-		     uint64_t now)
+static inline void classify_burst(struct sw *s, unsigned int in,
+				  unsigned int n, uint64_t now, const bool l2)
 {
 	uint64_t last_src = UINT64_MAX, last_dst = UINT64_MAX;
 	uint32_t src_slot = 0, dst_slot = 0;
 	struct sw_port *ip = &s->port[in];
+	const bool secure = ip->secure;
+	const uint64_t nowp = (now & ~SW_PORT_BITS) | in;	/* a new seen_ns */
 
 	if (s->sink >> in & 1) {	/* a mirror output: nothing goes in */
 		memset(s->verdict, SW_V_DROP + SW_DROP_MIRROR_PORT, n);
 		return;
 	}
-	if (s->l2)
+	if (l2)
 		memset(s->fdrop, 0, n);
-	hash_burst(s, in, n);
+	hash_burst(s, in, n, l2);
 	for (unsigned int k = 0; k < n; k++) {
 		const struct sw_frame *f = &s->burst[k];
 		uint64_t dst = s->kdst[k], src = s->ksrc[k];
@@ -724,7 +736,7 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			s->verdict[k] = SW_V_DROP + SW_DROP_RUNT;
 			continue;
 		}
-		if (s->l2 && s->fdrop[k]) {
+		if (l2 && s->fdrop[k]) {
 			s->verdict[k] = (uint8_t)(SW_V_DROP + s->fdrop[k] - 1);
 			continue;
 		}
@@ -733,7 +745,7 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			s->verdict[k] = SW_V_DROP + SW_DROP_BAD_SRC;
 			continue;
 		}
-		if (ip->secure && !src_allowed(ip, src & SW_MAC_MASK)) {
+		if (secure && !src_allowed(ip, src & SW_MAC_MASK)) {
 			s->verdict[k] = SW_V_DROP + SW_DROP_SRC_LOCKED;
 			continue;
 		}
@@ -741,7 +753,7 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 			src_slot = probe(s, src, s->hsrc[k]);
 			last_src = src;
 		}
-		r = learn(s, in, src, src_slot, now);
+		r = learn(s, in, src, src_slot, now, nowp);
 		if (!s->tab[src_slot].w)
 			last_src = UINT64_MAX;	/* refused: no slot to keep */
 		if (r) {
@@ -772,6 +784,19 @@ static void classify(struct sw *s, unsigned int in, unsigned int n,
 		p = slot_port(&s->tab[dst_slot]);
 		s->verdict[k] = p == in ? SW_V_DROP + SW_DROP_HAIRPIN : (uint8_t)p;
 	}
+}
+
+/*
+ * classify_burst specialised: the plain switch (every port transparent,
+ * no mirror) does not pay for the VLAN path's tests.
+ */
+static void classify(struct sw *s, unsigned int in, unsigned int n,
+		     uint64_t now)
+{
+	if (s->l2)
+		classify_burst(s, in, n, now, true);
+	else
+		classify_burst(s, in, n, now, false);
 }
 
 static inline unsigned int send_drop(int rc)
@@ -822,7 +847,10 @@ static const struct sw_frame *alt_form(struct sw *s, unsigned int k,
 		return s->alt_ok[want] ? a : NULL;
 	s->alt_k[want] = k + 1;
 	s->alt_ok[want] = false;
-	*a = *f;			/* and whatever metadata f carries */
+	/* whatever metadata f carries, but not the segments: those are ours */
+	memcpy(a, f, offsetof(struct sw_frame, seg));
+	memcpy((char *)a + SW_FRAME_SEG_END, (const char *)f + SW_FRAME_SEG_END,
+	       sizeof(*a) - SW_FRAME_SEG_END);
 	memcpy(h, f->eth, 2 * SW_ETH_ALEN);
 	if (want) {
 		uint16_t tci = (uint16_t)((s->ftci[k] & 0xf000) | s->fvid[k]);
@@ -908,57 +936,83 @@ static void mirror_copies(struct sw *s, const struct sw_frame *f, uint64_t mto)
 	}
 }
 
+/* Frame k's verdict v acted on when every port is transparent and unmirrored. */
+static inline void act_plain(struct sw *s, struct sw_port *ip, uint64_t inbit,
+			     const struct sw_frame *f, unsigned int v)
+{
+	if (v < SW_V_FLOOD) {
+		if (s->up >> v & 1)
+			send_one(s, v, f);
+		else
+			ip->st.drops[SW_DROP_PORT_DOWN]++;
+	} else if (v == SW_V_FLOOD) {
+		uint64_t m = s->up & ~inbit;
+
+		ip->st.rx_flooded++;
+		while (m) {
+			send_one(s, (unsigned int)__builtin_ctzll(m), f);
+			m &= m - 1;
+			m &= s->up;
+		}
+	} else {
+		ip->st.drops[v - SW_V_DROP]++;
+	}
+}
+
+/* The same with VLANs and mirrors: floods stay in the frame's VLAN. */
+static void act_l2(struct sw *s, struct sw_port *ip, uint64_t inbit,
+		   unsigned int k, const struct sw_frame *f, unsigned int v)
+{
+	uint64_t mto = ip->mir_in;
+
+	if (v < SW_V_FLOOD) {
+		if (s->up >> v & 1)
+			send_vlan(s, k, v, f, &mto);
+		else
+			ip->st.drops[SW_DROP_PORT_DOWN]++;
+	} else if (v == SW_V_FLOOD) {
+		uint64_t m = s->up & ~inbit & s->vmember[s->fvid[k]] & ~s->sink;
+
+		ip->st.rx_flooded++;
+		while (m) {
+			send_vlan(s, k, (unsigned int)__builtin_ctzll(m), f, &mto);
+			m &= m - 1;
+			m &= s->up;
+		}
+	} else {
+		ip->st.drops[v - SW_V_DROP]++;
+		return;
+	}
+	if (mto)
+		mirror_copies(s, f, mto);
+}
+
 /*
  * Act on the verdicts.  Port state is read live, not as it was when the
  * burst was classified: should a callback take a port down mid-burst, it
  * gets nothing more, and unicast still aimed at it is dropped as
  * SW_DROP_PORT_DOWN on the ingress port (as is the rest of the burst if
  * the ingress port itself went down).  With VLANs or mirrors about
- * (s->l2), frames go by send_vlan and floods stay in their VLAN.
+ * (s->l2) frames go by send_vlan; otherwise by the plain path, which is
+ * the switch as it was before VLANs.
  */
 static void forward(struct sw *s, unsigned int in, unsigned int n)
 {
 	struct sw_port *ip = &s->port[in];
 	uint64_t inbit = 1ULL << in, bytes = 0;
-	bool l2 = s->l2;
 	unsigned int k;
 
-	s->alt_k[0] = s->alt_k[1] = 0;
-	for (k = 0; k < n && (s->up & inbit); k++) {
-		const struct sw_frame *f = &s->burst[k];
-		unsigned int v = s->verdict[k];
-		uint64_t mto = ip->mir_in;
-
-		bytes += f->len;
-		if (v < SW_V_FLOOD) {
-			if (!(s->up >> v & 1))
-				ip->st.drops[SW_DROP_PORT_DOWN]++;
-			else if (l2)
-				send_vlan(s, k, v, f, &mto);
-			else
-				send_one(s, v, f);
-		} else if (v == SW_V_FLOOD) {
-			uint64_t m = s->up & ~inbit;
-
-			if (l2)
-				m &= s->vmember[s->fvid[k]] & ~s->sink;
-			ip->st.rx_flooded++;
-			while (m) {
-				unsigned int q = (unsigned int)__builtin_ctzll(m);
-
-				if (l2)
-					send_vlan(s, k, q, f, &mto);
-				else
-					send_one(s, q, f);
-				m &= m - 1;
-				m &= s->up;
-			}
-		} else {
-			mto = 0;
-			ip->st.drops[v - SW_V_DROP]++;
+	if (!s->l2) {
+		for (k = 0; k < n && (s->up & inbit); k++) {
+			bytes += s->burst[k].len;
+			act_plain(s, ip, inbit, &s->burst[k], s->verdict[k]);
 		}
-		if (l2 && mto)
-			mirror_copies(s, f, mto);
+	} else {
+		s->alt_k[0] = s->alt_k[1] = 0;
+		for (k = 0; k < n && (s->up & inbit); k++) {
+			bytes += s->burst[k].len;
+			act_l2(s, ip, inbit, k, &s->burst[k], s->verdict[k]);
+		}
 	}
 	if (s->cur_in != (int)in)
 		return;		/* the port was removed: no counters left */
