@@ -548,9 +548,10 @@ static int parse_mac(const char *v, uint8_t *mac)
 	if (strlen(v) != 17)
 		return -EINVAL;
 	for (unsigned int i = 0; i < SW_ETH_ALEN; i++) {
-		long x = hex_field(v + 3 * i, 2);
+		size_t at = (size_t)3 * i;
+		long x = hex_field(v + at, 2);
 
-		if (x < 0 || (i < 5 && v[3 * i + 2] != ':' && v[3 * i + 2] != '-'))
+		if (x < 0 || (i < 5 && v[at + 2] != ':' && v[at + 2] != '-'))
 			return -EINVAL;
 		mac[i] = (uint8_t)x;
 		m |= (uint64_t)x << (8 * i);

@@ -126,20 +126,25 @@ void l2_vlan_str(const struct sw *sw, int id, char *buf, size_t n)
 
 /* ---- mac flush | add | del ---- */
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* "02:00:00:00:00:01", exactly. */
 static int parse_mac(const char *s, uint8_t *mac)
 {
-	unsigned int b[SW_ETH_ALEN];
-	char tail;
-
-	if (strlen(s) != 17 ||
-	    sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3],
-		   &b[4], &b[5], &tail) != 6)
+	if (strlen(s) != 17)
 		return -EINVAL;
-	for (unsigned int i = 0; i < SW_ETH_ALEN; i++) {
-		if (!isxdigit((unsigned char)s[3 * i]) ||
-		    !isxdigit((unsigned char)s[3 * i + 1]))
+	for (size_t i = 0; i < SW_ETH_ALEN; i++) {
+		int hi = hexval(s[3 * i]), lo = hexval(s[3 * i + 1]);
+
+		if (hi < 0 || lo < 0 || (i < SW_ETH_ALEN - 1 && s[3 * i + 2] != ':'))
 			return -EINVAL;
-		mac[i] = (uint8_t)b[i];
+		mac[i] = (uint8_t)(hi << 4 | lo);
 	}
 	return 0;
 }

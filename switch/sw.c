@@ -851,7 +851,7 @@ static const struct sw_frame *alt_form(struct sw *s, unsigned int k,
 	memcpy(a, f, offsetof(struct sw_frame, seg));
 	memcpy((char *)a + SW_FRAME_SEG_END, (const char *)f + SW_FRAME_SEG_END,
 	       sizeof(*a) - SW_FRAME_SEG_END);
-	memcpy(h, f->eth, 2 * SW_ETH_ALEN);
+	memcpy(h, f->eth, (size_t)2 * SW_ETH_ALEN);
 	if (want) {
 		uint16_t tci = (uint16_t)((s->ftci[k] & 0xf000) | s->fvid[k]);
 
