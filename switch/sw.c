@@ -780,7 +780,7 @@ static inline void classify_burst(struct sw *s, unsigned int in,
 			s->verdict[k] = SW_V_FLOOD;
 			continue;
 		}
-		/* never a down port: going down forgets the port's MACs */
+		/* a down port only by a static entry: forward() drops it then */
 		p = slot_port(&s->tab[dst_slot]);
 		s->verdict[k] = p == in ? SW_V_DROP + SW_DROP_HAIRPIN : (uint8_t)p;
 	}
