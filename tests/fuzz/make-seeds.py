@@ -305,3 +305,24 @@ out("fuzz_sw_vlan", "hostile",
     rec(2, 15, vframe(BCAST, A, [(0x8100, 10)], pad=0)[:16]) +
     rec(0, 15, vframe(BCAST, B, [(0x8100, 20)])) +
     rec(1, 15, vframe(b"\x01\x80\xc2\x00\x00\x00", A, [])))
+# ---- L2 keys and FDB requests
+out("fuzz_config", "l2", b"""[switch]
+forward-reserved = 0x4001
+mac-move-max = 4
+mac-pin-s = 10
+[port a]
+socket = /run/a.sock
+vlan = 10
+lock-mac = first
+[port t]
+socket = /run/t.sock
+trunks = 10,20-30
+native-vlan = 1
+static-macs = 02:00:00:00:00:0a@20, 02:00:00:00:00:0b
+allowed-macs = 02:00:00:00:00:01;02:00:00:00:00:02
+[mirror m]
+from = a, t
+to = x
+""")
+out("fuzz_ctl", "mac", b"\x00mac flush\nmac flush vlan 10 json\nmac add 02:00:00:00:00:01 p0 vlan 10\n"
+    b"mac del 02:00:00:00:00:01 json\nmac flush p0\n")
