@@ -6,7 +6,8 @@ trunk peer whose guest has 8021q sub-interfaces eth0.10 and eth0.20.  Two
 ports are our own frontends (tests/attack/hostile.py), which real guests
 cannot be made to be: a mirror output that reads the copies byte for byte,
 and a hostile peer on VLAN 10 (locked to its first MAC) that sends BPDUs
-and frames spoofing a10's MAC.  One switch and one set of VMs for the
+and frames spoofing a10's MAC.  The mirror's peer also stalls (takes no
+frames) while a10 pings, which must cost a10 nothing.  One switch and one set of VMs for the
 module.
 
 IP plan: VLAN 10 is 10.0.10.0/24 (a10 .1, trunk .100), VLAN 20 is
@@ -175,6 +176,21 @@ def test_mirror_sees_both_directions(rig):
     rig.b.ping("10.0.20.100", count=3)
     time.sleep(0.3)
     assert all(f[6:12] != mac_bytes(MAC_B) for f in read_new(rig.mirror, rig.mirror_seen))
+
+
+def test_stalled_mirror_costs_nothing(rig):
+    """The mirror's peer stops taking frames (its receive buffers run out):
+    its copies are dropped there, and a10's ping loses nothing."""
+    read_new(rig.mirror, rig.mirror_seen)       # buffers all posted, then no more
+    before = rig.sw.stats("mirror")["drops"]["no_buffer"]
+    drops0 = {p: rig.sw.stats(p)["drops"]["no_buffer"] for p in ("a10", "trunk")}
+    # 200 pings are 400 copies: more than the mirror's 256 buffers
+    sent, got, _ = rig.a.ping("10.0.10.100", count=200, interval=0.02, timeout=60)
+    assert sent == 200 and got >= 199, (sent, got)
+    assert rig.sw.stats("mirror")["drops"]["no_buffer"] - before >= 100
+    for p, d in drops0.items():
+        assert rig.sw.stats(p)["drops"]["no_buffer"] == d, p
+    read_new(rig.mirror, rig.mirror_seen)       # and it recovers
 
 
 def test_bpdu_reaches_no_port(rig):
