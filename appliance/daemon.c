@@ -98,6 +98,7 @@ static void service_ports(struct daemon *d, uint64_t now)
 		for (unsigned int i = 0; i < r->n; i++)
 			if (r->p[i]->net)
 				vu_net_report_drops(r->p[i]->net);
+		l2_report_pins(d->sw);
 	}
 }
 

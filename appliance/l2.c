@@ -95,6 +95,22 @@ void l2_port_attached(struct sw *sw, const struct vvu_config *cfg,
 	l2_mirrors_apply(sw, cfg);
 }
 
+void l2_report_pins(const struct sw *sw)
+{
+	static uint64_t seen[SW_MAX_PORTS];
+
+	for (int id = 0; id < SW_MAX_PORTS; id++) {
+		const struct sw_port_stats *st = sw_port_stats(sw, id);
+		uint64_t pins = st ? st->mac_pins : 0;
+
+		if (pins > seen[id])
+			vlog_warn("%s: %llu MAC(s) flapped to it too often: pinned where "
+				  "they were (vvu-switchctl mac shows them)",
+				  sw_port_name(sw, id), (unsigned long long)(pins - seen[id]));
+		seen[id] = pins;	/* a new port, or cleared counters: from 0 */
+	}
+}
+
 void l2_vlan_str(const struct sw *sw, int id, char *buf, size_t n)
 {
 	struct sw_port_vlan v;

@@ -27,6 +27,12 @@ void l2_port_attached(struct sw *sw, const struct vvu_config *cfg,
 /* Set the switch's mirrors from cfg's, by the ports attached now. */
 void l2_mirrors_apply(struct sw *sw, const struct vvu_config *cfg);
 
+/*
+ * Log the MACs MAC-move dampening pinned since the last call, one line per
+ * port that has new ones (the daemon calls it once a second).
+ */
+void l2_report_pins(const struct sw *sw);
+
 /* "VLAN 10", "trunk 10,20 native 1", "-": a port's VLANs for reports. */
 void l2_vlan_str(const struct sw *sw, int id, char *buf, size_t n);
 

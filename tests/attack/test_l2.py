@@ -4,9 +4,10 @@
 by double tagging, a tag for a VLAN the port does not carry, BPDUs, and a
 spoofed source on a locked port.  Each is dropped with its counted reason
 and reaches no other port; legitimate frames around them still go through
-with their tags pushed and popped byte for byte.  One switch for the
-module (four ports: access 10 locked to its first MAC, access 20, a trunk
-of 10 and 20, and a transparent port).
+with their tags pushed and popped byte for byte.  A MAC flapping between
+two ports is pinned.  One switch for the module (five ports: access 10
+locked to its first MAC, access 20, a trunk of 10 and 20, and two
+transparent ports; mac-move-max 2).
 """
 
 import os
@@ -26,7 +27,7 @@ MAC_A = bytes.fromhex("020000000a01")
 MAC_B = bytes.fromhex("020000000b01")
 MAC_T = bytes.fromhex("020000000c01")
 MAC_X = bytes.fromhex("020000000d01")
-PORTS = ("a", "b", "t", "x")
+PORTS = ("a", "b", "t", "x", "y")
 
 
 def tagged(dst, src, tags, size=64):
@@ -44,10 +45,12 @@ def l2():
     sw = L.Switch(ports=())
     conf = os.path.join(sw.dir, "l2.conf")
     with open(conf, "w") as f:
-        f.write(f"[port a]\nsocket = {sw.sock('a')}\nvlan = 10\nlock-mac = first\n"
+        f.write(f"[switch]\nmac-move-max = 2\nmac-pin-s = 30\n"
+                f"[port a]\nsocket = {sw.sock('a')}\nvlan = 10\nlock-mac = first\n"
                 f"[port b]\nsocket = {sw.sock('b')}\nvlan = 20\n"
                 f"[port t]\nsocket = {sw.sock('t')}\ntrunks = 10,20\n"
-                f"[port x]\nsocket = {sw.sock('x')}\n")
+                f"[port x]\nsocket = {sw.sock('x')}\n"
+                f"[port y]\nsocket = {sw.sock('y')}\n")
     sw.extra_args += ["--config", conf]
     fes = []
     try:
@@ -172,3 +175,24 @@ def test_spoofed_source_on_locked_port(l2):
     send(l2, "t", [tagged(MAC_A, MAC_T, [(0x8100, 10)])])
     got = new_frames(l2, "a")
     assert len(got) == 1 and got[0][:6] == MAC_A and got[0][12:14] == b"\x08\x00"
+
+
+def test_flapping_mac_pinned(l2):
+    """A MAC sent from x and y in turn: the third move in a second pins it
+    on the port it was on, frames from it elsewhere are dropped, and the
+    daemon says so."""
+    flap = bytes.fromhex("020000000f01")
+    before = drops(l2, "y", "mac_move") + drops(l2, "x", "mac_move")
+    for i in range(6):
+        send(l2, "xy"[i % 2], [tagged(BCAST, flap, [])])
+    after = drops(l2, "y", "mac_move") + drops(l2, "x", "mac_move")
+    assert after - before == 2, (before, after)   # the 3rd move, and y again
+    ent = [m for m in l2.ctl.macs() if m["mac"] == "02:00:00:00:0f:01"]
+    assert len(ent) == 1 and ent[0]["pinned"] is True, ent
+    assert l2.ctl.stats("x")["mac_pins"] + l2.ctl.stats("y")["mac_pins"] == 1
+    deadline = time.monotonic() + 5
+    while "pinned where they were" not in open(l2.sw.log, errors="replace").read():
+        assert time.monotonic() < deadline, l2.sw.log_text()
+        time.sleep(0.2)
+    for p in ("x", "y"):
+        new_frames(l2, p, settle=0)
