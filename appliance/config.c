@@ -10,6 +10,9 @@
  *                       or afxdp (IFNAME[,queue=N]: an AF_XDP uplink), queue;
  *                       or ethdev (DPDK devargs: an uplink in the switch VM);
  *                       or vxlan (VNI), vxlan-local, vxlan-remotes
+ *                       and for any port: vlan, trunks, native-vlan,
+ *                       allowed-macs, lock-mac, static-macs
+ *   [mirror NAME]       from (port names), to (a port name)
  *
  * Every key is one row of keys[] below (its range, its default as text);
  * docs/config.md lists the same rows and test_config_doc holds them equal.
@@ -269,6 +272,22 @@ static int find_port(const struct vvu_config *c, const char *name)
 	return -1;
 }
 
+const struct vvu_port_cfg *vvu_config_port(const struct vvu_config *c,
+					   const char *name)
+{
+	int i = find_port(c, name);
+
+	return i >= 0 ? &c->ports[i] : NULL;
+}
+
+/* Does port p carry VLAN vid (its untagged VLAN, or a trunk VLAN)? */
+static bool port_carries(const struct vvu_port_cfg *p, unsigned int vid)
+{
+	if (p->has_trunks)
+		return vid == p->native_vlan || sw_vlan_test(p->trunks, vid);
+	return vid == (p->vlan ? p->vlan : 1);
+}
+
 /* Checks that span sections.  Returns a message or NULL. */
 static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 {
@@ -301,6 +320,14 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			return "has a uuid and a socket or pci device: one of them";
 		if ((p->pci[0] || p->uuid[0]) && p->client)
 			return "is a device: mode does not apply";
+		if (p->vlan && p->has_trunks)
+			return "has both vlan and trunks: one of them";
+		if (p->native_vlan && !p->has_trunks)
+			return "has a native-vlan but no trunks";
+		for (unsigned int j = 0; j < p->nstatic; j++)
+			if (p->statics[j].vlan &&
+			    !port_carries(p, p->statics[j].vlan))
+				return "has a static MAC in a VLAN it does not carry";
 		for (unsigned int j = 0; j < i; j++) {
 			if (c->ports[i].socket[0] &&
 			    strcmp(c->ports[i].socket, c->ports[j].socket) == 0)
@@ -333,7 +360,7 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
  * the defaults in docs/config.md, which a unit test checks against this
  * table).  A number's range is the row's lo..hi and nothing else.
  */
-enum key_sec { SEC_SWITCH, SEC_PORT };
+enum key_sec { SEC_SWITCH, SEC_PORT, SEC_MIRROR };
 
 struct key {
 	enum key_sec sec;
@@ -564,6 +591,115 @@ static void get_vxlan(const struct key *k, const void *obj, char *buf, size_t n)
 		buf[0] = '\0';
 }
 
+/* A list item separator: ',' (';' too, for --port specs) or a blank */
+static bool list_sep(char ch)
+{
+	return ch == ',' || ch == ';' || isspace((unsigned char)ch);
+}
+
+/*
+ * The next item of a list at *p into item (at most n - 1 bytes): 1, 0 at
+ * the end, -1 when too long.  Empty items are skipped.
+ */
+static int list_next(const char **p, char *item, size_t n)
+{
+	const char *a = *p, *b;
+
+	while (*a && list_sep(*a))
+		a++;
+	if (!*a)
+		return 0;
+	for (b = a; *b && !list_sep(*b); b++)
+		;
+	*p = b;
+	if ((size_t)(b - a) >= n)
+		return -1;
+	memcpy(item, a, (size_t)(b - a));
+	item[b - a] = '\0';
+	return 1;
+}
+
+/* "02:00:00:00:00:01" (or with '-'), a unicast, non-zero MAC.  0 or -EINVAL. */
+static int parse_mac(const char *v, uint8_t *mac)
+{
+	uint64_t m = 0;
+
+	if (strlen(v) != 17)
+		return -EINVAL;
+	for (unsigned int i = 0; i < SW_ETH_ALEN; i++) {
+		size_t at = (size_t)3 * i;
+		long x = hex_field(v + at, 2);
+
+		if (x < 0 || (i < 5 && v[at + 2] != ':' && v[at + 2] != '-'))
+			return -EINVAL;
+		mac[i] = (uint8_t)x;
+		m |= (uint64_t)x << (8 * i);
+	}
+	return (mac[0] & 1) || !m ? -EINVAL : 0;
+}
+
+static void fmt_mac(char *buf, size_t n, const uint8_t *m)
+{
+	snprintf(buf, n, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+		 m[4], m[5]);
+}
+
+/* Append to buf (n bytes, NUL-terminated), a separator first unless empty. */
+static void cat_item(char *buf, size_t n, const char *item)
+{
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? "," : "", item);
+}
+
+/* forward-reserved: a 16-bit mask, hex (0x...) or decimal */
+static int set_fwd_mask(const struct key *k, void *obj, const char *v,
+			char *why, size_t n)
+{
+	struct vvu_config *c = obj;
+	unsigned long x;
+	char *end;
+
+	errno = 0;
+	x = strtoul(v, &end, 0);
+	if (!*v || *v == '-' || errno || *end || x > 0xffff)
+		return why_fail(why, n, "%s must be a mask 0..0xffff", k->name);
+	if (x & SW_RESERVED_RESTRICTED)
+		return why_fail(why, n, "%s: bits 1 and 2 (PAUSE, LACP) are never "
+				"forwarded", k->name);
+	c->sw.forward_reserved = (uint32_t)x;
+	return 0;
+}
+
+static void get_fwd_mask(const struct key *k, const void *obj, char *buf,
+			 size_t n)
+{
+	(void)k;
+	snprintf(buf, n, "0x%04x", ((const struct vvu_config *)obj)->sw.forward_reserved);
+}
+
+/* A VLAN, 1..4094, in an unsigned int; unset (0) says nothing. */
+static int set_vid(const struct key *k, void *obj, const char *v, char *why,
+		   size_t n)
+{
+	long x;
+
+	if (parse_num(v, 1, SW_VLAN_MAX, &x))
+		return why_fail(why, n, "%s must be 1..%d", k->name, SW_VLAN_MAX);
+	*(unsigned int *)(void *)((char *)obj + k->off) = (unsigned int)x;
+	return 0;
+}
+
+static void get_vid(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	unsigned int x = *(const unsigned int *)(const void *)((const char *)obj + k->off);
+
+	if (x)
+		snprintf(buf, n, "%u", x);
+	else
+		buf[0] = '\0';
+}
+
 /* One IPv4 address of len bytes at s, with an optional ":port" if port_ok. */
 static bool ipv4_ok(const char *s, size_t len, bool port_ok)
 {
@@ -644,13 +780,224 @@ static int set_ethdev(const struct key *k, void *obj, const char *v, char *why,
 	return 0;
 }
 
+/* trunks: VLANs and ranges, "10,20-30" */
+static int set_trunks(const struct key *k, void *obj, const char *v, char *why,
+		      size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	uint64_t bits[SW_VLAN_WORDS] = { 0 };
+	char item[16];
+	int r;
+
+	while ((r = list_next(&v, item, sizeof(item))) > 0) {
+		char *dash = strchr(item, '-');
+		long lo, hi;
+
+		if (dash)
+			*dash = '\0';
+		if (parse_num(item, 1, SW_VLAN_MAX, &lo) ||
+		    parse_num(dash ? dash + 1 : item, 1, SW_VLAN_MAX, &hi) || hi < lo)
+			break;
+		for (long vid = lo; vid <= hi; vid++)
+			sw_vlan_set(bits, (unsigned int)vid);
+	}
+	if (r != 0 || !memcmp(bits, (uint64_t[SW_VLAN_WORDS]){ 0 }, sizeof(bits)))
+		return why_fail(why, n, "%s must be a list of VLANs 1..%d and ranges "
+				"(10,20-30)", k->name, SW_VLAN_MAX);
+	memcpy(p->trunks, bits, sizeof(bits));
+	p->has_trunks = true;
+	return 0;
+}
+
+static void get_trunks(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	buf[0] = '\0';
+	for (unsigned int vid = 1; p->has_trunks && vid <= SW_VLAN_MAX; vid++) {
+		unsigned int end = vid;
+		char item[16];
+
+		if (!sw_vlan_test(p->trunks, vid))
+			continue;
+		while (end < SW_VLAN_MAX && sw_vlan_test(p->trunks, end + 1))
+			end++;
+		if (end > vid)
+			snprintf(item, sizeof(item), "%u-%u", vid, end);
+		else
+			snprintf(item, sizeof(item), "%u", vid);
+		cat_item(buf, n, item);
+		vid = end;
+	}
+}
+
+static int set_allowed(const struct key *k, void *obj, const char *v, char *why,
+		       size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	uint8_t macs[SW_SEC_MACS_MAX][SW_ETH_ALEN];
+	unsigned int cnt = 0;
+	char item[24];
+	int r;
+
+	if (p->nallowed || p->lock_first)
+		return why_fail(why, n, "allowed-macs and lock-mac: one of them");
+	while ((r = list_next(&v, item, sizeof(item))) > 0)
+		if (cnt == SW_SEC_MACS_MAX || parse_mac(item, macs[cnt++]))
+			break;
+	if (r != 0 || cnt == 0)
+		return why_fail(why, n, "%s must be 1..%d unicast MACs", k->name,
+				SW_SEC_MACS_MAX);
+	memcpy(p->allowed, macs, sizeof(macs[0]) * cnt);
+	p->nallowed = cnt;
+	return 0;
+}
+
+static void get_allowed(const struct key *k, const void *obj, char *buf, size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+	char m[24];
+
+	(void)k;
+	buf[0] = '\0';
+	for (unsigned int i = 0; !p->lock_first && i < p->nallowed; i++) {
+		fmt_mac(m, sizeof(m), p->allowed[i]);
+		cat_item(buf, n, m);
+	}
+}
+
+static int set_lock_mac(const struct key *k, void *obj, const char *v, char *why,
+			size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+
+	if (p->nallowed)
+		return why_fail(why, n, "allowed-macs and lock-mac: one of them");
+	if (strcmp(v, "first") == 0) {
+		p->lock_first = true;
+		return 0;
+	}
+	if (parse_mac(v, p->allowed[0]))
+		return why_fail(why, n, "%s must be first or a unicast MAC", k->name);
+	p->nallowed = 1;
+	return 0;
+}
+
+static void get_lock_mac(const struct key *k, const void *obj, char *buf,
+			 size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	if (p->lock_first)
+		snprintf(buf, n, "first");
+	else
+		buf[0] = '\0';
+}
+
+/* static-macs: MAC[@VLAN], ... */
+static int set_statics(const struct key *k, void *obj, const char *v, char *why,
+		       size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	struct vvu_static_mac st[VVU_STATIC_MACS_MAX];
+	unsigned int cnt = 0;
+	char item[32];
+	int r;
+
+	while ((r = list_next(&v, item, sizeof(item))) > 0) {
+		char *at = strchr(item, '@');
+		long vid = 0;
+
+		if (at)
+			*at = '\0';
+		if (cnt == VVU_STATIC_MACS_MAX || parse_mac(item, st[cnt].mac) ||
+		    (at && parse_num(at + 1, 1, SW_VLAN_MAX, &vid)))
+			break;
+		st[cnt++].vlan = (uint16_t)vid;
+	}
+	if (r != 0 || cnt == 0)
+		return why_fail(why, n, "%s must be 1..%d of MAC or MAC@VLAN",
+				k->name, VVU_STATIC_MACS_MAX);
+	memcpy(p->statics, st, sizeof(st[0]) * cnt);
+	p->nstatic = cnt;
+	return 0;
+}
+
+static void get_statics(const struct key *k, const void *obj, char *buf,
+			size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < p->nstatic; i++) {
+		char m[32];
+
+		fmt_mac(m, sizeof(m), p->statics[i].mac);
+		if (p->statics[i].vlan)
+			snprintf(m + 17, sizeof(m) - 17, "@%u", p->statics[i].vlan);
+		cat_item(buf, n, m);
+	}
+}
+
+static int set_mirror_from(const struct key *k, void *obj, const char *v,
+			   char *why, size_t n)
+{
+	struct vvu_mirror_cfg *m = obj;
+	char item[VVU_NAME_MAX];
+	unsigned int cnt = 0;
+	int r;
+
+	while ((r = list_next(&v, item, sizeof(item))) > 0) {
+		if (cnt == SW_MAX_PORTS || !valid_name(item))
+			break;
+		for (unsigned int i = 0; i < cnt; i++)
+			if (strcmp(m->from[i], item) == 0)
+				r = -1;
+		if (r < 0)
+			break;
+		memcpy(m->from[cnt++], item, strlen(item) + 1);
+	}
+	if (r != 0 || cnt == 0)
+		return why_fail(why, n, "%s must be a list of port names", k->name);
+	m->nfrom = cnt;
+	return 0;
+}
+
+static void get_mirror_from(const struct key *k, const void *obj, char *buf,
+			    size_t n)
+{
+	const struct vvu_mirror_cfg *m = obj;
+
+	(void)k;
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < m->nfrom; i++)
+		cat_item(buf, n, m->from[i]);
+}
+
+static int set_port_name(const struct key *k, void *obj, const char *v,
+			 char *why, size_t n)
+{
+	if (!valid_name(v))
+		return why_fail(why, n, "%s must be a port name", k->name);
+	memcpy((char *)obj + k->off, v, strlen(v) + 1);
+	return 0;
+}
+
 #define SW_OFF(f) offsetof(struct vvu_config, f)
+#define MIR_OFF(f) offsetof(struct vvu_mirror_cfg, f)
 #define PORT_OFF(f) offsetof(struct vvu_port_cfg, f)
 #define NUM(s, n, o, l, h) { s, n, set_num, get_num, o, l, h, NULL }
 #define PATH(s, n, o) { s, n, set_str_path, get_str, o, 0, 0, \
 			"path, at most 107 bytes" }
 
 /* The numbers are 32-bit fields (set_num and get_num copy 4 bytes). */
+_Static_assert(sizeof(((struct vvu_config *)0)->sw.mac_move_max) == 4 &&
+	       sizeof(((struct vvu_config *)0)->sw.mac_pin_s) == 4 &&
+	       sizeof(((struct vvu_port_cfg *)0)->vlan) == 4,
+	       "number fields are 32 bits");
 _Static_assert(sizeof(((struct vvu_config *)0)->sw.mac_max) == 4 &&
 	       sizeof(((struct vvu_config *)0)->idle_poll_us) == 4 &&
 	       sizeof(((struct vvu_port_cfg *)0)->queues) == 4 &&
@@ -698,8 +1045,32 @@ static const struct key keys[] = {
 	  "IPv4 address[:UDP port]" },
 	{ SEC_PORT, "vxlan-remotes", set_vxlan_remotes, get_str,
 	  PORT_OFF(vxlan_remotes), 0, 0, "1-16 IPv4 addresses" },
+	{ SEC_SWITCH, "forward-reserved", set_fwd_mask, get_fwd_mask, 0, 0, 0,
+	  "mask 0..0xffff, not bits 1, 2" },
+	NUM(SEC_SWITCH, "mac-move-max", SW_OFF(sw.mac_move_max), 0, 1000000),
+	NUM(SEC_SWITCH, "mac-pin-s", SW_OFF(sw.mac_pin_s), 1, 86400),
+	{ SEC_PORT, "vlan", set_vid, get_vid, PORT_OFF(vlan), 0, 0, "1..4094" },
+	{ SEC_PORT, "trunks", set_trunks, get_trunks, 0, 0, 0,
+	  "VLANs and ranges: 10,20-30" },
+	{ SEC_PORT, "native-vlan", set_vid, get_vid, PORT_OFF(native_vlan), 0, 0,
+	  "1..4094" },
+	{ SEC_PORT, "allowed-macs", set_allowed, get_allowed, 0, 0, 0,
+	  "1 to 8 unicast MACs" },
+	{ SEC_PORT, "lock-mac", set_lock_mac, get_lock_mac, 0, 0, 0,
+	  "first, or a unicast MAC" },
+	{ SEC_PORT, "static-macs", set_statics, get_statics, 0, 0, 0,
+	  "1 to 16 of MAC or MAC@VLAN" },
+	{ SEC_MIRROR, "from", set_mirror_from, get_mirror_from, 0, 0, 0,
+	  "port names" },
+	{ SEC_MIRROR, "to", set_port_name, get_str, MIR_OFF(to), 0, 0,
+	  "a port name" },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *sec_name(enum key_sec sec)
+{
+	return sec == SEC_SWITCH ? "switch" : sec == SEC_PORT ? "port" : "mirror";
+}
 
 static const struct key *find_key(enum key_sec sec, const char *name)
 {
@@ -711,24 +1082,28 @@ static const struct key *find_key(enum key_sec sec, const char *name)
 
 int vvu_config_key_info(unsigned int i, struct vvu_config_key_info *out)
 {
-	struct vvu_config c;
+	static struct vvu_config c;	/* large: not on the stack */
 	struct vvu_port_cfg p;
+	struct vvu_mirror_cfg m;
 	const struct key *k;
+	const void *obj;
 
 	if (i >= NKEYS)
 		return -ENOENT;
 	k = &keys[i];
 	vvu_config_default(&c);
 	vvu_port_cfg_default(&p);
+	memset(&m, 0, sizeof(m));
 	memset(out, 0, sizeof(*out));
-	out->section = k->sec == SEC_SWITCH ? "switch" : "port";
+	out->section = sec_name(k->sec);
+	obj = k->sec == SEC_SWITCH ? (const void *)&c :
+	      k->sec == SEC_PORT ? (const void *)&p : (const void *)&m;
 	out->name = k->name;
 	if (k->values)
 		snprintf(out->values, sizeof(out->values), "%s", k->values);
 	else
 		snprintf(out->values, sizeof(out->values), "%ld..%ld", k->lo, k->hi);
-	k->get(k, k->sec == SEC_SWITCH ? (const void *)&c : (const void *)&p,
-	       out->def, sizeof(out->def));
+	k->get(k, obj, out->def, sizeof(out->def));
 	return 0;
 }
 
@@ -742,8 +1117,7 @@ static int set_key(enum key_sec sec, void *obj, const char *k, const char *v,
 	const struct key *key = find_key(sec, k);
 
 	if (!key)
-		return fail(err, errlen, "unknown %s key '%.64s'",
-			    sec == SEC_SWITCH ? "switch" : "port", k);
+		return fail(err, errlen, "unknown %s key '%.64s'", sec_name(sec), k);
 	return key->set(key, obj, v, err, errlen);
 }
 
@@ -754,8 +1128,10 @@ struct parse {
 	char *err;
 	size_t errlen;
 	unsigned int lineno;
-	enum { IN_NONE, IN_SWITCH, IN_PORT } sec;
+	enum { IN_NONE, IN_SWITCH, IN_PORT, IN_MIRROR } sec;
 	struct vvu_port_cfg *port;
+	struct vvu_mirror_cfg *mirror;
+	unsigned int mirror_line[SW_MIRRORS_MAX];
 	unsigned int switch_line;	/* the [switch] header, 0 before it */
 	unsigned int mac_line;		/* where a MAC limit clash is reported */
 	unsigned int port_line[SW_MAX_PORTS];
@@ -775,6 +1151,28 @@ static int perr(struct parse *ps, const char *fmt, ...)
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
 	return fail(ps->err, ps->errlen, "%s:%u: %s", ps->origin, ps->lineno, what);
+}
+
+/* [mirror NAME]: at most SW_MIRRORS_MAX, names unique. */
+static int parse_mirror_header(struct parse *ps, const char *name)
+{
+	struct vvu_config *n = ps->n;
+
+	if (!valid_name(name))
+		return perr(ps, "mirror name must be 1-31 of [A-Za-z0-9._-]");
+	for (unsigned int i = 0; i < n->nmirrors; i++)
+		if (strcmp(n->mirrors[i].name, name) == 0)
+			return perr(ps, "section [mirror %s] repeats line %u", name,
+				    ps->mirror_line[i]);
+	if (n->nmirrors >= SW_MIRRORS_MAX)
+		return perr(ps, "more than %d mirrors", SW_MIRRORS_MAX);
+	ps->mirror = &n->mirrors[n->nmirrors];
+	ps->mirror_line[n->nmirrors] = ps->lineno;
+	n->nmirrors++;
+	memset(ps->mirror, 0, sizeof(*ps->mirror));
+	memcpy(ps->mirror->name, name, strlen(name) + 1);
+	ps->sec = IN_MIRROR;
+	return 0;
 }
 
 /* A "[...]" line, s trimmed.  A section may appear once per text. */
@@ -798,6 +1196,8 @@ static int parse_header(struct parse *ps, char *s)
 		ps->sec = IN_SWITCH;
 		return 0;
 	}
+	if (strncmp(name, "mirror", 6) == 0 && isspace((unsigned char)name[6]))
+		return parse_mirror_header(ps, trim(name + 7));
 	if (strncmp(name, "port", 4) != 0 || !isspace((unsigned char)name[4]))
 		return perr(ps, "unknown section [%s]", name);
 	name = trim(name + 5);
@@ -824,7 +1224,10 @@ static int parse_header(struct parse *ps, char *s)
 static int parse_key(struct parse *ps, char *s)
 {
 	char *eq = strchr(s, '=');
-	enum key_sec sec = ps->sec == IN_SWITCH ? SEC_SWITCH : SEC_PORT;
+	enum key_sec sec = ps->sec == IN_SWITCH ? SEC_SWITCH :
+			   ps->sec == IN_MIRROR ? SEC_MIRROR : SEC_PORT;
+	void *obj = sec == SEC_SWITCH ? (void *)ps->n :
+		    sec == SEC_MIRROR ? (void *)ps->mirror : (void *)ps->port;
 	const struct key *key;
 	char why[256];
 	char *k, *v;
@@ -839,8 +1242,7 @@ static int parse_key(struct parse *ps, char *s)
 	key = find_key(sec, k);
 	if (key && ps->key_line[key - keys])
 		return perr(ps, "key '%s' repeats line %u", k, ps->key_line[key - keys]);
-	if (set_key(sec, sec == SEC_SWITCH ? (void *)ps->n : (void *)ps->port, k, v,
-		    why, sizeof(why)))
+	if (set_key(sec, obj, k, v, why, sizeof(why)))
 		return perr(ps, "%s", why);
 	ps->key_line[key - keys] = ps->lineno;
 	if (sec == SEC_SWITCH && strncmp(k, "mac-max", 7) == 0)
@@ -867,12 +1269,31 @@ static int parse_line(struct parse *ps, const char *p, size_t len)
 	return *s == '[' ? parse_header(ps, s) : parse_key(ps, s);
 }
 
+/* A mirror's own rules.  Returns a message or NULL. */
+static const char *check_mirror(const struct vvu_mirror_cfg *m)
+{
+	if (!m->nfrom || !m->to[0])
+		return "needs from and to";
+	for (unsigned int i = 0; i < m->nfrom; i++)
+		if (strcmp(m->from[i], m->to) == 0)
+			return "mirrors its own output port";
+	return NULL;
+}
+
 /* The checks that span sections, once every line is in. */
 static int parse_end(struct parse *ps)
 {
 	unsigned int bad = 0;
 	const char *why = check_whole(ps->n, &bad);
 
+	for (unsigned int i = 0; !why && i < ps->n->nmirrors; i++) {
+		const char *w = check_mirror(&ps->n->mirrors[i]);
+
+		if (w)
+			return fail(ps->err, ps->errlen, "%s:%u: mirror %s %s",
+				    ps->origin, ps->mirror_line[i],
+				    ps->n->mirrors[i].name, w);
+	}
 	if (!why)
 		return 0;
 	if (bad < ps->n->nports)

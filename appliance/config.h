@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sw.h"
 #include "vlog.h"
@@ -23,6 +24,7 @@
 #define VVU_DEVARGS_LEN 128	/* DPDK devargs: "0000:00:07.0[,key=value...]" */
 #define VVU_VXLAN_ADDR_LEN 24	/* "255.255.255.255:65535" and a NUL */
 #define VVU_VXLAN_REMOTES_LEN 272 /* 16 IPv4 addresses, separated */
+#define VVU_STATIC_MACS_MAX 16	/* static-macs per port */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
@@ -39,6 +41,28 @@ struct vvu_port_cfg {
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */
+
+	/* L2 (switch/sw.h), for any port kind: VLANs, security, static MACs */
+	unsigned int vlan;		/* access port: its VLAN; 0: not one */
+	unsigned int native_vlan;	/* trunk: untagged frames' VLAN; 0: none */
+	bool has_trunks;
+	uint64_t trunks[SW_VLAN_WORDS];	/* trunk: VLANs carried tagged */
+	bool lock_first;		/* lock-mac = first */
+	unsigned int nallowed;		/* allowed-macs, or lock-mac = MAC */
+	uint8_t allowed[SW_SEC_MACS_MAX][SW_ETH_ALEN];
+	unsigned int nstatic;		/* static-macs */
+	struct vvu_static_mac {
+		uint8_t mac[SW_ETH_ALEN];
+		uint16_t vlan;
+	} statics[VVU_STATIC_MACS_MAX];
+};
+
+/* [mirror NAME]: copies of what from's ports send and get, to port to */
+struct vvu_mirror_cfg {
+	char name[VVU_NAME_MAX];
+	unsigned int nfrom;
+	char from[SW_MAX_PORTS][VVU_NAME_MAX];
+	char to[VVU_NAME_MAX];
 };
 
 struct vvu_config {
@@ -49,6 +73,8 @@ struct vvu_config {
 	int idle_poll_us;		/* spin this long idle before sleeping; -1 never sleep */
 	unsigned int nports;
 	struct vvu_port_cfg ports[SW_MAX_PORTS];
+	unsigned int nmirrors;
+	struct vvu_mirror_cfg mirrors[SW_MIRRORS_MAX];
 
 	/* virtio-vhost-user devices (inside a switch VM). */
 	enum vvu_mode { VVU_MODE_NONE, VVU_MODE_AUTO, VVU_MODE_LIST } vvu_mode;
@@ -129,9 +155,13 @@ int vvu_uuid_parse(const char *s, char *out);
 /* True when the config has any vvu device or ethdev port (EAL is needed). */
 bool vvu_config_has_vvu(const struct vvu_config *c);
 
+/* The [port] named name, or NULL. */
+const struct vvu_port_cfg *vvu_config_port(const struct vvu_config *c,
+					   const char *name);
+
 /* One key the config file takes, for documentation and its tests. */
 struct vvu_config_key_info {
-	const char *section;	/* "switch" or "port" */
+	const char *section;	/* "switch", "port" or "mirror" */
 	const char *name;
 	char values[64];	/* what it takes: "16..4194304", "server, client" */
 	char def[VVU_PATH_MAX];	/* its default as the file would say it; "" none */

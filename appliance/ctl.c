@@ -166,6 +166,9 @@ static const char *const cmd_names[CTL_CMD_COUNT] = {
 	[CTL_CMD_CLEAR_STATS] = "clear-stats",
 	[CTL_CMD_PORT_ADD] = "port add",
 	[CTL_CMD_PORT_DEL] = "port del",
+	[CTL_CMD_MAC_FLUSH] = "mac flush",
+	[CTL_CMD_MAC_ADD] = "mac add",
+	[CTL_CMD_MAC_DEL] = "mac del",
 };
 
 const char *ctl_cmd_name(enum ctl_cmd c)
@@ -214,6 +217,22 @@ int ctl_parse_request(const char *line, struct ctl_req *req, struct sbuf *err)
 			req->arg[req->narg++] = w[i];
 		return 0;
 	}
+	if (strcmp(w[0], "mac") == 0 && n > 1) {
+		if (strcmp(w[1], "flush") == 0 && n <= 4)
+			req->cmd = CTL_CMD_MAC_FLUSH;
+		else if (strcmp(w[1], "add") == 0 && n >= 4 && n <= 6)
+			req->cmd = CTL_CMD_MAC_ADD;
+		else if (strcmp(w[1], "del") == 0 && n >= 3 && n <= 5)
+			req->cmd = CTL_CMD_MAC_DEL;
+		else {
+			sb_printf(err, "usage: mac [json] | mac flush [PORT | vlan N] | "
+				  "mac add MAC PORT [vlan N] | mac del MAC [vlan N]\n");
+			return -EINVAL;
+		}
+		for (unsigned int i = 2; i < n; i++)
+			req->arg[req->narg++] = w[i];
+		return 0;
+	}
 	for (unsigned int c = 0; c < CTL_CMD_PORT_ADD; c++) {
 		if (strcmp(w[0], cmd_names[c]) != 0)
 			continue;
@@ -225,7 +244,7 @@ int ctl_parse_request(const char *line, struct ctl_req *req, struct sbuf *err)
 		return 0;
 	}
 	sb_printf(err, "unknown command '%.64s' (ports, stats, mac, status, metrics, "
-		  "clear-stats, port add|del)\n", w[0]);
+		  "clear-stats, port add|del, mac flush|add|del)\n", w[0]);
 	return -EINVAL;
 }
 

@@ -55,7 +55,7 @@ void ctl_frame_consume(char *buf, size_t *have, size_t used);
 
 /*
  * A request: "COMMAND [json]", or "port add NAME KEY=VALUE... [json]" or
- * "port del NAME [json]".
+ * "port del NAME [json]", or "mac flush|add|del WORDS... [json]".
  */
 enum ctl_cmd {
 	CTL_CMD_PORTS,
@@ -66,6 +66,9 @@ enum ctl_cmd {
 	CTL_CMD_CLEAR_STATS,
 	CTL_CMD_PORT_ADD,
 	CTL_CMD_PORT_DEL,
+	CTL_CMD_MAC_FLUSH,
+	CTL_CMD_MAC_ADD,
+	CTL_CMD_MAC_DEL,
 	CTL_CMD_COUNT
 };
 
@@ -74,7 +77,8 @@ enum ctl_cmd {
 struct ctl_req {
 	enum ctl_cmd cmd;
 	bool json;
-	/* port add/del: the port's name, then (add) its KEY=VALUE words. */
+	/* port add/del: the port's name, then (add) its KEY=VALUE words;
+	 * mac flush/add/del: the words after the subcommand. */
 	unsigned int narg;
 	char *arg[CTL_REQ_WORDS];
 	char buf[CTL_REQ_MAX + 1];	/* the words point in here */

@@ -21,6 +21,7 @@
 
 #include "ctl.h"
 #include "ctl_stream.h"
+#include "l2.h"
 #include "port_kinds.h"
 #include "ports.h"
 #include "report.h"
@@ -100,6 +101,7 @@ static void service_ports(struct daemon *d, uint64_t now)
 		for (unsigned int i = 0; i < r->n; i++)
 			if (r->p[i]->net)
 				vu_net_report_drops(r->p[i]->net);
+		l2_report_pins(d->sw);
 	}
 }
 
@@ -190,6 +192,9 @@ static int cmd_port_add(struct daemon *d, char **w, unsigned int n, bool json,
 		return 1;
 	}
 	p->runtime = true;
+	if (p->id >= 0 && l2_port_apply(d->sw, &pc, p->id))
+		vlog_warn("%s: some VLAN, security or static MAC setting refused",
+			  p->name);
 	sb_printf(o, json ? "{\"added\":\"%s\"}\n" : "added %s\n", p->name);
 	return 0;
 }
@@ -224,6 +229,10 @@ static int ctl_request(void *arg, const char *line, struct sbuf *o)
 	case CTL_CMD_MAC:
 		report_mac_notes(d->sw, ev_now_ns(), o, req.json, mac_note, d);
 		return 0;
+	case CTL_CMD_MAC_FLUSH:
+	case CTL_CMD_MAC_ADD:
+	case CTL_CMD_MAC_DEL:
+		return l2_mac_cmd(d->sw, &req, o);
 	case CTL_CMD_CLEAR_STATS:
 		for (unsigned int i = 0; i < d->reg.n; i++)
 			port_clear_stats(d->reg.p[i]);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "l2.h"
 #include "vlog.h"
 #include "vu_net.h"
 
@@ -87,6 +88,7 @@ int port_attach_ops(struct port *p, const struct sw_port_ops *ops, void *ctx)
 	if (id < 0)
 		return id;
 	p->id = id;
+	l2_port_attached(p->env->sw, p->env->cfg, p->name, id);
 	p->nfds = p->cls->fds ? p->cls->fds(p, p->fds, PORT_FDS_MAX) : 0;
 	for (unsigned int i = 0; i < p->nfds; i++)
 		if (ev_add_et(p->env->ev, p->fds[i], fd_cb, p) < 0)
@@ -251,4 +253,5 @@ void port_snapshot(const struct port *p, struct port_snap *s)
 		s->sw = *sw_port_stats(p->env->sw, p->id);
 		s->macs = sw_mac_count_port(p->env->sw, p->id);
 	}
+	l2_vlan_str(p->env->sw, p->id, s->vlan, sizeof(s->vlan));
 }

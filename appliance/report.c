@@ -75,6 +75,8 @@ static void ports_text(const struct snapshot *s, struct sbuf *o)
 			  (ull)p->disconnects);
 		if (p->features[0])
 			sb_printf(o, "  features: %s\n", p->features);
+		if (p->vlan[0] && strcmp(p->vlan, "-") != 0)
+			sb_printf(o, "  vlan: %s\n", p->vlan);
 	}
 }
 
@@ -109,6 +111,8 @@ static void ports_json(const struct snapshot *s, struct sbuf *o)
 		sb_json_str(o, p->protocol_error);
 		sb_printf(o, ",\"connects\":%llu,\"disconnects\":%llu", (ull)p->connects,
 			  (ull)p->disconnects);
+		sb_printf(o, ",\"vlan\":");
+		sb_json_str(o, p->vlan[0] ? p->vlan : "-");
 		for (unsigned int k = 0; k < p->nextra; k++)
 			sb_printf(o, ",\"%s\":%llu", p->extra[k].key, (ull)p->extra[k].v);
 		sb_printf(o, "}");
@@ -161,10 +165,14 @@ static void stats_json(const struct snapshot *s, struct sbuf *o)
 		sb_json_str(o, p->name);
 		sb_printf(o, ",\"rx_packets\":%llu,\"rx_bytes\":%llu,"
 			  "\"tx_packets\":%llu,\"tx_bytes\":%llu,"
-			  "\"rx_flooded\":%llu,\"learn_refused\":%llu,\"drops\":{",
+			  "\"rx_flooded\":%llu,\"learn_refused\":%llu,"
+			  "\"mac_moves\":%llu,\"mac_pins\":%llu,\"mirrored\":%llu,"
+			  "\"drops\":{",
 			  (ull)p->sw.rx_packets, (ull)p->sw.rx_bytes,
 			  (ull)p->sw.tx_packets, (ull)p->sw.tx_bytes,
-			  (ull)p->sw.rx_flooded, (ull)p->sw.learn_refused);
+			  (ull)p->sw.rx_flooded, (ull)p->sw.learn_refused,
+			  (ull)p->sw.mac_moves, (ull)p->sw.mac_pins,
+			  (ull)p->sw.mirrored);
 		for (int k = 0; k < SW_DROP_MAX; k++)
 			sb_printf(o, "%s\"%s\":%llu", k ? "," : "", sw_drop_names[k],
 				  (ull)p->sw.drops[k]);
@@ -301,6 +309,9 @@ static const struct port_metric port_metrics[] = {
 	PM("port_tx_bytes_total", "counter", "Bytes delivered to the port's peer.", sw.tx_bytes),
 	PM("port_rx_flooded_total", "counter", "Received frames flooded to every other port.", sw.rx_flooded),
 	PM("port_learn_refused_total", "counter", "Source MACs not learned: a table limit was hit.", sw.learn_refused),
+	PM("port_mac_moves_total", "counter", "MACs that moved to the port.", sw.mac_moves),
+	PM("port_mac_pins_total", "counter", "MACs pinned: they flapped to the port too often.", sw.mac_pins),
+	PM("port_mirrored_total", "counter", "Mirror copies delivered to the port (a mirror output).", sw.mirrored),
 	PM("port_connects_total", "counter", "Frontends that connected.", connects),
 	PM("port_disconnects_total", "counter", "Frontends that went away.", disconnects),
 	PM("port_messages_total", "counter", "vhost-user messages handled.", messages),
@@ -396,17 +407,21 @@ static int mac_one(const struct sw_mac_entry *e, void *arg)
 		 e->mac[1], e->mac[2], e->mac[3], e->mac[4], e->mac[5]);
 	noted = m->note && m->note(m->note_arg, e->port, e->mac, note, sizeof(note));
 	if (m->json) {
-		sb_printf(m->o, "%s{\"mac\":\"%s\",\"port\":", m->n ? "," : "", mac);
+		sb_printf(m->o, "%s{\"mac\":\"%s\",\"vlan\":%u,\"port\":",
+			  m->n ? "," : "", mac, e->vlan);
 		sb_json_str(m->o, port ? port : "?");
-		sb_printf(m->o, ",\"age_s\":%llu", (ull)e->age_s);
+		sb_printf(m->o, ",\"age_s\":%llu,\"static\":%s,\"pinned\":%s",
+			  (ull)e->age_s, tf(e->is_static), tf(e->pinned));
 		if (noted) {
 			sb_printf(m->o, ",\"vtep\":");
 			sb_json_str(m->o, note);
 		}
 		sb_printf(m->o, "}");
 	} else {
-		sb_printf(m->o, "%-17s  %-10s %6llu%s%s\n", mac, port ? port : "?",
-			  (ull)e->age_s, noted ? "  vtep " : "", noted ? note : "");
+		sb_printf(m->o, "%-17s  %4u  %-10s %6llu%s%s%s%s\n", mac, e->vlan,
+			  port ? port : "?", (ull)e->age_s,
+			  e->is_static ? "  static" : "", e->pinned ? "  pinned" : "",
+			  noted ? "  vtep " : "", noted ? note : "");
 	}
 	m->n++;
 	return 0;
@@ -425,7 +440,8 @@ void report_mac_notes(const struct sw *sw, uint64_t now_ns, struct sbuf *o,
 	if (json)
 		sb_printf(o, "{\"macs\":[");
 	else
-		sb_printf(o, "%-17s  %-10s %6s\n", "MAC", "PORT", "AGE");
+		sb_printf(o, "%-17s  %4s  %-10s %6s  %s\n", "MAC", "VLAN", "PORT", "AGE",
+			  "FLAGS");
 	sw_mac_foreach(sw, now_ns, mac_one, &m);
 	if (json)
 		sb_printf(o, "],\"count\":%u}\n", m.n);

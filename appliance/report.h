@@ -57,6 +57,7 @@ struct port_snap {
 	uint64_t rx_no_buffer, rx_too_big, calls;
 	uint64_t messages, message_errors;
 	uint32_t macs;			/* MAC table entries on this port */
+	char vlan[96];			/* "access 10", "trunk 10,20 native 1", "-" */
 };
 
 struct status_snap {

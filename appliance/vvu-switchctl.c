@@ -35,7 +35,8 @@ static void usage(void)
 		"Ask a running vvu-switchd for its state.\n"
 		"Commands: ports, stats, mac, status, metrics, clear-stats,\n"
 		"  port add NAME socket=PATH [mode=client] [queues=N] [reconnect-ms=N],\n"
-		"  port del NAME\n"
+		"  port del NAME,\n"
+		"  mac flush [PORT | vlan N], mac add MAC PORT [vlan N], mac del MAC [vlan N]\n"
 		"  -s, --socket SOCKET   the switch's control socket (its --control), or the\n"
 		"                        host end of a switch VM's virtio-serial port;\n"
 		"                        default $VVU_SWITCH_CTL, else /run/vvu-switch.sock\n"
@@ -139,9 +140,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		default: return bad_usage();
 		}
 	}
-	/* One word, but "port" takes its arguments (port add NAME key=value...). */
+	/* One word, but "port" and "mac" take arguments (port add NAME key=value...). */
 	if (optind == argc ||
-	    (optind + 1 != argc && strcmp(argv[optind], "port") != 0)) {
+	    (optind + 1 != argc && strcmp(argv[optind], "port") != 0 &&
+	     strcmp(argv[optind], "mac") != 0)) {
 		fprintf(stderr, "vvu-switchctl: %s\n", optind == argc ?
 			"which command?" : "one command at a time");
 		return bad_usage();

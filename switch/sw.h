@@ -31,6 +31,18 @@ struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */
 	uint16_t nseg;
 	uint8_t eth[SW_ETH_HLEN];	/* dst, src, type: a copy, trusted */
+	/*
+	 * 802.1Q, set by the switch on the frames it hands to send (a port's
+	 * recv need not set it): the bytes the switch inserted (+4, a tag
+	 * pushed) or removed (-4, a tag popped) right after the two MACs,
+	 * against the frame as its ingress port received it.  A tag push or
+	 * pop never copies payload: the switch hands send a frame whose
+	 * seg[0] is its own new header (MACs from eth, the tag, the type)
+	 * and whose other segments are the received ones past the old
+	 * header.  Metadata that counts bytes from the frame's start (say a
+	 * checksum start) moves by l2_shift when it lies past byte 12.
+	 */
+	int8_t l2_shift;
 	struct sw_seg seg[SW_FRAME_MAX_SEGS];
 };
 
@@ -70,6 +82,13 @@ enum sw_drop {
 	SW_DROP_BAD_SRC,	/* ingress: multicast or zero source MAC */
 	SW_DROP_HAIRPIN,	/* ingress: destination learned on the same port */
 	SW_DROP_PORT_DOWN,	/* ingress on, or unicast to, a port that is down */
+	SW_DROP_VLAN,		/* ingress: a VLAN the port does not carry */
+	SW_DROP_VLAN_TAG,	/* nested or S-tag, VID 4095; egress: a transparent
+				   port's tagged frame to a VLAN port */
+	SW_DROP_RESERVED,	/* ingress: to 01:80:c2:00:00:0x, not forwarded */
+	SW_DROP_SRC_LOCKED,	/* ingress: source not allowed on the port */
+	SW_DROP_MAC_MOVE,	/* ingress: source static or pinned elsewhere */
+	SW_DROP_MIRROR_PORT,	/* ingress on a mirror's output port */
 	SW_DROP_MAX
 };
 
@@ -80,6 +99,9 @@ struct sw_port_stats {
 	uint64_t tx_packets, tx_bytes;	/* delivered to the peer */
 	uint64_t rx_flooded;		/* ingress frames that were flooded */
 	uint64_t learn_refused;		/* MACs not learned: a limit was hit */
+	uint64_t mac_moves;		/* MACs that moved to this port */
+	uint64_t mac_pins;		/* MACs pinned: they flapped to this port */
+	uint64_t mirrored;		/* copies this port got as a mirror output */
 	uint64_t drops[SW_DROP_MAX];
 };
 
@@ -88,11 +110,24 @@ struct sw_config {
 	uint32_t mac_max_per_port;	/* a port may hold at most this many */
 	uint32_t ageing_s;		/* idle entries expire after this */
 	uint32_t port_budget;		/* max frames taken from one port per sw_poll */
+	/* bit n: forward frames to 01:80:c2:00:00:0n (Linux's group_fwd_mask) */
+	uint32_t forward_reserved;
+	/*
+	 * MAC-move dampening: a MAC that moves between ports more than
+	 * mac_move_max times within a second is pinned where it is for
+	 * mac_pin_s seconds, and frames from it elsewhere are dropped.
+	 * mac_move_max 0: off (a MAC moves freely).
+	 */
+	uint32_t mac_move_max;
+	uint32_t mac_pin_s;
 };
 
 void sw_config_default(struct sw_config *c);
 
 struct sw;
+
+/* forward_reserved bits Linux never forwards either: PAUSE, LACP/slow */
+#define SW_RESERVED_RESTRICTED 0x0006u
 
 /* NULL on bad config or no memory. */
 struct sw *sw_create(const struct sw_config *c);
@@ -109,6 +144,94 @@ bool sw_port_is_up(const struct sw *s, int port);
 const char *sw_port_name(const struct sw *s, int port);
 const struct sw_port_stats *sw_port_stats(const struct sw *s, int port);
 void sw_port_stats_clear(struct sw *s, int port);
+
+/*
+ * 802.1Q, per port.  A port is transparent (the default, today's switch):
+ * in VLAN 1, its frames forwarded as they are, tags and all.  Or it is
+ * VLAN-aware: untagged (and priority-tagged, VID 0) frames belong to
+ * pvid (dropped when pvid is 0), a tagged frame is taken only for a VLAN
+ * the port carries (pvid or a bit of trunks), nested tags, S-tags and VID
+ * 4095 are dropped; on egress a frame goes untagged in pvid and tagged in
+ * the trunk VLANs.  An access port is pvid N and no trunks.  A tagged
+ * frame from a transparent port never reaches a VLAN-aware port (it could
+ * hop VLANs there).
+ */
+#define SW_VLAN_MAX 4094
+#define SW_VLAN_WORDS (4096 / 64)
+
+struct sw_port_vlan {
+	bool aware;
+	uint16_t pvid;			/* 0..4094; 0: untagged frames dropped */
+	uint64_t trunks[SW_VLAN_WORDS];	/* bit per VID carried tagged */
+};
+
+static inline bool sw_vlan_test(const uint64_t *bits, unsigned int vid)
+{
+	return vid < 4096 && (bits[vid / 64] >> (vid % 64) & 1);
+}
+
+static inline void sw_vlan_set(uint64_t *bits, unsigned int vid)
+{
+	if (vid < 4096)
+		bits[vid / 64] |= 1ULL << (vid % 64);
+}
+
+/*
+ * Set a port's VLANs; the MACs it learned are forgotten.  0, or -EINVAL
+ * (no such port, pvid > 4094, VID 0 or 4095 in trunks, transparent with
+ * trunks).
+ */
+int sw_port_set_vlan(struct sw *s, int port, const struct sw_port_vlan *v);
+int sw_port_get_vlan(const struct sw *s, int port, struct sw_port_vlan *v);
+
+/*
+ * What a VLAN-aware port makes of a frame (sw_vlan_classify): its VLAN
+ * and how it arrived.  The tag is read from the frame's segments once.
+ */
+struct sw_vlan_info {
+	uint16_t vid;			/* the frame's VLAN */
+	uint16_t tci;			/* the tag as received, if tagged */
+	uint16_t type;			/* the type behind the tag, or eth's */
+	uint8_t hlen;			/* 14, or 18 with the tag */
+	uint8_t tagged;			/* 1: tagged with vid, 2: VID 0 (priority) */
+};
+
+/*
+ * Classify f on a VLAN-aware port v.  0 with *out, or SW_DROP_RUNT,
+ * SW_DROP_VLAN or SW_DROP_VLAN_TAG (the frame is dropped for it).
+ */
+unsigned int sw_vlan_classify(const struct sw_port_vlan *v,
+			      const struct sw_frame *f, struct sw_vlan_info *out);
+
+/*
+ * Port security: a port with allowed MACs drops frames from any other
+ * source (SW_DROP_SRC_LOCKED).  lock_first: the first valid source the
+ * port sends from becomes its one allowed MAC.  nmacs 0 and no
+ * lock_first: off (the default).
+ */
+#define SW_SEC_MACS_MAX 8
+struct sw_port_security {
+	bool lock_first;
+	unsigned int nmacs;
+	uint8_t mac[SW_SEC_MACS_MAX][SW_ETH_ALEN];
+};
+
+/* 0, or -EINVAL (no such port, too many or invalid MACs). */
+int sw_port_set_security(struct sw *s, int port,
+			 const struct sw_port_security *sec);
+int sw_port_get_security(const struct sw *s, int port,
+			 struct sw_port_security *sec);
+
+/*
+ * Mirrors, like OVS's: every frame received on or sent to a port in from
+ * is copied, as received, to port to.  The output port is a sink: it is
+ * never flooded to, learns nothing, and what its peer sends is dropped
+ * (SW_DROP_MIRROR_PORT), so a copy never comes back; a copy it has no
+ * room for is dropped on it alone.  to < 0 removes mirror idx.
+ * 0, or -EINVAL (idx >= SW_MIRRORS_MAX, to not a port, to in from).
+ */
+#define SW_MIRRORS_MAX 8
+int sw_mirror_set(struct sw *s, unsigned int idx, uint64_t from, int to);
 
 /*
  * One round: each up port, in turn, gives at most port_budget frames, which
@@ -172,8 +295,11 @@ void sw_mac_stats(const struct sw *s, struct sw_mac_stats *st);
 
 struct sw_mac_entry {
 	uint8_t mac[SW_ETH_ALEN];
+	uint16_t vlan;
+	bool is_static;			/* added, never ages or moves */
+	bool pinned;			/* flapped: held on its port for now */
 	int port;
-	uint64_t age_s;			/* seconds since last seen */
+	uint64_t age_s;			/* seconds since last seen (static: 0) */
 };
 
 /* Call fn for each learned MAC; stops early if fn returns non-zero. */
@@ -181,5 +307,19 @@ int sw_mac_foreach(const struct sw *s, uint64_t now_ns,
 		   int (*fn)(const struct sw_mac_entry *e, void *arg), void *arg);
 uint32_t sw_mac_count(const struct sw *s);
 uint32_t sw_mac_count_port(const struct sw *s, int port);
+
+/*
+ * The FDB by hand.  sw_mac_add: a static entry for mac in vlan (1..4094)
+ * on port, replacing any entry for it; it never ages and never moves
+ * (frames from mac elsewhere are dropped, SW_DROP_MAC_MOVE), and stays
+ * while the port is down; it goes with the port or sw_mac_del.  0, or
+ * -EINVAL (bad MAC, VLAN or port; a mirror output), -ENOSPC (table full).
+ * sw_mac_del: 0 or -ENOENT.  sw_mac_flush: forget learned entries (not
+ * static ones) on port (-1: any) in vlan (0: any); returns how many.
+ */
+int sw_mac_add(struct sw *s, const uint8_t mac[SW_ETH_ALEN], uint16_t vlan,
+	       int port);
+int sw_mac_del(struct sw *s, const uint8_t mac[SW_ETH_ALEN], uint16_t vlan);
+uint32_t sw_mac_flush(struct sw *s, int port, uint16_t vlan);
 
 #endif

@@ -65,4 +65,27 @@ static inline uint64_t sw_hash_mac(const struct sw_hash_key *k, uint64_t mac)
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 
+/*
+ * SipHash-1-3 of an 8-byte message given as a little-endian number: the
+ * MAC table's key, a MAC and its VLAN (sw.c).  One block, then the final
+ * block holding only the length.
+ */
+static inline uint64_t sw_hash_u64(const struct sw_hash_key *k, uint64_t m)
+{
+	uint64_t v0 = k->v[0], v1 = k->v[1], v2 = k->v[2], v3 = k->v[3];
+	uint64_t b = (uint64_t)8 << 56;
+
+	v3 ^= m;
+	SW_SIPROUND(v0, v1, v2, v3);
+	v0 ^= m;
+	v3 ^= b;
+	SW_SIPROUND(v0, v1, v2, v3);
+	v0 ^= b;
+	v2 ^= 0xff;
+	SW_SIPROUND(v0, v1, v2, v3);
+	SW_SIPROUND(v0, v1, v2, v3);
+	SW_SIPROUND(v0, v1, v2, v3);
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
 #endif

@@ -8,8 +8,8 @@
  * through ctl_parse_request().  Checks the framer's contract (a line has
  * no newline, fits the buffer, and consumes what it says) and compares the
  * parser with a word splitter of our own: "COMMAND [json]", "port del NAME
- * [json]" or "port add NAME KEY=VALUE... [json]" in at most CTL_REQ_WORDS
- * words, nothing else.  Trusts nothing of the input.
+ * [json]", "port add NAME KEY=VALUE... [json]" or "mac flush|add|del
+ * WORDS... [json]" in at most CTL_REQ_WORDS words, nothing else.  Trusts nothing of the input.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -72,6 +72,13 @@ static void check_line(const char *line, size_t used)
 			want_cmd = CTL_CMD_PORT_DEL;
 		else if (m >= 4 && word_is(w[1], wl[1], "add"))
 			want_cmd = CTL_CMD_PORT_ADD;
+	} else if (n >= 1 && n <= CTL_REQ_WORDS && m > 1 && word_is(w[0], wl[0], "mac")) {
+		if (m <= 4 && word_is(w[1], wl[1], "flush"))
+			want_cmd = CTL_CMD_MAC_FLUSH;
+		else if (m >= 4 && m <= 6 && word_is(w[1], wl[1], "add"))
+			want_cmd = CTL_CMD_MAC_ADD;
+		else if (m >= 3 && m <= 5 && word_is(w[1], wl[1], "del"))
+			want_cmd = CTL_CMD_MAC_DEL;
 	} else if (m == 1) {
 		for (int c = 0; c < CTL_CMD_PORT_ADD; c++)
 			if (word_is(w[0], wl[0], ctl_cmd_name((enum ctl_cmd)c)))

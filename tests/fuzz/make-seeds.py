@@ -300,3 +300,53 @@ out("fuzz_vxlan", "unicast", vxlan_seed(0xabcdef, inner=bytes.fromhex(
     "525400000002525400000001") + b"\x08\x00" + bytes(40)))
 out("fuzz_vxlan", "short", vxlan_seed(42, inner=ETH[:13]))
 out("fuzz_vxlan", "no-i-flag", vxlan_seed(42, flags=0, inner=ETH))
+# ---- switch VLANs: records of (port, split, len) + frame
+def vframe(dst, src, tags, typ=b"\x08\x00", pad=46):
+    f = dst + src
+    for tpid, tci in tags:
+        f += struct.pack(">HH", tpid, tci)
+    return f + typ + bytes(pad)
+
+
+def rec(port, split, frame):
+    return bytes([port, split]) + struct.pack(">H", len(frame)) + frame
+
+
+BCAST = b"\xff" * 6
+A = b"\x02\x00\x00\x00\x00\x01"
+B = b"\x02\x00\x00\x00\x00\x02"
+out("fuzz_sw_vlan", "access-trunk",
+    rec(1, 15, vframe(BCAST, A, [])) +
+    rec(2, 14, vframe(A, B, [(0x8100, 10)])) +
+    rec(2, 13, vframe(BCAST, B, [(0x8100, 20)])) +
+    rec(3, 16, vframe(BCAST, B, [(0x8100, 0x6000 | 20)])) +
+    rec(0, 6, vframe(BCAST, b"\x02\x00\x00\x00\x00\x03", [])))
+out("fuzz_sw_vlan", "hostile",
+    rec(2, 15, vframe(BCAST, A, [(0x8100, 10), (0x8100, 20)])) +
+    rec(2, 17, vframe(BCAST, A, [(0x88a8, 10), (0x8100, 20)])) +
+    rec(1, 3, vframe(BCAST, A, [(0x8100, 0)])) +
+    rec(3, 15, vframe(BCAST, A, [(0x8100, 0xfff)])) +
+    rec(2, 15, vframe(BCAST, A, [(0x8100, 10)], pad=0)[:16]) +
+    rec(0, 15, vframe(BCAST, B, [(0x8100, 20)])) +
+    rec(1, 15, vframe(b"\x01\x80\xc2\x00\x00\x00", A, [])))
+# ---- L2 keys and FDB requests
+out("fuzz_config", "l2", b"""[switch]
+forward-reserved = 0x4001
+mac-move-max = 4
+mac-pin-s = 10
+[port a]
+socket = /run/a.sock
+vlan = 10
+lock-mac = first
+[port t]
+socket = /run/t.sock
+trunks = 10,20-30
+native-vlan = 1
+static-macs = 02:00:00:00:00:0a@20, 02:00:00:00:00:0b
+allowed-macs = 02:00:00:00:00:01;02:00:00:00:00:02
+[mirror m]
+from = a, t
+to = x
+""")
+out("fuzz_ctl", "mac", b"\x00mac flush\nmac flush vlan 10 json\nmac add 02:00:00:00:00:01 p0 vlan 10\n"
+    b"mac del 02:00:00:00:00:01 json\nmac flush p0\n")

@@ -102,6 +102,8 @@ def test_metrics_match_stats(tmp_path):
     for key, fam in (("rx_packets", "port_rx_packets_total"), ("rx_bytes", "port_rx_bytes_total"),
                      ("tx_packets", "port_tx_packets_total"), ("tx_bytes", "port_tx_bytes_total"),
                      ("rx_flooded", "port_rx_flooded_total"),
+                     ("mac_moves", "port_mac_moves_total"), ("mac_pins", "port_mac_pins_total"),
+                     ("mirrored", "port_mirrored_total"),
                      ("messages", "port_messages_total")):
         assert by_port(f(fam), None) == {n: s[key] for n, s in stats.items()}, fam
     assert stats["a"]["rx_packets"] == 51 and stats["b"]["tx_packets"] == 50  # 1 dropped

@@ -130,7 +130,7 @@ VMLINUZ="$WORK/kpkg/boot/vmlinuz-$KREL"
 MODDIR="$WORK/kpkg/lib/modules/$KREL"
 [ -d "$MODDIR" ] || die "no modules dir in $KPKG"
 
-kmods_resolve "$MODDIR" virtio virtio_ring virtio_pci net_failover virtio_net
+kmods_resolve "$MODDIR" virtio virtio_ring virtio_pci net_failover virtio_net 8021q
 log "modules: ${ORDER[*]}"
 
 # --- initramfs tree

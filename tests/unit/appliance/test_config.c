@@ -430,40 +430,60 @@ static void test_afxdp_port(void **state)
 					  sizeof(err)), 0);
 }
 
+/* A value for a key without a default, and what must come with it. */
+static const char *sample(const char *name, const char **also)
+{
+	static const struct { const char *key, *value, *also; } s[] = {
+		{ "pci", "00:03.0", "" },
+		{ "uuid", "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10", "" },
+		{ "socket", "/tmp/t.sock", "" },
+		{ "vlan", "10", "socket=/t\n" },
+		{ "trunks", "10,20-30", "socket=/t\n" },
+		{ "native-vlan", "5", "socket=/t\ntrunks=10\n" },
+		{ "allowed-macs", "02:00:00:00:00:01,02:00:00:00:00:02", "socket=/t\n" },
+		{ "lock-mac", "02:00:00:00:00:01", "socket=/t\n" },
+		{ "static-macs", "02:00:00:00:00:01,02:00:00:00:00:02@1", "socket=/t\n" },
+		{ "afxdp", "veth0,queue=1", "" },
+		{ "ethdev", "0000:00:07.0", "" },
+		{ "vxlan", "42", "vxlan-local=10.0.0.1\nvxlan-remotes=10.0.0.2\n" },
+		{ "vxlan-local", "10.0.0.1:4790", "socket=/t\n" },
+		{ "vxlan-remotes", "10.0.0.2, 10.0.0.3", "socket=/t\n" },
+		{ "from", "a,b", "to = c\n" },
+		{ "to", "c", "from = a\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		if (strcmp(s[i].key, name) == 0) {
+			*also = s[i].also;
+			return s[i].value;
+		}
+	}
+	*also = "socket=/t\n";
+	return "/tmp/t.sock";
+}
+
 static void test_key_table(void **state)
 {
 	struct vvu_config_key_info k;
-	unsigned int i, nswitch = 0, nport = 0;
+	unsigned int i, nswitch = 0, nport = 0, nmirror = 0;
 
 	(void)state;
 	for (i = 0; vvu_config_key_info(i, &k) == 0; i++) {
 		bool sw = strcmp(k.section, "switch") == 0;
+		bool mir = strcmp(k.section, "mirror") == 0;
+		const char *also, *val = sample(k.name, &also);
 		char text[512];
 		long lo, hi;
 
-		assert_true(sw || strcmp(k.section, "port") == 0);
+		assert_true(sw || mir || strcmp(k.section, "port") == 0);
 		nswitch += sw;
-		nport += !sw;
+		nmirror += mir;
+		nport += !sw && !mir;
 		/* The default parses (a key without one gets a sample value). */
 		snprintf(text, sizeof(text), "%s\n%s = %s\n%s",
-			 sw ? "[switch]" : "[port t]", k.name,
-			 k.def[0] ? k.def : strcmp(k.name, "pci") == 0 ? "00:03.0" :
-			 strcmp(k.name, "uuid") == 0 ?
-			 "6B1E0C3A-52f4-4d0e-9a51-0c2f6d2a7e10" :
-			 strcmp(k.name, "afxdp") == 0 ? "veth0,queue=1" :
-			 strcmp(k.name, "ethdev") == 0 ? "0000:00:07.0" :
-			 strcmp(k.name, "vxlan") == 0 ? "42" :
-			 strcmp(k.name, "vxlan-local") == 0 ? "10.0.0.1:4790" :
-			 strcmp(k.name, "vxlan-remotes") == 0 ? "10.0.0.2, 10.0.0.3" :
-			 "/tmp/t.sock",
-			 sw ? "[port t]\nsocket=/t\n" :
-			 strcmp(k.name, "socket") == 0 ? "" :
-			 strcmp(k.name, "afxdp") == 0 ? "" :
-			 strcmp(k.name, "ethdev") == 0 ? "" :
-			 strcmp(k.name, "vxlan") == 0 ?
-			 "vxlan-local=10.0.0.1\nvxlan-remotes=10.0.0.2\n" :
-			 strcmp(k.name, "pci") == 0 ? "" :
-			 strcmp(k.name, "uuid") == 0 ? "" : "socket=/t\n");
+			 sw ? "[switch]" : mir ? "[mirror m]" : "[port t]", k.name,
+			 k.def[0] ? k.def : val,
+			 sw ? "[port t]\nsocket=/t\n" : k.def[0] ? "socket=/t\n" : also);
 		vvu_config_default(&C);
 		if (vvu_config_parse(&C, text, "k", err, sizeof(err)))
 			fail_msg("%s %s: its default refused: %s", k.section, k.name, err);
@@ -483,7 +503,9 @@ static void test_key_table(void **state)
 				snprintf(text, sizeof(text), "[switch]\n%s\n%s\n%s = %ld\n",
 					 strcmp(k.name, "mac-max") == 0 ?
 					 "mac-max-per-port = 1" : "mac-max = 4194304",
-					 sw ? "" : "[port t]\nsocket=/t", k.name, v[e]);
+					 sw ? "" : strcmp(k.name, "native-vlan") == 0 ?
+					 "[port t]\nsocket=/t\ntrunks=9" : "[port t]\nsocket=/t",
+					 k.name, v[e]);
 				vvu_config_default(&C);
 				if ((vvu_config_parse(&C, text, "k", err, sizeof(err)) == 0) !=
 				    (d == -1))
@@ -492,9 +514,75 @@ static void test_key_table(void **state)
 			}
 		}
 	}
-	assert_int_equal(nswitch, 11);
-	assert_int_equal(nport, 12);
+	assert_int_equal(nswitch, 14);
+	assert_int_equal(nport, 18);
+	assert_int_equal(nmirror, 2);
 	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
+}
+
+/* VLANs, port security, static MACs and mirrors, and their checks. */
+static void test_l2_keys(void **state)
+{
+	static const char *const bad[] = {
+		"[port a]\nsocket=/a\nvlan = 10\ntrunks = 20\n",
+		"[port a]\nsocket=/a\nnative-vlan = 10\n",
+		"[port a]\nsocket=/a\ntrunks = 0\n",
+		"[port a]\nsocket=/a\ntrunks = 30-20\n",
+		"[port a]\nsocket=/a\ntrunks = 10,,4095\n",
+		"[port a]\nsocket=/a\nvlan = 10\nstatic-macs = 02:00:00:00:00:01@11\n",
+		"[port a]\nsocket=/a\nallowed-macs = 02:00:00:00:00:01\nlock-mac = first\n",
+		"[port a]\nsocket=/a\nlock-mac = 03:00:00:00:00:01\n",
+		"[port a]\nsocket=/a\nallowed-macs = 02:00:00:00:00:01 02:00:00:00:00:02 "
+		"02:00:00:00:00:03 02:00:00:00:00:04 02:00:00:00:00:05 02:00:00:00:00:06 "
+		"02:00:00:00:00:07 02:00:00:00:00:08 02:00:00:00:00:09\n",
+		"[switch]\nforward-reserved = 0x2\n",
+		"[switch]\nforward-reserved = 0x10000\n",
+		"[mirror m]\nfrom = a\n",
+		"[mirror m]\nfrom = a, b\nto = b\n",
+		"[mirror m]\nto = b\n[mirror m]\nto = c\n",
+	};
+	const char *good =
+		"[switch]\nforward-reserved = 0x4001\nmac-move-max = 3\n"
+		"[port a]\nsocket=/a\nvlan = 10\nlock-mac = first\n"
+		"[port b]\nsocket=/b\ntrunks = 10, 20-22\nnative-vlan = 1\n"
+		"static-macs = 02:00:00:00:00:0a@21, 02:00:00:00:00:0b\n"
+		"[port c]\nsocket=/c\nallowed-macs = 02:00:00:00:00:01;02:00:00:00:00:02\n"
+		"[mirror m]\nfrom = a, b\nto = c\n";
+	const struct vvu_port_cfg *b;
+	struct vvu_port_cfg p;
+
+	(void)state;
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, good, "g", err, sizeof(err)), 0);
+	assert_int_equal(C.sw.forward_reserved, 0x4001);
+	assert_int_equal(C.sw.mac_move_max, 3);
+	assert_int_equal(C.ports[0].vlan, 10);
+	assert_true(C.ports[0].lock_first);
+	b = vvu_config_port(&C, "b");
+	assert_non_null(b);
+	assert_true(b->has_trunks);
+	assert_true(sw_vlan_test(b->trunks, 10) && sw_vlan_test(b->trunks, 22));
+	assert_false(sw_vlan_test(b->trunks, 11) || sw_vlan_test(b->trunks, 23));
+	assert_int_equal(b->native_vlan, 1);
+	assert_int_equal(b->nstatic, 2);
+	assert_int_equal(b->statics[0].vlan, 21);
+	assert_int_equal(b->statics[0].mac[5], 0x0a);
+	assert_int_equal(b->statics[1].vlan, 0);
+	assert_int_equal(C.ports[2].nallowed, 2);
+	assert_int_equal(C.nmirrors, 1);
+	assert_int_equal(C.mirrors[0].nfrom, 2);
+	assert_string_equal(C.mirrors[0].from[1], "b");
+	assert_string_equal(C.mirrors[0].to, "c");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		vvu_config_default(&C);
+		if (vvu_config_parse(&C, bad[i], "b", err, sizeof(err)) != -EINVAL)
+			fail_msg("accepted: %s", bad[i]);
+	}
+	/* a --port spec: lists with ';' */
+	assert_int_equal(vvu_port_spec_parse(&p, "name=x,socket=/x,trunks=10;20,"
+					     "native-vlan=5", err, sizeof(err)), 0);
+	assert_true(sw_vlan_test(p.trunks, 20));
+	assert_int_equal(p.native_vlan, 5);
 }
 
 static void test_uuid_port(void **state)
@@ -628,6 +716,7 @@ int main(void)
 		cmocka_unit_test_setup(test_key_table, setup),
 		cmocka_unit_test_setup(test_afxdp_port, setup),
 		cmocka_unit_test_setup(test_uuid_port, setup),
+		cmocka_unit_test_setup(test_l2_keys, setup),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -99,6 +99,8 @@ static void test_key_table_matches(void **state)
 			sec = "switch";
 		else if (strcmp(sec, "[port NAME]") == 0)
 			sec = "port";
+		else if (strcmp(sec, "[mirror NAME]") == 0)
+			sec = "mirror";
 		else
 			fail_msg("docs/config.md: unknown section %s", sec);
 		for (i = 0; i < nkeys; i++)
@@ -172,6 +174,8 @@ static void test_man_page_matches(void **state)
 			section = "switch";
 		if (!section && strncmp(l, ".BI \"[port \" NAME ]", 19) == 0)
 			section = "port";
+		if (!section && strncmp(l, ".BI \"[mirror \" NAME ]", 21) == 0)
+			section = "mirror";
 		if (!prev || strcmp(prev, ".TP") != 0 || strncmp(l, ".B ", 3) != 0)
 			continue;
 		key = l + 3;

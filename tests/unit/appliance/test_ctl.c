@@ -579,15 +579,23 @@ static void test_parse_request(void **state)
 		{ "port del p9", 1, CTL_CMD_PORT_DEL, false, NULL },
 		{ "Ports", 0, 0, false,
 		  "unknown command 'Ports' (ports, stats, mac, status, metrics, clear-stats, "
-		  "port add|del)\n" },
+		  "port add|del, mac flush|add|del)\n" },
 		{ "portsportsportsportsportsportsports", 0, 0, false,
 		  "unknown command 'portsportsportsportsportsportsports' (ports, stats, mac, "
-		  "status, metrics, clear-stats, port add|del)\n" },
+		  "status, metrics, clear-stats, port add|del, mac flush|add|del)\n" },
 		{ "port add p9", 0, 0, false, "usage: port add NAME socket=PATH [mode=client] "
 		  "[queues=N] [reconnect-ms=N] | port del NAME\n" },
 		{ "port del", 0, 0, false, "usage: port add NAME socket=PATH [mode=client] "
 		  "[queues=N] [reconnect-ms=N] | port del NAME\n" },
 		{ "port del a b c d e f g h", 0, 0, false, "too many words\n" },
+		{ "mac flush", 1, CTL_CMD_MAC_FLUSH, false, NULL },
+		{ "mac flush vlan 10 json", 1, CTL_CMD_MAC_FLUSH, true, NULL },
+		{ "mac add 02:00:00:00:00:01 p0 vlan 10", 1, CTL_CMD_MAC_ADD, false, NULL },
+		{ "mac del 02:00:00:00:00:01 json", 1, CTL_CMD_MAC_DEL, true, NULL },
+		{ "mac move", 0, 0, false, "usage: mac [json] | mac flush [PORT | vlan N] | "
+		  "mac add MAC PORT [vlan N] | mac del MAC [vlan N]\n" },
+		{ "mac add 02:00:00:00:00:01", 0, 0, false, "usage: mac [json] | mac flush "
+		  "[PORT | vlan N] | mac add MAC PORT [vlan N] | mac del MAC [vlan N]\n" },
 	};
 
 	(void)state;

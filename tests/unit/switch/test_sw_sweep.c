@@ -237,15 +237,15 @@ static void test_sweep_pullback(void **state)
 		fport_init(&p[i], s, i ? "B" : "A");
 		assert_int_equal(fport_attach(&p[i]), i);
 	}
-	h = home_slot(s, sw_mac_key(l.b));
+	h = home_slot(s, sw_mac_key(l.b) | 1ULL << SW_VID_SHIFT);
 	if (h >= s->mask) {			/* keep clear of the wrap */
 		l = fmac(2, 2);
-		h = home_slot(s, sw_mac_key(l.b));
+		h = home_slot(s, sw_mac_key(l.b) | 1ULL << SW_VID_SHIFT);
 	}
 	assert_true(h < s->mask);
 	for (k = 0;; k++) {
 		e = fmac(4, k);
-		if (home_slot(s, sw_mac_key(e.b)) == h)
+		if (home_slot(s, sw_mac_key(e.b) | 1ULL << SW_VID_SHIFT) == h)
 			break;
 	}
 	fport_push(&p[0], fmac_bcast, l, 60);
