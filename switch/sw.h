@@ -27,10 +27,39 @@ struct sw_seg {
 	uint32_t len;
 };
 
+/*
+ * Work a sender left to the receiving side: a checksum to complete and/or
+ * a large TCP or UDP packet to cut into gso_size pieces.  All zero (the
+ * usual case): none, and a port that knows no offloads leaves it zero.
+ * Transport-neutral (virtio-net's header is one way to carry it); ports
+ * fill it only after checking it against the frame (drivers/offload), and
+ * the switch forwards it untouched.
+ */
+#define SW_OFF_CSUM 0x01		/* the L4 checksum is partial */
+#define SW_OFF_ECN 0x02			/* GSO: the TCP segment has CWR set */
+enum sw_gso {
+	SW_GSO_NONE,
+	SW_GSO_TCP4,
+	SW_GSO_TCP6,
+	SW_GSO_UDP4,			/* UDP segmentation (USO) */
+	SW_GSO_UDP6,
+	SW_GSO_MAX
+};
+
+struct sw_offload {
+	uint8_t flags;			/* SW_OFF_* */
+	uint8_t gso;			/* enum sw_gso */
+	uint16_t csum_start;		/* SW_OFF_CSUM: sum from here to the end */
+	uint16_t csum_offset;		/* ... into csum_start + csum_offset */
+	uint16_t gso_size;		/* payload bytes per segment */
+	uint16_t hdr_len;		/* GSO: Ethernet, IP and L4 headers */
+};
+
 struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */
 	uint16_t nseg;
 	uint8_t eth[SW_ETH_HLEN];	/* dst, src, type: a copy, trusted */
+	struct sw_offload off;		/* checked offload work, usually none */
 	struct sw_seg seg[SW_FRAME_MAX_SEGS];
 };
 
