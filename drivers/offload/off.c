@@ -216,7 +216,9 @@ int off_check(struct sw_offload *o, unsigned int caps, const uint8_t *h,
 	if (o->flags & SW_OFF_CSUM) {
 		if (!(caps & OFF_CAP_CSUM))
 			return refuse(why, OFF_E_GSO_TYPE);
-		if ((uint32_t)o->csum_start + o->csum_offset + 2 > len)
+		/* Never into the Ethernet header: the switch forwarded on it. */
+		if (o->csum_start < SW_ETH_HLEN ||
+		    (uint32_t)o->csum_start + o->csum_offset + 2 > len)
 			return refuse(why, OFF_E_CSUM_RANGE);
 	}
 	if (o->gso == SW_GSO_NONE) {
@@ -239,7 +241,7 @@ void off_csum_complete(uint8_t *buf, uint32_t len, const struct sw_offload *o)
 	uint32_t at = (uint32_t)o->csum_start + o->csum_offset;
 	uint16_t c;
 
-	if (!(o->flags & SW_OFF_CSUM) || at + 2 > len)
+	if (!(o->flags & SW_OFF_CSUM) || o->csum_start < SW_ETH_HLEN || at + 2 > len)
 		return;
 	/* The field holds the pseudo-header's sum (5.1.6.2): part of the sum. */
 	c = off_fold(off_sum(0, buf + o->csum_start, len - o->csum_start));
@@ -374,7 +376,8 @@ int off_finish(const struct sw_frame *f, struct off_buf *b,
 	if (f->off.gso == SW_GSO_NONE) {
 		struct sw_frame g;
 
-		if ((uint32_t)f->off.csum_start + f->off.csum_offset + 2 > len) {
+		if (f->off.csum_start < SW_ETH_HLEN ||
+		    (uint32_t)f->off.csum_start + f->off.csum_offset + 2 > len) {
 			st->out_changed++;
 			return -EINVAL;
 		}

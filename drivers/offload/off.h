@@ -30,7 +30,8 @@
 
 /* Why a claim was refused: the frame is dropped and counted. */
 enum off_err {
-	OFF_E_CSUM_RANGE,	/* csum_start + csum_offset + 2 past the end */
+	OFF_E_CSUM_RANGE,	/* csum_start + csum_offset + 2 past the end, or
+				   csum_start inside the Ethernet header */
 	OFF_E_HDR_LEN,		/* hdr_len past the end */
 	OFF_E_GSO_TYPE,		/* unknown or not negotiated, or no NEEDS_CSUM */
 	OFF_E_GSO_SIZE,		/* 0, larger than a segment may be, or no payload */

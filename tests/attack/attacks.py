@@ -777,7 +777,8 @@ def offload_csum_past_end(t):
     return bad_offload(t, "csum_range", [
         vnet_hdr(gso=0, csum_start=len(fr), csum_offset=0) + fr,
         vnet_hdr(gso=0, csum_start=len(fr) - 1, csum_offset=0) + fr,
-        vnet_hdr(gso=0, csum_start=0xffff, csum_offset=0xffff) + fr])
+        vnet_hdr(gso=0, csum_start=0xffff, csum_offset=0xffff) + fr,
+        vnet_hdr(gso=0, csum_start=6, csum_offset=0) + fr])     # into the MAC header
 
 
 @attack("offload", "TSO with gso_size 0")
@@ -803,7 +804,7 @@ def offload_gso_not_tcp(t):
         vnet_hdr() + tcp4_frame(m, o, proto=1),
         vnet_hdr(gso=4) + tcp4_frame(m, o),      # TCPv6 on an IPv4 frame
         vnet_hdr(csum_start=14, csum_offset=0, hdr_len=0) + arp,
-        vnet_hdr(csum_start=0, csum_offset=0, hdr_len=0) + arp[:20]])
+        vnet_hdr(csum_start=14, csum_offset=0, hdr_len=0) + arp[:20]])
 
 
 @attack("offload", "TSO asking for a huge number of segments (gso_size 1)")

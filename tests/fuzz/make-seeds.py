@@ -276,3 +276,29 @@ ring += bytes([3, 2, 6, 6, 6])
 ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
 ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
 out("fuzz_vvu", "ring", vvu_dev + ring)
+
+
+# ---- offload claims: claim (10 bytes), sender caps, receiver caps, frame
+def _tcp_udp(v6, tcp, payload):
+    l4 = (struct.pack("!HHIIBBHHH", 40000, 5201, 7, 0, 5 << 4, 0x19, 500, 0, 0) if tcp
+          else struct.pack("!HHHH", 40000, 5201, 8 + payload, 0))
+    body = l4 + bytes((i * 7) & 0xFF for i in range(payload))
+    if v6:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(body), 6 if tcp else 17, 64,
+                         bytes(range(16)), bytes(range(16, 32)))
+        et = 0x86dd
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64,
+                         6 if tcp else 17, 0, b"\x0a\0\0\x01", b"\x0a\0\0\x02")
+        et = 0x0800
+    return b"\x02" * 6 + b"\x04" * 6 + struct.pack("!H", et) + ip + body, 14 + len(ip)
+
+
+for _name, _v6, _tcp, _gso, _pl, _mss in (("tcp4", False, True, 1, 3000, 1000),
+                                          ("tcp6", True, True, 2, 2000, 700),
+                                          ("udp4", False, False, 3, 1500, 500),
+                                          ("udp6", True, False, 4, 999, 333),
+                                          ("csum4", False, True, 0, 100, 0)):
+    _fr, _l4 = _tcp_udp(_v6, _tcp, _pl)
+    _claim = struct.pack("<BBHHHH", 1, _gso, 0, _mss, _l4, 16 if _tcp else 6)
+    out("fuzz_offload", _name, _claim + b"\x3f\x01" + _fr)

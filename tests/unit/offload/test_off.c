@@ -450,6 +450,11 @@ static void test_bad_claims(void **state)
 	p.o.csum_start = 0xffff;
 	p.o.csum_offset = 0xffff;
 	expect_bad(&p, OFF_E_CSUM_RANGE);
+	/* into the Ethernet header */
+	build(&p, false, true, false, 100, 0x18, 0);
+	p.o.csum_start = 13;
+	p.o.csum_offset = 0;
+	expect_bad(&p, OFF_E_CSUM_RANGE);
 	/* the last legal position */
 	build(&p, false, true, false, 100, 0x18, 0);
 	p.o.csum_start = (uint16_t)(p.len - 2);
@@ -516,7 +521,7 @@ static void test_bad_claims(void **state)
 	/* a tiny frame claiming GSO */
 	build(&p, false, true, false, 3000, 0x18, 1448);
 	p.len = 20;
-	p.o.csum_start = 0;
+	p.o.csum_start = 14;
 	p.o.csum_offset = 0;
 	p.o.hdr_len = 0;
 	expect_bad(&p, OFF_E_GSO_PROTO);
