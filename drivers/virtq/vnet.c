@@ -180,10 +180,6 @@ static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
 		st->off.bad[why]++;
 		return false;
 	}
-	if (o->gso != SW_GSO_NONE)
-		st->off.in_gso++;
-	else if (o->flags & SW_OFF_CSUM)
-		st->off.in_csum++;
 	return true;
 }
 
@@ -253,10 +249,14 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			tx_reject(q, c->head);
 			continue;
 		}
-		if (f[got].len > VNET_MAX_FRAME && f[got].off.gso == SW_GSO_NONE) {
+		if (f[got].off.gso != SW_GSO_NONE) {
+			st->off.in_gso++;
+		} else if (f[got].len > VNET_MAX_FRAME) {
 			st->tx_oversize++;
 			tx_reject(q, c->head);
 			continue;
+		} else if (f[got].off.flags) {
+			st->off.in_csum++;
 		}
 		q->pending[q->npending++] = c->head;
 		got++;
