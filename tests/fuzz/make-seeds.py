@@ -86,8 +86,9 @@ out("fuzz_vring", "one-frame", hdr + bytes(mem))
 # ---- rings with more shapes: mergeable receive, indirect tables, and
 # virtio-net headers that claim offloads (NEEDS_CSUM with csum_start and
 # csum_offset far past the frame, hdr_len and gso_size garbage: the
-# CVE-2024-11614 shape).  We negotiate no offloads and must skip the header
-# unread, however it is split over descriptors.
+# CVE-2024-11614 shape).  Without offloads negotiated the header is skipped
+# unread, however it is split over descriptors; with them (bit 4 of the
+# flags byte) it is checked and the frame dropped (drivers/offload).
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 
 
