@@ -14,6 +14,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SW_ETH_ALEN 6
 #define SW_ETH_HLEN 14
@@ -54,6 +55,15 @@ struct sw_offload {
 	uint16_t gso_size;		/* payload bytes per segment */
 	uint16_t hdr_len;		/* GSO: Ethernet, IP and L4 headers */
 };
+
+/* True when o asks for any work (flags and gso read as one). */
+static inline bool sw_off_any(const struct sw_offload *o)
+{
+	uint16_t w;
+
+	memcpy(&w, o, sizeof(w));	/* flags, gso */
+	return w != 0;
+}
 
 struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */

@@ -246,10 +246,12 @@ static int net_send(void *ctx, const struct sw_frame *f)
 		return -EIO;
 	qp = pick_rxq(n, f);
 	rc = send_one(n, qp, f);
-	if (rc == 0 && (f->off.flags | f->off.gso))
-		n->st.off.out_passed++;
-	else if (rc == -EOPNOTSUPP ||
-		 (rc == -EMSGSIZE && f->off.gso != SW_GSO_NONE))
+	if (rc == 0) {
+		if (sw_off_any(&f->off))
+			n->st.off.out_passed++;
+		return 0;
+	}
+	if (rc == -EOPNOTSUPP || (rc == -EMSGSIZE && f->off.gso != SW_GSO_NONE))
 		rc = send_fallback(n, qp, f);
 	return rc;
 }

@@ -183,6 +183,37 @@ static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
 	return true;
 }
 
+/*
+ * The header of a peer that negotiated offloads: flags and gso_type are
+ * both 0 unless it asks for work.  Returns 0 for a frame without work
+ * (the caller fills f->off and f->eth), 1 for one with checked work
+ * (f->off and f->eth filled), -1 (counted) when the frame must go back.
+ */
+static int tx_frame_offload(struct vnet_txq *q, const struct vq_chain *c,
+			    struct sw_frame *f, struct vnet_stats *st)
+{
+	uint8_t h[10];
+
+	chain_read(c, 0, h, 2);
+	if (!(h[0] | h[1])) {
+		if (f->len <= VNET_MAX_FRAME)
+			return 0;
+		st->tx_oversize++;	/* only GSO frames may be larger */
+		return -1;
+	}
+	if (!tx_offload(q, c, h, f, st))
+		return -1;
+	if (f->off.gso != SW_GSO_NONE) {
+		st->off.in_gso++;
+	} else if (f->len > VNET_MAX_FRAME) {
+		st->tx_oversize++;
+		return -1;
+	} else {
+		st->off.in_csum++;
+	}
+	return 1;
+}
+
 /* A chain that is not a frame goes back at once (published with the burst). */
 static void tx_reject(struct vnet_txq *q, uint16_t head)
 {
@@ -199,7 +230,7 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 	/* GSO frames may be larger, when the peer may send them. */
 	uint32_t max = (q->off_caps & (OFF_CAP_TSO4 | OFF_CAP_TSO6 | OFF_CAP_USO4)) ?
 		       VNET_MAX_GSO_FRAME : VNET_MAX_FRAME;
-	uint8_t h[10];
+	int k;
 
 	while (got < n && q->npending < ARRAY_LEN(q->pending) && budget--) {
 		int rc = vq_pop(q->vq, c);
@@ -236,27 +267,17 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			continue;
 		}
 		/*
-		 * flags and gso_type: both 0 unless the peer asks for work.
 		 * A peer that negotiated no offloads asks for none: its
 		 * header is not read at all (as DPDK's vhost does).
 		 */
-		if (q->off_caps)
-			chain_read(c, 0, h, 2);
-		if (!q->off_caps || !(h[0] | h[1])) {
-			memset(&f[got].off, 0, sizeof(f[got].off));
-			copy_eth(&f[got]);
-		} else if (!tx_offload(q, c, h, &f[got], st)) {
+		k = q->off_caps ? tx_frame_offload(q, c, &f[got], st) : 0;
+		if (k < 0) {
 			tx_reject(q, c->head);
 			continue;
 		}
-		if (f[got].off.gso != SW_GSO_NONE) {
-			st->off.in_gso++;
-		} else if (f[got].len > VNET_MAX_FRAME) {
-			st->tx_oversize++;
-			tx_reject(q, c->head);
-			continue;
-		} else if (f[got].off.flags) {
-			st->off.in_csum++;
+		if (k == 0) {
+			memset(&f[got].off, 0, sizeof(f[got].off));
+			copy_eth(&f[got]);
 		}
 		q->pending[q->npending++] = c->head;
 		got++;
@@ -326,7 +347,7 @@ static void rx_put(struct rx_dst *d, const uint8_t *src, uint32_t len)
  * (5.1.6.4.1), since chains are filled in order.
  */
 static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
-		    uint32_t need, unsigned int k)
+		    uint32_t need, unsigned int k, bool work)
 {
 	static const uint8_t gso_type[SW_GSO_MAX] = {
 		[SW_GSO_NONE] = HDR_GSO_NONE, [SW_GSO_TCP4] = HDR_GSO_TCPV4,
@@ -339,7 +360,7 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 	const struct sw_offload *o = &f->off;
 
 	/* Offload work the queue takes (vnet_rx_frame checked); little-endian. */
-	if (o->flags | o->gso) {
+	if (work) {
 		hdr[0] = (o->flags & SW_OFF_CSUM) ? HDR_F_NEEDS_CSUM : 0;
 		hdr[1] = (uint8_t)(gso_type[o->gso] |
 				   ((o->flags & SW_OFF_ECN) ? HDR_GSO_ECN : 0));
@@ -431,10 +452,11 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	int k;
 
 	uint32_t limit = VNET_MAX_FRAME;
+	bool work = sw_off_any(&f->off);
 
 	if (!vq_ready(q->vq))
 		return -EIO;
-	if (f->off.flags | f->off.gso) {
+	if (work) {
 		if (!off_takes(&f->off, q->off_caps))
 			return -EOPNOTSUPP;
 		if (f->off.gso != SW_GSO_NONE)
@@ -450,7 +472,7 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	k = rx_gather(q, q->hdr_len + (uint32_t)len, max, st);
 	if (k < 0)
 		return k;
-	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k);
+	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k, work);
 	return 0;
 }
 
