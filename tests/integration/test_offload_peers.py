@@ -94,6 +94,7 @@ def test_offloads_negotiated_and_used(rig, capsys):
     stats = {p["name"]: p for p in sw.ctl("stats")["ports"]}
     with capsys.disabled():
         print(f"\noffloads, host mode, iperf3 TCP Gbit/s (TCG guests): {figures}")
+        print(f"negotiated: {ports['p0']['offloads']} / {ports['p2']['offloads'] or '-'}")
         print(sw.ctl("stats", json_out=False))
     check_stats(stats, ["p0", "p1"], ["p2", "p3"])
     # a's TSO frames reached b whole, and were segmented for c
