@@ -143,7 +143,7 @@ static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
 		       uint8_t *h, struct sw_frame *f,
 		       struct vnet_stats *st)
 {
-	uint8_t copy[OFF_HDR_COPY];
+	uint8_t copy[OFF_HDR_COPY] = { 0 };
 	uint32_t n = f->len < OFF_HDR_COPY ? f->len : OFF_HDR_COPY;
 	struct sw_offload *o = &f->off;
 	enum off_err why;
@@ -192,7 +192,7 @@ static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
 static int tx_frame_offload(struct vnet_txq *q, const struct vq_chain *c,
 			    struct sw_frame *f, struct vnet_stats *st)
 {
-	uint8_t h[10];
+	uint8_t h[10] = { 0 };
 
 	chain_read(c, 0, h, 2);
 	if (!(h[0] | h[1])) {
