@@ -13,6 +13,7 @@
 #define SW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -55,6 +56,8 @@ struct sw_offload {
 	uint16_t gso_size;		/* payload bytes per segment */
 	uint16_t hdr_len;		/* GSO: Ethernet, IP and L4 headers */
 };
+
+_Static_assert(offsetof(struct sw_offload, gso) == 1, "flags, gso: the first two bytes");
 
 /* True when o asks for any work (flags and gso read as one). */
 static inline bool sw_off_any(const struct sw_offload *o)

@@ -50,6 +50,7 @@ extern const char *const off_err_names[OFF_E_MAX];
 #define OFF_CAP_ECN 0x08u
 #define OFF_CAP_USO4 0x10u
 #define OFF_CAP_USO6 0x20u
+#define OFF_CAP_GSO (OFF_CAP_TSO4 | OFF_CAP_TSO6 | OFF_CAP_USO4 | OFF_CAP_USO6)
 
 struct off_stats {
 	uint64_t bad[OFF_E_MAX];	/* ingress claims refused */

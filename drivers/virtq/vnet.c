@@ -136,8 +136,9 @@ static void chain_read(const struct vq_chain *c, uint32_t off, uint8_t *dst,
 
 /*
  * Turn the header of a frame with offload work (h: its first two bytes,
- * copied; the rest is copied here into h) into f->off and check it against the frame's first bytes, copied privately (which also
- * fill f->eth).  Returns false, counted by reason, for a bad claim.
+ * copied; the other eight are copied here) into f->off and check it
+ * against the frame's first bytes, copied privately (which also fill
+ * f->eth).  Returns false, counted by reason, for a bad claim.
  */
 static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
 		       uint8_t *h, struct sw_frame *f,
@@ -228,8 +229,7 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 	/* Rejects cost a pop too: bound the work one call may do. */
 	unsigned int budget = 2 * ARRAY_LEN(q->pending);
 	/* GSO frames may be larger, when the peer may send them. */
-	uint32_t max = (q->off_caps & (OFF_CAP_TSO4 | OFF_CAP_TSO6 | OFF_CAP_USO4)) ?
-		       VNET_MAX_GSO_FRAME : VNET_MAX_FRAME;
+	uint32_t max = (q->off_caps & OFF_CAP_GSO) ? VNET_MAX_GSO_FRAME : VNET_MAX_FRAME;
 	int k;
 
 	while (got < n && q->npending < ARRAY_LEN(q->pending) && budget--) {
@@ -449,10 +449,9 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	/* Without num_buffers in the header only one chain can be used. */
 	unsigned int max = q->mrg_rxbuf && q->hdr_len >= 12 ? VQ_MAX_IOV : 1;
 	uint64_t len = 0;
-	int k;
-
 	uint32_t limit = VNET_MAX_FRAME;
 	bool work = sw_off_any(&f->off);
+	int k;
 
 	if (!vq_ready(q->vq))
 		return -EIO;
