@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "port_kinds.h"
+#include "off.h"
 #include "vlog.h"
 
 #ifdef VVU_HAVE_DPDK
@@ -54,6 +55,8 @@ struct port_ethdev {
 	struct rte_mbuf *tx[TX_BURST];
 	unsigned int ntx;
 	uint64_t tx_no_room, tx_no_mbuf, tx_too_big, rx_too_many_segs;
+	struct off_stats ost;	/* offload work finished here */
+	struct off_buf obuf;	/* its scratch frame */
 };
 
 static struct port_ethdev *pe(const struct port *p)
@@ -93,6 +96,7 @@ static unsigned int eth_recv(void *ctx, struct sw_frame *f, unsigned int n)
 			continue;
 		}
 		memset(fr->eth + eth, 0, SW_ETH_HLEN - eth);
+		memset(&fr->off, 0, sizeof(fr->off));
 		fr->nseg = s;
 		fr->len = len;
 		out++;
@@ -124,7 +128,7 @@ static void tx_push(struct port_ethdev *e)
 	e->ntx = 0;
 }
 
-static int eth_send(void *ctx, const struct sw_frame *f)
+static int eth_send_one(void *ctx, const struct sw_frame *f)
 {
 	struct port_ethdev *e = ctx;
 	struct rte_mbuf *m;
@@ -151,6 +155,16 @@ static int eth_send(void *ctx, const struct sw_frame *f)
 	if (e->ntx == TX_BURST)
 		tx_push(e);
 	return 0;
+}
+
+/* A peer's checksum or segmentation work is finished before it leaves. */
+static int eth_send(void *ctx, const struct sw_frame *f)
+{
+	struct port_ethdev *x = ctx;
+
+	if (sw_off_any(&f->off))
+		return off_finish(f, &x->obuf, eth_send_one, x, &x->ost);
+	return eth_send_one(ctx, f);
 }
 
 static void eth_flush(void *ctx)

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "port_kinds.h"
+#include "off.h"
 #include "vlog.h"
 #include "vxlan.h"
 
@@ -57,6 +58,8 @@ struct port_vxlan {
 	/* counters */
 	uint64_t drops[VXLAN_NVERDICTS];
 	uint64_t rx_truncated, tx_too_big, tx_dropped, tx_replicas;
+	struct off_stats ost;	/* offload work finished here */
+	struct off_buf obuf;	/* its scratch frame */
 };
 
 static struct port_vxlan *px(const struct port *p)
@@ -118,6 +121,7 @@ static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
 		fr->seg[0].base = b + VXLAN_HLEN;
 		fr->seg[0].len = fr->len;
 		memcpy(fr->eth, b + VXLAN_HLEN, SW_ETH_HLEN);
+		memset(&fr->off, 0, sizeof(fr->off));
 		vxlan_fdb_learn(&x->fdb, fr->eth + SW_ETH_ALEN, (unsigned int)r, now);
 		out++;
 	}
@@ -146,7 +150,7 @@ static void tx_push(struct port_vxlan *x)
 	x->ntmsg = x->ntbuf = 0;
 }
 
-static int vx_send(void *ctx, const struct sw_frame *f)
+static int vx_send_one(void *ctx, const struct sw_frame *f)
 {
 	struct port_vxlan *x = ctx;
 	unsigned int ndst, first;
@@ -183,6 +187,16 @@ static int vx_send(void *ctx, const struct sw_frame *f)
 		x->tx_replicas += ndst - 1;
 	x->ntbuf++;
 	return 0;
+}
+
+/* A peer's checksum or segmentation work is finished before it leaves. */
+static int vx_send(void *ctx, const struct sw_frame *f)
+{
+	struct port_vxlan *x = ctx;
+
+	if (sw_off_any(&f->off))
+		return off_finish(f, &x->obuf, vx_send_one, x, &x->ost);
+	return vx_send_one(ctx, f);
 }
 
 static void vx_flush(void *ctx)

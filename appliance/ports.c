@@ -180,6 +180,43 @@ static void features_str(char *buf, size_t n, const struct vu_dev *dev)
 	}
 }
 
+static void offloads_str(char *buf, size_t n, const struct vu_dev *dev)
+{
+	static const struct { int bit; const char *name; } names[] = {
+		{ VNET_F_CSUM, "csum" }, { VNET_F_GUEST_CSUM, "guest_csum" },
+		{ VNET_F_HOST_TSO4, "host_tso4" }, { VNET_F_HOST_TSO6, "host_tso6" },
+		{ VNET_F_HOST_ECN, "host_ecn" }, { VNET_F_HOST_USO, "host_uso" },
+		{ VNET_F_GUEST_TSO4, "guest_tso4" }, { VNET_F_GUEST_TSO6, "guest_tso6" },
+		{ VNET_F_GUEST_ECN, "guest_ecn" }, { VNET_F_GUEST_USO4, "guest_uso4" },
+		{ VNET_F_GUEST_USO6, "guest_uso6" },
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!vu_has_feature(dev, (unsigned int)names[i].bit))
+			continue;
+		len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s",
+					len ? "," : "", names[i].name);
+	}
+}
+
+static void snap_offload(const struct vu_net *net, struct port_snap *s)
+{
+	const struct off_stats *o = &net->st.off;
+
+	offloads_str(s->offloads, sizeof(s->offloads), &net->dev);
+	memcpy(s->off_bad, o->bad, sizeof(s->off_bad));
+	s->off_in_csum = o->in_csum;
+	s->off_in_gso = o->in_gso;
+	s->off_passed = o->out_passed;
+	s->off_sw_csum = o->out_sw_csum;
+	s->off_sw_gso = o->out_sw_gso;
+	s->off_segs = o->out_segs;
+	s->off_seg_lost = o->out_seg_lost;
+	s->off_changed = o->out_changed;
+}
+
 static void snap_net(const struct vu_net *net, struct port_snap *s)
 {
 	const struct vu_dev *dev = &net->dev;
@@ -199,6 +236,7 @@ static void snap_net(const struct vu_net *net, struct port_snap *s)
 	s->calls = net->calls;
 	s->messages = dev->msgs;
 	s->message_errors = dev->msg_errors;
+	snap_offload(net, s);
 }
 
 #ifdef VQ_LINE_COUNT

@@ -26,6 +26,8 @@ uint64_t snap_drops(const struct port_snap *p)
 		n += p->sw.drops[k];
 	for (int k = 0; k < SNAP_VDROP_MAX; k++)
 		n += p->vdrop[k];
+	for (int k = 0; k < OFF_E_MAX; k++)
+		n += p->off_bad[k];
 	return n;
 }
 
@@ -77,6 +79,8 @@ static void ports_text(const struct snapshot *s, struct sbuf *o)
 			sb_printf(o, "  features: %s\n", p->features);
 		if (p->vlan[0] && strcmp(p->vlan, "-") != 0)
 			sb_printf(o, "  vlan: %s\n", p->vlan);
+		if (p->offloads[0])
+			sb_printf(o, "  offloads: %s\n", p->offloads);
 	}
 }
 
@@ -103,6 +107,8 @@ static void ports_json(const struct snapshot *s, struct sbuf *o)
 			  "\"features\":", tf(p->up), tf(p->broken), tf(p->runtime),
 			  p->queues, p->live_rx, p->live_tx, p->mtu);
 		sb_json_str(o, p->features);
+		sb_printf(o, ",\"offloads\":");
+		sb_json_str(o, p->offloads);
 		sb_printf(o, ",\"reason\":");
 		sb_json_str(o, p->broken ? p->reason : "");
 		sb_printf(o, ",\"last_error\":");
@@ -151,6 +157,18 @@ static void stats_text(const struct snapshot *s, struct sbuf *o)
 			if (p->vdrop[k])
 				sb_printf(o, "  drop %s: %llu\n", snap_vdrop_names[k],
 					  (ull)p->vdrop[k]);
+		for (int k = 0; k < OFF_E_MAX; k++)
+			if (p->off_bad[k])
+				sb_printf(o, "  drop %s: %llu\n", off_err_names[k],
+					  (ull)p->off_bad[k]);
+		if (p->off_in_csum | p->off_in_gso | p->off_passed |
+		    p->off_sw_csum | p->off_sw_gso)
+			sb_printf(o, "  offload: in csum %llu gso %llu; out passed %llu,"
+				  " software csum %llu gso %llu (%llu segments,"
+				  " %llu lost)\n", (ull)p->off_in_csum,
+				  (ull)p->off_in_gso, (ull)p->off_passed,
+				  (ull)p->off_sw_csum, (ull)p->off_sw_gso,
+				  (ull)p->off_segs, (ull)p->off_seg_lost);
 	}
 }
 
@@ -179,12 +197,23 @@ static void stats_json(const struct snapshot *s, struct sbuf *o)
 		sb_printf(o, "},\"virtio\":{\"tx_bad_len\":%llu,\"tx_runt\":%llu,"
 			  "\"tx_oversize\":%llu,\"tx_too_many_segs\":%llu,"
 			  "\"rx_no_buffer\":%llu,\"rx_too_big\":%llu,\"calls\":%llu},"
-			  "\"messages\":%llu,\"message_errors\":%llu,\"macs\":%u}",
+			  "\"messages\":%llu,\"message_errors\":%llu,\"macs\":%u",
 			  (ull)v[SNAP_VDROP_RUNT] + (ull)v[SNAP_VDROP_OVERSIZE],
 			  (ull)v[SNAP_VDROP_RUNT], (ull)v[SNAP_VDROP_OVERSIZE],
 			  (ull)v[SNAP_VDROP_TOO_MANY_SEGS], (ull)p->rx_no_buffer,
 			  (ull)p->rx_too_big, (ull)p->calls, (ull)p->messages,
 			  (ull)p->message_errors, p->macs);
+		sb_printf(o, ",\"offload\":{\"rx_csum\":%llu,\"rx_gso\":%llu,"
+			  "\"tx_passed\":%llu,\"tx_sw_csum\":%llu,\"tx_sw_gso\":%llu,"
+			  "\"tx_segments\":%llu,\"tx_segments_lost\":%llu,"
+			  "\"tx_changed\":%llu,\"drops\":{", (ull)p->off_in_csum,
+			  (ull)p->off_in_gso, (ull)p->off_passed, (ull)p->off_sw_csum,
+			  (ull)p->off_sw_gso, (ull)p->off_segs, (ull)p->off_seg_lost,
+			  (ull)p->off_changed);
+		for (int k = 0; k < OFF_E_MAX; k++)
+			sb_printf(o, "%s\"%s\":%llu", k ? "," : "", off_err_names[k],
+				  (ull)p->off_bad[k]);
+		sb_printf(o, "}}}");
 	}
 	sb_printf(o, "]}\n");
 }
@@ -316,6 +345,12 @@ static const struct port_metric port_metrics[] = {
 	PM("port_disconnects_total", "counter", "Frontends that went away.", disconnects),
 	PM("port_messages_total", "counter", "vhost-user messages handled.", messages),
 	PM("port_message_errors_total", "counter", "vhost-user messages refused.", message_errors),
+	PM("port_offload_rx_csum_total", "counter", "Received frames with a partial checksum.", off_in_csum),
+	PM("port_offload_rx_gso_total", "counter", "Received frames to segment (TSO/USO).", off_in_gso),
+	PM("port_offload_tx_passed_total", "counter", "Delivered with their offload work, as negotiated.", off_passed),
+	PM("port_offload_tx_sw_csum_total", "counter", "Delivered after completing the checksum in software.", off_sw_csum),
+	PM("port_offload_tx_sw_gso_total", "counter", "Delivered after segmenting in software.", off_sw_gso),
+	PM("port_offload_tx_segments_total", "counter", "Segments made in software.", off_segs),
 };
 
 void report_metrics(const struct snapshot *s, struct sbuf *o)
@@ -382,6 +417,9 @@ void report_metrics(const struct snapshot *s, struct sbuf *o)
 		for (int k = 0; k < SNAP_VDROP_MAX; k++)
 			port_sample(o, "port_drops_total", p, "reason",
 				    snap_vdrop_names[k], p->vdrop[k]);
+		for (int k = 0; k < OFF_E_MAX; k++)
+			port_sample(o, "port_drops_total", p, "reason",
+				    off_err_names[k], p->off_bad[k]);
 	}
 }
 

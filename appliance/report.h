@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "off.h"
 #include "ctl.h"
 #include "sw.h"
 
@@ -58,6 +59,14 @@ struct port_snap {
 	uint64_t messages, message_errors;
 	uint32_t macs;			/* MAC table entries on this port */
 	char vlan[96];			/* "access 10", "trunk 10,20 native 1", "-" */
+
+	/* Offloads: negotiated, refused claims, and work done (off.h). */
+	char offloads[160];
+	uint64_t off_bad[OFF_E_MAX];	/* ingress drops: bad offload claims */
+	uint64_t off_in_csum, off_in_gso;	/* ingress frames with work */
+	uint64_t off_passed;		/* egress: handed on with the work */
+	uint64_t off_sw_csum, off_sw_gso;	/* egress: done here instead */
+	uint64_t off_segs, off_seg_lost, off_changed;
 };
 
 struct status_snap {

@@ -886,6 +886,17 @@ static const struct sw_frame *alt_form(struct sw *s, unsigned int k,
 	a->nseg = (uint16_t)ns;
 	a->len = f->len - s->fhlen[k] + hl;
 	a->l2_shift = (int8_t)((int)hl - (int)s->fhlen[k]);
+	/*
+	 * Offload offsets count from the frame's start and lie past the MACs
+	 * (a checked claim starts its checksum past the Ethernet header):
+	 * they move with the tag, so the receiver's port needs no l2_shift.
+	 */
+	if (sw_off_any(&a->off)) {
+		if (a->off.csum_start)
+			a->off.csum_start = (uint16_t)(a->off.csum_start + a->l2_shift);
+		if (a->off.hdr_len)
+			a->off.hdr_len = (uint16_t)(a->off.hdr_len + a->l2_shift);
+	}
 	memcpy(a->eth, h, SW_ETH_HLEN);
 	s->alt_ok[want] = true;
 	return a;

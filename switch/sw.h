@@ -13,7 +13,9 @@
 #define SW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define SW_ETH_ALEN 6
 #define SW_ETH_HLEN 14
@@ -27,6 +29,45 @@ struct sw_seg {
 	uint32_t len;
 };
 
+/*
+ * Work a sender left to the receiving side: a checksum to complete and/or
+ * a large TCP or UDP packet to cut into gso_size pieces.  All zero (the
+ * usual case): none, and a port that knows no offloads leaves it zero.
+ * Transport-neutral (virtio-net's header is one way to carry it); ports
+ * fill it only after checking it against the frame (drivers/offload), and
+ * the switch forwards it untouched.
+ */
+#define SW_OFF_CSUM 0x01		/* the L4 checksum is partial */
+#define SW_OFF_ECN 0x02			/* GSO: the TCP segment has CWR set */
+enum sw_gso {
+	SW_GSO_NONE,
+	SW_GSO_TCP4,
+	SW_GSO_TCP6,
+	SW_GSO_UDP4,			/* UDP segmentation (USO) */
+	SW_GSO_UDP6,
+	SW_GSO_MAX
+};
+
+struct sw_offload {
+	uint8_t flags;			/* SW_OFF_* */
+	uint8_t gso;			/* enum sw_gso */
+	uint16_t csum_start;		/* SW_OFF_CSUM: sum from here to the end */
+	uint16_t csum_offset;		/* ... into csum_start + csum_offset */
+	uint16_t gso_size;		/* payload bytes per segment */
+	uint16_t hdr_len;		/* GSO: Ethernet, IP and L4 headers */
+};
+
+_Static_assert(offsetof(struct sw_offload, gso) == 1, "flags, gso: the first two bytes");
+
+/* True when o asks for any work (flags and gso read as one). */
+static inline bool sw_off_any(const struct sw_offload *o)
+{
+	uint16_t w;
+
+	memcpy(&w, o, sizeof(w));	/* flags, gso */
+	return w != 0;
+}
+
 struct sw_frame {
 	uint32_t len;			/* sum of seg[].len */
 	uint16_t nseg;
@@ -39,10 +80,11 @@ struct sw_frame {
 	 * pop never copies payload: the switch hands send a frame whose
 	 * seg[0] is its own new header (MACs from eth, the tag, the type)
 	 * and whose other segments are the received ones past the old
-	 * header.  Metadata that counts bytes from the frame's start (say a
-	 * checksum start) moves by l2_shift when it lies past byte 12.
+	 * header.  The switch moves off.csum_start and off.hdr_len by it on
+	 * such frames, so they hold for the frame as send gets it.
 	 */
 	int8_t l2_shift;
+	struct sw_offload off;		/* checked offload work, usually none */
 	struct sw_seg seg[SW_FRAME_MAX_SEGS];
 };
 

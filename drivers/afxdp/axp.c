@@ -11,6 +11,7 @@
  * Ethernet header is copied once into sw_frame.eth.
  */
 #include "axp.h"
+#include "off.h"
 
 #include <errno.h>
 #include <linux/if_xdp.h>
@@ -45,6 +46,8 @@ struct axp {
 	unsigned int nfree;
 	uint64_t free_tx[AXP_TX_FRAMES];
 	struct axp_stats st;
+	struct off_stats ost;		/* offload work finished here */
+	struct off_buf obuf;		/* its scratch frame */
 };
 
 int axp_desc_check(uint64_t addr, uint32_t len, uint64_t umem_len,
@@ -280,6 +283,7 @@ static unsigned int axp_recv(void *ctx, struct sw_frame *f, unsigned int n)
 		fr->nseg = 1;
 		fr->seg[0].base = x->area + off;
 		fr->seg[0].len = len;
+		memset(&fr->off, 0, sizeof(fr->off));	/* the kernel's frames: finished */
 		memset(fr->eth, 0, sizeof(fr->eth));
 		memcpy(fr->eth, x->area + off, len < SW_ETH_HLEN ? len : SW_ETH_HLEN);
 		out++;
@@ -310,7 +314,7 @@ static void axp_recv_done(void *ctx)
 	x->rx_held = 0;
 }
 
-static int axp_send(void *ctx, const struct sw_frame *f)
+static int axp_send_one(void *ctx, const struct sw_frame *f)
 {
 	struct axp *x = ctx;
 	struct xdp_desc *d;
@@ -341,6 +345,19 @@ static int axp_send(void *ctx, const struct sw_frame *f)
 	d->len = f->len;
 	x->tx_pending++;
 	return 0;
+}
+
+/*
+ * A peer's checksum or segmentation work (a Linux guest's TSO frame, say)
+ * is finished here: the interface's stack gets complete frames.
+ */
+static int axp_send(void *ctx, const struct sw_frame *f)
+{
+	struct axp *x = ctx;
+
+	if (sw_off_any(&f->off))
+		return off_finish(f, &x->obuf, axp_send_one, x, &x->ost);
+	return axp_send_one(ctx, f);
 }
 
 /* Publish the burst and kick the kernel once (copy mode sends on sendto). */

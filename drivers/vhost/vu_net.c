@@ -29,7 +29,12 @@ uint64_t vu_net_features(unsigned int max_qp)
 
 	if (max_qp > 1)
 		f |= 1ull << VU_F_NET_MQ;
-	return f;
+	return f | VNET_F_OFFLOADS;
+}
+
+void vu_net_no_offloads(struct vu_net *n)
+{
+	n->dev.offered &= ~VNET_F_OFFLOADS;
 }
 
 void vu_net_report_drops(struct vu_net *n)
@@ -76,8 +81,10 @@ static void refresh(struct vu_net *n)
 		n->rxq[qp].vq = &rx->vq;
 		n->rxq[qp].hdr_len = hdr;
 		n->rxq[qp].mrg_rxbuf = vu_has_feature(d, VU_F_NET_MRG_RXBUF);
+		n->rxq[qp].off_caps = (uint8_t)vnet_off_caps(d->features, false);
 		n->txq[qp].vq = &tx->vq;
 		n->txq[qp].hdr_len = hdr;
+		n->txq[qp].off_caps = (uint8_t)vnet_off_caps(d->features, true);
 		if (vu_vring_live(d, 2 * qp))
 			n->live_rx[n->n_live_rx++] = (uint8_t)qp;
 		if (vu_vring_live(d, 2 * qp + 1))
@@ -231,6 +238,45 @@ static unsigned int pick_rxq(const struct vu_net *n, const struct sw_frame *f)
 	return n->live_rx[sw_frame_flow(f) % n->n_live_rx];
 }
 
+/* One frame, with only offload work the queue takes, to ring qp. */
+static int send_one(struct vu_net *n, unsigned int qp, const struct sw_frame *f)
+{
+	int rc = vnet_rx_frame(&n->rxq[qp], f, &n->st);
+
+	if (rc == 0)
+		n->rx_dirty |= 1u << qp;
+	else if (rc == -EIO)
+		ring_broke(n, 2 * qp);
+	return rc;
+}
+
+struct sw_ctx {
+	struct vu_net *n;
+	unsigned int qp;
+};
+
+static int send_sw(void *ctx, const struct sw_frame *f)
+{
+	struct sw_ctx *c = ctx;
+
+	return send_one(c->n, c->qp, f);
+}
+
+/*
+ * Offload work the peer did not negotiate, or a GSO frame its buffers
+ * cannot hold whole, is finished here, in this port's own buffer: per
+ * receiver, so a flooded frame goes whole to peers that take it.
+ */
+static int send_fallback(struct vu_net *n, unsigned int qp,
+			 const struct sw_frame *f)
+{
+	struct sw_ctx c = { n, qp };
+	int rc;
+
+	rc = off_finish(f, &n->obuf, send_sw, &c, &n->st.off);
+	return rc == -EINVAL ? -EMSGSIZE : rc;
+}
+
 static int net_send(void *ctx, const struct sw_frame *f)
 {
 	struct vu_net *n = ctx;
@@ -240,11 +286,14 @@ static int net_send(void *ctx, const struct sw_frame *f)
 	if (n->broken || !n->n_live_rx)
 		return -EIO;
 	qp = pick_rxq(n, f);
-	rc = vnet_rx_frame(&n->rxq[qp], f, &n->st);
-	if (rc == 0)
-		n->rx_dirty |= 1u << qp;
-	else if (rc == -EIO)
-		ring_broke(n, 2 * qp);
+	rc = send_one(n, qp, f);
+	if (rc == 0) {
+		if (sw_off_any(&f->off))
+			n->st.off.out_passed++;
+		return 0;
+	}
+	if (rc == -EOPNOTSUPP || (rc == -EMSGSIZE && f->off.gso != SW_GSO_NONE))
+		rc = send_fallback(n, qp, f);
 	return rc;
 }
 

@@ -27,6 +27,7 @@ struct vu_net {
 	uint32_t tx_taken;			/* queue pairs drained this burst */
 	uint32_t rx_dirty;			/* queue pairs filled this burst */
 	struct vnet_stats st;
+	struct off_buf obuf;			/* software offload fallback */
 	uint64_t calls;				/* notifications sent */
 	uint64_t reported[3];			/* ingress drops already logged */
 	/*
@@ -43,12 +44,15 @@ struct vu_net {
 
 extern const struct sw_port_ops vu_net_port_ops;
 
-/* Features a vu_net offers (MQ is added when max_qp > 1). */
+/* Features a vu_net offers (MQ is added when max_qp > 1; offloads too). */
 uint64_t vu_net_features(unsigned int max_qp);
 
 void vu_net_init(struct vu_net *n, const char *name,
 		 const struct vu_transport_ops *t, void *tctx,
 		 unsigned int max_qp);
+
+/* Offer no checksum/GSO offloads (call before the frontend connects). */
+void vu_net_no_offloads(struct vu_net *n);
 
 /*
  * Log frames the peer sent that were dropped before the switch saw them

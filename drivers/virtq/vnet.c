@@ -5,8 +5,11 @@
  * Security model: chains come from vq_pop(), so every segment already lies
  * inside the peer's memory; what the peer can still do is lie about
  * direction, size and layout, and rewrite frame bytes while we look.  We
- * never read the peer's virtio-net header, copy the Ethernet header out
- * exactly once into sw_frame.eth, and otherwise only copy payload bytes.
+ * copy the peer's virtio-net header out once and use only the copy; a
+ * header asking for offload work is checked (off_check) against a private
+ * copy of the frame's first bytes, which also gives sw_frame.eth, before
+ * the switch sees the frame.  Otherwise the Ethernet header is copied out
+ * exactly once into sw_frame.eth and payload bytes are only copied.
  */
 #include "vnet.h"
 
@@ -65,6 +68,153 @@ static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
 	return true;
 }
 
+unsigned int vnet_off_caps(uint64_t features, bool host)
+{
+	unsigned int c = 0;
+
+#define HAS(bit) ((features >> (bit)) & 1)
+	if (host) {
+		if (HAS(VNET_F_CSUM)) {
+			c |= OFF_CAP_CSUM;
+			if (HAS(VNET_F_HOST_TSO4))
+				c |= OFF_CAP_TSO4;
+			if (HAS(VNET_F_HOST_TSO6))
+				c |= OFF_CAP_TSO6;
+			if (HAS(VNET_F_HOST_ECN))
+				c |= OFF_CAP_ECN;
+			if (HAS(VNET_F_HOST_USO))
+				c |= OFF_CAP_USO4 | OFF_CAP_USO6;
+		}
+	} else if (HAS(VNET_F_GUEST_CSUM)) {
+		c |= OFF_CAP_CSUM;
+		if (HAS(VNET_F_GUEST_TSO4))
+			c |= OFF_CAP_TSO4;
+		if (HAS(VNET_F_GUEST_TSO6))
+			c |= OFF_CAP_TSO6;
+		if (HAS(VNET_F_GUEST_ECN))
+			c |= OFF_CAP_ECN;
+		if (HAS(VNET_F_GUEST_USO4))
+			c |= OFF_CAP_USO4;
+		if (HAS(VNET_F_GUEST_USO6))
+			c |= OFF_CAP_USO6;
+	}
+#undef HAS
+	return c;
+}
+
+/* virtio-net header (5.1.6): gso_type values and flags. */
+#define HDR_F_NEEDS_CSUM 1
+#define HDR_GSO_NONE 0
+#define HDR_GSO_TCPV4 1
+#define HDR_GSO_TCPV6 4
+#define HDR_GSO_UDP_L4 5
+#define HDR_GSO_ECN 0x80
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* Copy n bytes from offset off of the chain's readable part. */
+static void chain_read(const struct vq_chain *c, uint32_t off, uint8_t *dst,
+		       uint32_t n)
+{
+	for (unsigned int i = 0; i < c->n_out && n; i++) {
+		uint32_t len = c->iov[i].len, k;
+
+		if (off >= len) {
+			off -= len;
+			continue;
+		}
+		k = len - off < n ? len - off : n;
+		memcpy(dst, c->iov[i].base + off, k);
+		dst += k;
+		n -= k;
+		off = 0;
+	}
+}
+
+/*
+ * Turn the header of a frame with offload work (h: its first two bytes,
+ * copied; the other eight are copied here) into f->off and check it
+ * against the frame's first bytes, copied privately (which also fill
+ * f->eth).  Returns false, counted by reason, for a bad claim.
+ */
+static bool tx_offload(struct vnet_txq *q, const struct vq_chain *c,
+		       uint8_t *h, struct sw_frame *f,
+		       struct vnet_stats *st)
+{
+	uint8_t copy[OFF_HDR_COPY] = { 0 };
+	uint32_t n = f->len < OFF_HDR_COPY ? f->len : OFF_HDR_COPY;
+	struct sw_offload *o = &f->off;
+	enum off_err why;
+	uint8_t t = h[1] & (uint8_t)~HDR_GSO_ECN;
+
+	chain_read(c, 2, h + 2, 8);
+	chain_read(c, q->hdr_len, copy, n);
+	memcpy(f->eth, copy, SW_ETH_HLEN);
+	o->flags = (h[0] & HDR_F_NEEDS_CSUM) ? SW_OFF_CSUM : 0;
+	if (h[1] & HDR_GSO_ECN)
+		o->flags |= SW_OFF_ECN;
+	o->hdr_len = le16(h + 2);
+	o->gso_size = le16(h + 4);
+	o->csum_start = le16(h + 6);
+	o->csum_offset = le16(h + 8);
+	if (t == HDR_GSO_NONE) {
+		o->gso = SW_GSO_NONE;
+	} else if (t == HDR_GSO_TCPV4) {
+		o->gso = SW_GSO_TCP4;
+	} else if (t == HDR_GSO_TCPV6) {
+		o->gso = SW_GSO_TCP6;
+	} else if (t == HDR_GSO_UDP_L4) {
+		/* The type does not say which IP: the frame does (checked next). */
+		uint16_t et = (uint16_t)(copy[12] << 8 | copy[13]);
+
+		if ((et == 0x8100 || et == 0x88a8) && n >= 18)
+			et = (uint16_t)(copy[16] << 8 | copy[17]);
+		o->gso = et == 0x86dd ? SW_GSO_UDP6 : SW_GSO_UDP4;
+	} else {
+		st->off.bad[OFF_E_GSO_TYPE]++;
+		return false;
+	}
+	if (off_check(o, q->off_caps, copy, n, f->len, &why) < 0) {
+		st->off.bad[why]++;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The header of a peer that negotiated offloads: flags and gso_type are
+ * both 0 unless it asks for work.  Returns 0 for a frame without work
+ * (the caller fills f->off and f->eth), 1 for one with checked work
+ * (f->off and f->eth filled), -1 (counted) when the frame must go back.
+ */
+static int tx_frame_offload(struct vnet_txq *q, const struct vq_chain *c,
+			    struct sw_frame *f, struct vnet_stats *st)
+{
+	uint8_t h[10] = { 0 };
+
+	chain_read(c, 0, h, 2);
+	if (!(h[0] | h[1])) {
+		if (f->len <= VNET_MAX_FRAME)
+			return 0;
+		st->tx_oversize++;	/* only GSO frames may be larger */
+		return -1;
+	}
+	if (!tx_offload(q, c, h, f, st))
+		return -1;
+	if (f->off.gso != SW_GSO_NONE) {
+		st->off.in_gso++;
+	} else if (f->len > VNET_MAX_FRAME) {
+		st->tx_oversize++;
+		return -1;
+	} else {
+		st->off.in_csum++;
+	}
+	return 1;
+}
+
 /*
  * A chain that is not a frame goes back with the burst's frames, in its
  * place among them: used in the order made available (VIRTIO_F_IN_ORDER,
@@ -82,6 +232,9 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 	unsigned int got = 0;
 	/* Rejects cost a pop too: bound the work one call may do. */
 	unsigned int budget = 2 * ARRAY_LEN(q->pending);
+	/* GSO frames may be larger, when the peer may send them. */
+	uint32_t max = (q->off_caps & OFF_CAP_GSO) ? VNET_MAX_GSO_FRAME : VNET_MAX_FRAME;
+	int k;
 
 	while (got < n && q->npending < ARRAY_LEN(q->pending) && budget--) {
 		int rc = vq_pop(q->vq, c);
@@ -107,7 +260,7 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			tx_reject(q, c->head);
 			continue;
 		}
-		if (c->out_len - q->hdr_len > VNET_MAX_FRAME) {
+		if (c->out_len - q->hdr_len > max) {
 			st->tx_oversize++;
 			tx_reject(q, c->head);
 			continue;
@@ -117,7 +270,19 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			tx_reject(q, c->head);
 			continue;
 		}
-		copy_eth(&f[got]);
+		/*
+		 * A peer that negotiated no offloads asks for none: its
+		 * header is not read at all (as DPDK's vhost does).
+		 */
+		k = q->off_caps ? tx_frame_offload(q, c, &f[got], st) : 0;
+		if (k < 0) {
+			tx_reject(q, c->head);
+			continue;
+		}
+		if (k == 0) {
+			memset(&f[got].off, 0, sizeof(f[got].off));
+			copy_eth(&f[got]);
+		}
 		q->pending[q->npending++] = c->head;
 		got++;
 	}
@@ -186,13 +351,32 @@ static void rx_put(struct rx_dst *d, const uint8_t *src, uint32_t len)
  * (5.1.6.4.1), since chains are filled in order.
  */
 static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
-		    uint32_t need, unsigned int k)
+		    uint32_t need, unsigned int k, bool work)
 {
+	static const uint8_t gso_type[SW_GSO_MAX] = {
+		[SW_GSO_NONE] = HDR_GSO_NONE, [SW_GSO_TCP4] = HDR_GSO_TCPV4,
+		[SW_GSO_TCP6] = HDR_GSO_TCPV6, [SW_GSO_UDP4] = HDR_GSO_UDP_L4,
+		[SW_GSO_UDP6] = HDR_GSO_UDP_L4,
+	};
 	struct rx_dst d = { .c = q->chain, .nchains = k };
 	uint8_t hdr[12] = { 0 };
 	uint32_t left = need;
+	const struct sw_offload *o = &f->off;
 
-	/* No offloads: flags 0, GSO_NONE; num_buffers little-endian. */
+	/* Offload work the queue takes (vnet_rx_frame checked); little-endian. */
+	if (work) {
+		hdr[0] = (o->flags & SW_OFF_CSUM) ? HDR_F_NEEDS_CSUM : 0;
+		hdr[1] = (uint8_t)(gso_type[o->gso] |
+				   ((o->flags & SW_OFF_ECN) ? HDR_GSO_ECN : 0));
+		hdr[2] = (uint8_t)o->hdr_len;
+		hdr[3] = (uint8_t)(o->hdr_len >> 8);
+		hdr[4] = (uint8_t)o->gso_size;
+		hdr[5] = (uint8_t)(o->gso_size >> 8);
+		hdr[6] = (uint8_t)o->csum_start;
+		hdr[7] = (uint8_t)(o->csum_start >> 8);
+		hdr[8] = (uint8_t)o->csum_offset;
+		hdr[9] = (uint8_t)(o->csum_offset >> 8);
+	}
 	hdr[10] = (uint8_t)k;
 	hdr[11] = (uint8_t)(k >> 8);
 	rx_put(&d, hdr, q->hdr_len);
@@ -269,21 +453,29 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	/* Without num_buffers in the header only one chain can be used. */
 	unsigned int max = q->mrg_rxbuf && q->hdr_len >= 12 ? VQ_MAX_IOV : 1;
 	uint64_t len = 0;
+	uint32_t limit = VNET_MAX_FRAME;
+	bool work = sw_off_any(&f->off);
 	int k;
 
 	if (!vq_ready(q->vq))
 		return -EIO;
+	if (work) {
+		if (!off_takes(&f->off, q->off_caps))
+			return -EOPNOTSUPP;
+		if (f->off.gso != SW_GSO_NONE)
+			limit = VNET_MAX_GSO_FRAME;
+	}
 	/* The segments, not f->len, say how much rx_fill() will write. */
 	for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
 		len += f->seg[s].len;
-	if (len > VNET_MAX_FRAME || f->nseg > SW_FRAME_MAX_SEGS) {
+	if (len > limit || f->nseg > SW_FRAME_MAX_SEGS) {
 		st->rx_too_big++;
 		return -EMSGSIZE;
 	}
 	k = rx_gather(q, q->hdr_len + (uint32_t)len, max, st);
 	if (k < 0)
 		return k;
-	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k);
+	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k, work);
 	return 0;
 }
 

@@ -412,6 +412,8 @@ static int vvu_eth_init(struct rte_eth_dev *dev)
 		vlog_err("%s: cannot open: %s", name, e->port.last_error);
 		return rc;
 	}
+	/* mbufs here carry no offload flags: peers checksum and segment. */
+	vu_net_no_offloads(&e->port.net);
 	/* ethdev frees mac_addrs with rte_free() when the port is released. */
 	dev->data->mac_addrs = rte_zmalloc("vvu_mac", RTE_ETHER_ADDR_LEN, 0);
 	if (!dev->data->mac_addrs) {

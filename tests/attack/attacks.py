@@ -790,6 +790,96 @@ def shrink_under_frames(t):
         return dropped_reason(t, fe, r"SIGBUS")
 
 
+# -- offloads: virtio-net headers that lie about the frame --
+
+F_CSUM, F_HOST_TSO4, F_HOST_TSO6, F_HOST_ECN = 0, 11, 12, 13
+OFFLOAD_FEATURES = ((1 << H.F_VERSION_1) | (1 << H.F_PROTOCOL_FEATURES) | (1 << F_CSUM) |
+                    (1 << F_HOST_TSO4) | (1 << F_HOST_TSO6) | (1 << F_HOST_ECN))
+
+
+def tcp4_frame(dst, src, payload=1000, proto=6):
+    """Ethernet + IPv4 + TCP (or another proto) + payload, lengths right."""
+    l4 = struct.pack("!HHIIBBHHH", 40000, 5201, 1, 0, 5 << 4, 0x18, 500, 0, 0)
+    body = l4 + bytes(range(256)) * (payload // 256) + bytes(payload % 256)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64, proto, 0,
+                     b"\x0a\0\0\x09", b"\x0a\0\0\x0a")
+    return dst + src + struct.pack("!H", 0x0800) + ip + body
+
+
+def vnet_hdr(flags=1, gso=1, hdr_len=54, gso_size=100, csum_start=34, csum_offset=16):
+    return struct.pack("<BBHHHHH", flags, gso, hdr_len, gso_size, csum_start, csum_offset, 0)
+
+
+def bad_offload(t, reason, frames, expect_reason=True):
+    """Send frames (header + frame) from a frontend that negotiated CSUM and
+    TSO; each must be dropped as offload_<reason>, the port must stay up."""
+    with Session(t, features=OFFLOAD_FEATURES) as fe:
+        if not fe.features & (1 << F_HOST_TSO4):
+            raise AttackFailed(f"the switch did not offer HOST_TSO4: {fe.features:#x}")
+        d0 = t.ctl.stats(t.port)["offload"]["drops"]
+        fe.send_frames(frames, raw=True)
+        st = t.ctl.stats(t.port)
+        d1 = st["offload"]["drops"]
+        got = d1[f"offload_{reason}"] - d0[f"offload_{reason}"]
+        if got != len(frames):
+            raise AttackFailed(f"{len(frames)} frames, {got} dropped as offload_{reason}: {d1}")
+        if t.ctl.port(t.port)["broken"]:
+            raise AttackFailed("a bad offload header broke the port")
+        return f"{got} frames dropped as offload_{reason}; port up"
+
+
+@attack("offload", "NEEDS_CSUM with csum_start past the end of the frame")
+def offload_csum_past_end(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    fr = tcp4_frame(m, o, 200)
+    return bad_offload(t, "csum_range", [
+        vnet_hdr(gso=0, csum_start=len(fr), csum_offset=0) + fr,
+        vnet_hdr(gso=0, csum_start=len(fr) - 1, csum_offset=0) + fr,
+        vnet_hdr(gso=0, csum_start=0xffff, csum_offset=0xffff) + fr,
+        vnet_hdr(gso=0, csum_start=6, csum_offset=0) + fr])     # into the MAC header
+
+
+@attack("offload", "TSO with gso_size 0")
+def offload_gso_size_zero(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    return bad_offload(t, "gso_size", [vnet_hdr(gso_size=0) + tcp4_frame(m, o)] * 20)
+
+
+@attack("offload", "hdr_len larger than the frame")
+def offload_hdr_len_past_end(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    fr = tcp4_frame(m, o)
+    return bad_offload(t, "hdr_len", [vnet_hdr(hdr_len=len(fr) + 1) + fr,
+                                      vnet_hdr(hdr_len=0xffff) + fr])
+
+
+@attack("offload", "TSO on frames that are not TCP (UDP, ICMP, ARP, a runt)")
+def offload_gso_not_tcp(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    arp = m + o + struct.pack("!H", 0x0806) + bytes(46)
+    return bad_offload(t, "gso_proto", [
+        vnet_hdr() + tcp4_frame(m, o, proto=17),
+        vnet_hdr() + tcp4_frame(m, o, proto=1),
+        vnet_hdr(gso=4) + tcp4_frame(m, o),      # TCPv6 on an IPv4 frame
+        vnet_hdr(csum_start=14, csum_offset=0, hdr_len=0) + arp,
+        vnet_hdr(csum_start=14, csum_offset=0, hdr_len=0) + arp[:20]])
+
+
+@attack("offload", "TSO asking for a huge number of segments (gso_size 1)")
+def offload_gso_huge_segs(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    return bad_offload(t, "gso_segs", [vnet_hdr(gso_size=1) + tcp4_frame(m, o, 1500),
+                                       vnet_hdr(gso_size=5) + tcp4_frame(m, o, 1900)])
+
+
+@attack("offload", "GSO types never negotiated or unknown (UFO, 2, 0x7f, ECN on UDP)")
+def offload_gso_bad_type(t):
+    m, o = H.random_mac(t.rng), H.random_mac(t.rng)
+    fr = tcp4_frame(m, o)
+    return bad_offload(t, "gso_type", [vnet_hdr(gso=g) + fr for g in (3, 2, 0x7f, 5, 0x85)] +
+                       [vnet_hdr(flags=0) + fr])
+
+
 # -- messages --
 
 @attack("message", "SET_FEATURES with a 4-byte payload")

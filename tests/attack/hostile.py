@@ -486,8 +486,9 @@ class Frontend:
         """Frames the switch delivered into our RX ring so far."""
         return self.rx.used_idx()
 
-    def send_frames(self, frames, wait=True, timeout=None):
-        """Send frames on TX (one descriptor each, header + frame in buffer i).
+    def send_frames(self, frames, wait=True, timeout=None, raw=False):
+        """Send frames on TX (one descriptor each, header + frame in buffer i;
+        with raw, each frame brings its own virtio-net header).
 
         Waits for room in the ring as the switch consumes.  Returns the number
         the switch gave back.  With wait, also waits until all came back."""
@@ -504,7 +505,7 @@ class Frontend:
                                         f"(avail {self.tx.avail_idx}, used {self.tx.used_idx()})")
                 time.sleep(0.0005)
             i = self.tx.avail_idx % self.num
-            data = bytes(NET_HDR_LEN) + fr
+            data = fr if raw else bytes(NET_HDR_LEN) + fr
             if len(data) > self.BUF_SIZE:
                 raise ValueError("frame larger than a TX buffer: use send_chain")
             off = self.TX_BUF + (self.tx.avail_idx % self.nbuf) * self.BUF_SIZE

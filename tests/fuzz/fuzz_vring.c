@@ -6,8 +6,11 @@
  * guest memory, split into two regions with a gap so that descriptors can
  * span regions or fall between them.  Frames taken from the TX ring are
  * delivered into the RX ring of the same memory, which exercises the
- * header handling and mergeable receive buffers.
+ * header handling and mergeable receive buffers; with offloads on (a
+ * bit of the layout byte), headers are checked, passed on or finished
+ * in software.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +27,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static uint8_t guest[MEM] __attribute__((aligned(4096)));
 
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
+
+static struct off_buf ob;
+static struct vnet_stats rst;
+
+static int rx_one(void *ctx, const struct sw_frame *f)
+{
+	return vnet_rx_frame(ctx, f, &rst);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -69,6 +80,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rx.vq = &rxv;
 	rx.hdr_len = hdr;
 	rx.mrg_rxbuf = mrg;
+	/* Offloads: the peer's headers are read and checked, then passed or finished. */
+	tx.off_caps = (data[1] & 16) ? 0x3f : 0;
+	rx.off_caps = (data[1] & 32) ? 0x3f : 0;
 
 	for (int round = 0; round < 4 && vq_ready(&txv); round++) {
 		unsigned int n = vnet_tx_burst(&tx, f, SW_BURST, &st);
@@ -86,8 +100,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (sum != f[i].len)
 				abort();
-			if (vq_ready(&rxv))
-				vnet_rx_frame(&rx, &f[i], &st);
+			if (vq_ready(&rxv) &&
+			    vnet_rx_frame(&rx, &f[i], &st) == -EOPNOTSUPP)
+				(void)off_finish(&f[i], &ob, rx_one, &rx, &st.off);
 		}
 		vnet_tx_done(&tx);
 		if (vq_ready(&rxv))

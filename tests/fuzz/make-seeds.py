@@ -96,8 +96,9 @@ out("fuzz_vring", "one-frame", hdr + bytes(mem))
 # ---- rings with more shapes: mergeable receive, indirect tables, and
 # virtio-net headers that claim offloads (NEEDS_CSUM with csum_start and
 # csum_offset far past the frame, hdr_len and gso_size garbage: the
-# CVE-2024-11614 shape).  We negotiate no offloads and must skip the header
-# unread, however it is split over descriptors.
+# CVE-2024-11614 shape).  Without offloads negotiated the header is skipped
+# unread, however it is split over descriptors; with them (bit 4 of the
+# flags byte) it is checked and the frame dropped (drivers/offload).
 F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
 
 
@@ -350,3 +351,27 @@ to = x
 """)
 out("fuzz_ctl", "mac", b"\x00mac flush\nmac flush vlan 10 json\nmac add 02:00:00:00:00:01 p0 vlan 10\n"
     b"mac del 02:00:00:00:00:01 json\nmac flush p0\n")
+# ---- offload claims: claim (10 bytes), sender caps, receiver caps, frame
+def _tcp_udp(v6, tcp, payload):
+    l4 = (struct.pack("!HHIIBBHHH", 40000, 5201, 7, 0, 5 << 4, 0x19, 500, 0, 0) if tcp
+          else struct.pack("!HHHH", 40000, 5201, 8 + payload, 0))
+    body = l4 + bytes((i * 7) & 0xFF for i in range(payload))
+    if v6:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(body), 6 if tcp else 17, 64,
+                         bytes(range(16)), bytes(range(16, 32)))
+        et = 0x86dd
+    else:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64,
+                         6 if tcp else 17, 0, b"\x0a\0\0\x01", b"\x0a\0\0\x02")
+        et = 0x0800
+    return b"\x02" * 6 + b"\x04" * 6 + struct.pack("!H", et) + ip + body, 14 + len(ip)
+
+
+for _name, _v6, _tcp, _gso, _pl, _mss in (("tcp4", False, True, 1, 3000, 1000),
+                                          ("tcp6", True, True, 2, 2000, 700),
+                                          ("udp4", False, False, 3, 1500, 500),
+                                          ("udp6", True, False, 4, 999, 333),
+                                          ("csum4", False, True, 0, 100, 0)):
+    _fr, _l4 = _tcp_udp(_v6, _tcp, _pl)
+    _claim = struct.pack("<BBHHHH", 1, _gso, 0, _mss, _l4, 16 if _tcp else 6)
+    out("fuzz_offload", _name, _claim + b"\x3f\x01" + _fr)

@@ -21,7 +21,7 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 # Build only the fuzz targets (and what they link): other components may
 # be mid-edit and are not needed here.
-targets_list="fuzz_config fuzz_vu_msg fuzz_vring fuzz_vring_packed fuzz_vvu fuzz_ctl fuzz_vvu_dev fuzz_vxlan fuzz_sw_vlan"
+targets_list="fuzz_config fuzz_vu_msg fuzz_vring fuzz_vring_packed fuzz_vvu fuzz_ctl fuzz_vvu_dev fuzz_vxlan fuzz_sw_vlan fuzz_offload"
 ninja_targets=$(for t in $targets_list; do printf 'tests/fuzz/%s ' "$t"; done)
 # shellcheck disable=SC2086
 nice ninja -C "$build" $ninja_targets >/dev/null ||

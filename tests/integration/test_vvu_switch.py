@@ -146,11 +146,12 @@ NAMES4 = ["vvu-00:03.0", "vvu-00:04.0", "vvu-00:05.0", "vvu-00:06.0"]
 
 
 @contextlib.contextmanager
-def switch_with_peers(tag, queues=1, nic_opts=""):
+def switch_with_peers(tag, queues=1, nic_opts="", more=()):
     """A booted switch VM with four devices (ports NAMES4 on sockets .socks),
     vvu-switchd inside, and two stock peers a and b (.peers) on the first two
     that ping each other, with `queues` queue pairs each, all in use (ethtool
-    -L) and virtio-net-pci `nic_opts`; c and d are left armed for the caller.
+    -L) and virtio-net-pci `nic_opts`; c and d are left armed for the caller,
+    or, for each nic_opts string in `more`, get a peer too (10.0.0.3, .4).
     Skips, saying why, what this machine cannot run; kills everything on exit."""
     from test_vvu_testpmd import pmd_so, switch_image
     qemu = vmlib.vvu_qemu()
@@ -182,14 +183,18 @@ def switch_with_peers(tag, queues=1, nic_opts=""):
                  nic_opts=nic_opts)
         b = peer("b", socks[1], IP_B, "52:54:00:00:1c:02", objs, queues=queues,
                  nic_opts=nic_opts)
+        extra = [peer("cd"[i], socks[2 + i], f"10.0.0.{3 + i}", f"52:54:00:00:1c:0{3 + i}",
+                      objs, queues=queues, nic_opts=o) for i, o in enumerate(more[:2])]
         a.wait_ready(timeout=600)
         b.wait_ready(timeout=600)
+        for vm in extra:
+            vm.wait_ready(timeout=600)
         for vm in (a, b) if queues > 1 else ():
             if vm.run_status("command -v ethtool")[0] != 0:
                 pytest.skip("SKIP: no ethtool in the peer guest (tests/vm/build-guest.sh)")
             vm.set_channels(queues)
         wait_ping(a, IP_B, s)
-        s.peers = (a, b)
+        s.peers = (a, b, *extra)
         yield s
     finally:
         for o in objs:

@@ -215,7 +215,7 @@ static void test_metrics(void **state)
 	assert_non_null(strstr(b.s, "\nvvu_switch_polls_total 1000\n"));
 	for (const char *p = b.s; (p = strstr(p, "\nvvu_switch_port_drops_total{")); p++)
 		drops++;
-	assert_int_equal(drops, 2 * (SW_DROP_MAX + SNAP_VDROP_MAX));
+	assert_int_equal(drops, 2 * (SW_DROP_MAX + SNAP_VDROP_MAX + OFF_E_MAX));
 	sb_free(&b);
 	free(s);
 }

@@ -826,6 +826,158 @@ static void test_rate(void **state)
 	rate(1514, 1u << 18);
 }
 
+/* ---- offloads: the header read, checked, carried and written back ---- */
+
+#define ALL_CAPS 0x3f
+
+/* An IPv4/TCP frame of plen payload bytes at b; its length. */
+static size_t tcp4(uint8_t *b, size_t plen)
+{
+	size_t len = 54 + plen;
+
+	memset(b, 0, 54);
+	memcpy(b, "\x02\0\0\0\0\x02\x02\0\0\0\0\x01\x08\x00", 14);
+	b[14] = 0x45;
+	b[16] = (uint8_t)((len - 14) >> 8);
+	b[17] = (uint8_t)(len - 14);
+	b[23] = 6;
+	b[46] = 5 << 4;
+	for (size_t i = 0; i < plen; i++)
+		b[54 + i] = pat(i, 9);
+	return len;
+}
+
+static void put_hdr(uint8_t *h, uint8_t flags, uint8_t gso, uint16_t hdr_len,
+		    uint16_t gso_size, uint16_t start, uint16_t off)
+{
+	const uint16_t v[4] = { hdr_len, gso_size, start, off };
+
+	memset(h, 0, 12);
+	h[0] = flags;
+	h[1] = gso;
+	for (int i = 0; i < 4; i++) {
+		h[2 + 2 * i] = (uint8_t)v[i];
+		h[3 + 2 * i] = (uint8_t)(v[i] >> 8);
+	}
+}
+
+/* Post header + a TCP frame of plen payload bytes, cut at cut (0: none). */
+static int tx_post_off(const uint8_t *h, size_t plen, size_t cut)
+{
+	size_t total = 12 + 54 + plen, o = pair_buf(&A, total);
+	uint8_t *b = drv_ptr(&A.m, o);
+	struct drv_buf d[2];
+	unsigned int n = 1;
+
+	memcpy(b, h, 12);
+	tcp4(b + 12, plen);
+	d[0] = (struct drv_buf){ drv_gpa(&A.m, o), (uint32_t)(cut ? cut : total), false };
+	if (cut) {
+		d[1] = (struct drv_buf){ drv_gpa(&A.m, o + cut), (uint32_t)(total - cut), false };
+		n = 2;
+	}
+	return drv_add(&A.drv, d, n, false);
+}
+
+static void test_tx_offload(void **state)
+{
+	struct sw_frame f[8];
+	uint8_t h[12];
+	uint32_t l;
+
+	(void)state;
+	TQ.off_caps = ALL_CAPS;
+	/* TSO, the header split over two descriptors */
+	put_hdr(h, 1, 1, 0, 1448, 34, 16);
+	tx_post_off(h, 30000, 5);
+	/* a partial checksum only */
+	put_hdr(h, 1, 0, 0, 0, 34, 16);
+	tx_post_off(h, 100, 0);
+	/* bad: csum_start past the end; TSO of 1-byte segments; TSOv6 on IPv4 */
+	put_hdr(h, 1, 0, 0, 0, 200, 16);
+	tx_post_off(h, 100, 0);
+	put_hdr(h, 1, 1, 0, 1, 34, 16);
+	tx_post_off(h, 3000, 0);
+	put_hdr(h, 1, 4, 0, 1000, 34, 16);
+	tx_post_off(h, 3000, 0);
+	/* too large without GSO */
+	put_hdr(h, 1, 0, 0, 0, 34, 16);
+	tx_post_off(h, 10000, 0);
+	assert_int_equal(vnet_tx_burst(&TQ, f, 8, &ST), 2);
+	assert_int_equal(f[0].len, 54 + 30000);
+	assert_int_equal(f[0].off.gso, SW_GSO_TCP4);
+	assert_int_equal(f[0].off.flags, SW_OFF_CSUM);
+	assert_int_equal(f[0].off.gso_size, 1448);
+	assert_int_equal(f[0].off.hdr_len, 54);
+	assert_int_equal(f[0].eth[13], 0);
+	assert_int_equal(f[0].eth[12], 8);
+	assert_int_equal(f[1].off.gso, SW_GSO_NONE);
+	assert_int_equal(f[1].off.csum_start, 34);
+	assert_int_equal(ST.off.in_gso, 1);
+	assert_int_equal(ST.off.in_csum, 1);
+	assert_int_equal(ST.off.bad[OFF_E_CSUM_RANGE], 1);
+	assert_int_equal(ST.off.bad[OFF_E_GSO_SEGS], 1);
+	assert_int_equal(ST.off.bad[OFF_E_GSO_PROTO], 1);
+	assert_int_equal(ST.tx_oversize, 1);
+	vnet_tx_done(&TQ);
+	for (int i = 0; i < 6; i++)
+		assert_true(drv_get_used(&A.drv, &l) >= 0);
+
+	/* only CSUM negotiated: TSO is a bad claim, the header is read */
+	TQ.off_caps = OFF_CAP_CSUM;
+	put_hdr(h, 1, 1, 0, 1448, 34, 16);
+	tx_post_off(h, 3000, 0);
+	assert_int_equal(vnet_tx_burst(&TQ, f, 8, &ST), 0);
+	assert_int_equal(ST.off.bad[OFF_E_GSO_TYPE], 1);
+	vnet_tx_done(&TQ);
+}
+
+static void test_rx_offload(void **state)
+{
+	static uint8_t buf[40000];
+	struct sw_frame f;
+	const uint8_t *b;
+	size_t o, o2;
+	int head;
+	uint32_t l;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	f.len = (uint32_t)tcp4(buf, 30000);
+	f.nseg = 1;
+	f.seg[0] = (struct sw_seg){ buf, f.len };
+	memcpy(f.eth, buf, SW_ETH_HLEN);
+	f.off = (struct sw_offload){ .flags = SW_OFF_CSUM | SW_OFF_ECN,
+				     .gso = SW_GSO_TCP4, .csum_start = 34,
+				     .csum_offset = 16, .gso_size = 1448, .hdr_len = 54 };
+	head = rx_post(&B, 1, 2048, &o);
+	for (int i = 1; i < 20; i++)
+		rx_post(&B, 1, 2048, i == 1 ? &o2 : NULL);
+	/* a queue without the features: refused, nothing taken */
+	RQ.off_caps = OFF_CAP_CSUM | OFF_CAP_TSO4;	/* no ECN */
+	assert_int_equal(vnet_rx_frame(&RQ, &f, &ST), -EOPNOTSUPP);
+	RQ.off_caps = ALL_CAPS;
+	assert_int_equal(vnet_rx_frame(&RQ, &f, &ST), 0);
+	vnet_rx_flush(&RQ);
+	assert_int_equal(drv_get_used(&B.drv, &l), head);
+	assert_int_equal(l, 2048);
+	b = drv_ptr(&B.m, o);
+	assert_int_equal(b[0], 1);			/* NEEDS_CSUM */
+	assert_int_equal(b[1], 0x81);			/* TCPV4 | ECN */
+	assert_int_equal(b[2] | b[3] << 8, 54);
+	assert_int_equal(b[4] | b[5] << 8, 1448);
+	assert_int_equal(b[6] | b[7] << 8, 34);
+	assert_int_equal(b[8] | b[9] << 8, 16);
+	assert_int_equal(b[10] | b[11] << 8, (30054 + 12 + 2047) / 2048);
+	assert_memory_equal(b + 12, buf, 2048 - 12);
+	assert_memory_equal(drv_ptr(&B.m, o2), buf + 2036, 2048);
+	/* a plain frame still gets an all-zero header */
+	memset(&f.off, 0, sizeof(f.off));
+	f.len = f.seg[0].len = 60;
+	assert_int_equal(vnet_rx_frame(&RQ, &f, &ST), 0);
+	vnet_rx_flush(&RQ);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +1005,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_readable, up12m, down),
 		cmocka_unit_test_setup_teardown(test_rx_msgsize_chain, up12, down),
 		cmocka_unit_test_setup_teardown(test_roundtrip, up12m, down),
+		cmocka_unit_test_setup_teardown(test_tx_offload, up12m, down),
+		cmocka_unit_test_setup_teardown(test_rx_offload, up12m, down),
 		cmocka_unit_test_setup_teardown(test_rate, up12m, down),
 	};
 
