@@ -286,3 +286,19 @@ ring += bytes([3, 2, 6, 6, 6])
 ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
 ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
 out("fuzz_vvu", "ring", vvu_dev + ring)
+
+# ---- fuzz_vvu_dev: the device's rules; messages are header, fd count, payload.
+def dev_msg(req, payload=b"", nfds=0, flags=1):
+    return struct.pack("<III", req, flags, len(payload)) + bytes([nfds]) + payload
+
+
+# SET_LOG_BASE (spec 6.4): good, size 0, over 1 GiB, offset + size past INT64_MAX, no fd, two.
+out("fuzz_vvu_dev", "log", struct.pack("<HH", 31, 15) +
+    dev_msg(6, struct.pack("<QQ", 12288, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", 0, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", (1 << 30) + 1, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, (1 << 63) - 4096), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, (1 << 63) - 4095), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, 0), 0) +
+    dev_msg(6, struct.pack("<QQ", 4096, 0), 2) +
+    dev_msg(7, b"", 1))
