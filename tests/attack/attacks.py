@@ -621,7 +621,8 @@ def hostile_log_base(t):
             with Session(t, start=False) as fe:
                 fe.negotiate(proto)
                 if not fe.proto & (1 << H.PF_LOG_SHMFD):
-                    return "not applicable: LOG_SHMFD is not offered through this transport"
+                    # Both transports carry logs now (the device through its log window).
+                    raise AttackFailed("LOG_SHMFD is not offered: peers could not migrate")
                 if fe.set_mem_table():
                     raise AttackFailed("a good table was refused")
                 fd = mkfd()
