@@ -269,23 +269,7 @@ out("fuzz_vvu", "shm-probe", vvu_dev +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 3, 2, 5) +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 1, 1, 0) +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 2, 1, 0))
-# Framing: used length one short, one long, size over max_msg_size.
-bad = struct.pack("<III", 2, 1, 8) + bytes(8)
-out("fuzz_vvu", "framing", vvu_dev +
-    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8000) + bad +
-    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8002) + bad +
-    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0) + bad +
-    bytes([OP_RX]) + struct.pack("<HH", 4108, 0x8001) + struct.pack("<III", 32, 1, 4096) + bytes(4096) +
-    bytes([OP_RX]) + struct.pack("<HH", 20, 0x8001) + struct.pack("<III", 2, 1 | (1 << 31), 8) + bytes(8))
-# Driver ring: post 4, device returns two good, a stale id, a long length.
-ring = bytes([OP_RING, 2, 40])
-for i in range(4):
-    ring += bytes([0]) + struct.pack("<IB", 512, i & 1)
-ring += bytes([2, 0]) + struct.pack("<II", 3, 100) + bytes([2, 1]) + struct.pack("<II", 2, 0)
-ring += bytes([3, 2, 6, 6, 6])
-ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
-ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
-out("fuzz_vvu", "ring", vvu_dev + ring)
+
 
 # ---- fuzz_vvu_dev: the device's rules; messages are header, fd count, payload.
 def dev_msg(req, payload=b"", nfds=0, flags=1):
@@ -314,3 +298,22 @@ out("fuzz_vvu", "log-window", vvu_dev_log + rx(1) + rx(15) +
     rx(2, struct.pack("<Q", feat | (1 << 26))) +
     rx(6, struct.pack("<QQ", 8, 0xd000)) +
     rx(6, struct.pack("<QQ", 0x1000, 0xf001)))
+
+
+# Framing: used length one short, one long, size over max_msg_size.
+bad = struct.pack("<III", 2, 1, 8) + bytes(8)
+out("fuzz_vvu", "framing", vvu_dev +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8000) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0x8002) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", len(bad), 0) + bad +
+    bytes([OP_RX]) + struct.pack("<HH", 4108, 0x8001) + struct.pack("<III", 32, 1, 4096) + bytes(4096) +
+    bytes([OP_RX]) + struct.pack("<HH", 20, 0x8001) + struct.pack("<III", 2, 1 | (1 << 31), 8) + bytes(8))
+# Driver ring: post 4, device returns two good, a stale id, a long length.
+ring = bytes([OP_RING, 2, 40])
+for i in range(4):
+    ring += bytes([0]) + struct.pack("<IB", 512, i & 1)
+ring += bytes([2, 0]) + struct.pack("<II", 3, 100) + bytes([2, 1]) + struct.pack("<II", 2, 0)
+ring += bytes([3, 2, 6, 6, 6])
+ring += bytes([2, 2]) + struct.pack("<II", 3, 1) + bytes([3, 1, 6])
+ring += bytes([2, 3]) + struct.pack("<II", 1, 4096) + bytes([3, 1, 6])
+out("fuzz_vvu", "ring", vvu_dev + ring)
