@@ -255,6 +255,9 @@ static int negotiate(struct vvu_pci *p)
 		return -ENOTSUP;
 	}
 	want = 1ull << F_VERSION_1;
+	/* Logs in BAR 2 (spec 6.4): we map them, so migration can be offered. */
+	if ((offered >> VVU_F_LOG_WINDOW) & 1 && p->devcfg_len >= VVU_CFG_LOG_END)
+		want |= 1ull << VVU_F_LOG_WINDOW;
 	if ((offered >> F_ACCESS_PLATFORM) & 1)
 		want |= 1ull << F_ACCESS_PLATFORM;
 	else if (rte_eal_iova_mode() != RTE_IOVA_PA)
@@ -270,6 +273,8 @@ static int negotiate(struct vvu_pci *p)
 		return -ENOTSUP;
 	}
 	p->features = want;
+	if ((want >> VVU_F_LOG_WINDOW) & 1)
+		p->hw.log_cfg = p->devcfg + VVU_CFG_LOG_GEN;
 	return 0;
 }
 

@@ -37,6 +37,12 @@
 #define VVU_CFG_REASON 0x28
 #define VVU_CFG_REASON_LEN 128
 #define VVU_CFG_EXT_SIZE 0xa8
+/* The dirty log window (spec 6.4), with VVU_F_LOG_WINDOW. */
+#define VVU_CFG_LOG_GEN 0xa8
+#define VVU_CFG_LOG_OFFSET 0xb0
+#define VVU_CFG_LOG_SIZE 0xb8
+#define VVU_CFG_LOG_END 0xc0
+#define VVU_F_LOG_WINDOW 0		/* device feature bit: logs in BAR 2 */
 #define VVU_STATUS_BACKEND_UP (1u << 0)
 #define VVU_STATUS_FRONTEND_UP (1u << 1)
 

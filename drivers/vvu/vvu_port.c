@@ -282,7 +282,7 @@ int vvu_port_open(struct vvu_port *p, struct rte_pci_device *pdev,
 		vvu_pci_fini(&p->pci);
 		return -ENODEV;
 	}
-	vu_net_init(&p->net, p->name, &vvu_transport_ops, &p->tp, max_qp);
+	vu_net_init(&p->net, p->name, vvu_tport_ops(&p->tp), &p->tp, max_qp);
 	p->status_period = rte_get_timer_hz() / 100;	/* 10 ms */
 	p->state = VVU_ST_ARMED;
 	{

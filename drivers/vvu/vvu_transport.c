@@ -72,6 +72,74 @@ static int tp_map(void *ctx, struct vu_mem_region *r, int fd)
 	return 0;
 }
 
+static uint32_t cfg32(volatile uint8_t *b, size_t o)
+{
+	return (uint32_t)b[o] | (uint32_t)b[o + 1] << 8 |
+	       (uint32_t)b[o + 2] << 16 | (uint32_t)b[o + 3] << 24;
+}
+
+/* Config space takes 32-bit reads at most: a 64-bit field is two. */
+static uint64_t cfg64(volatile uint8_t *b, size_t o)
+{
+	return (uint64_t)cfg32(b, o) | (uint64_t)cfg32(b, o + 4) << 32;
+}
+
+/*
+ * SET_LOG_BASE, delivered with mmap_offset rewritten to the log's BAR
+ * offset (spec 6.4).  The log must be the one the device says is current
+ * (log_gen read around log_offset and log_size, so the three belong
+ * together) and lie wholly inside the window; anything else means the
+ * frontend sent another log behind this one, or the device is wrong, and
+ * the connection goes.
+ */
+static int tp_map_log(void *ctx, struct vu_mem_region *r, int fd)
+{
+	struct vvu_tport *t = ctx;
+	volatile uint8_t *c = t->hw.log_cfg;
+	uint64_t off = 0, size = 0;
+	uint32_t g0 = 0, g1 = 1;
+	char why[160];
+	uint8_t *p;
+
+	if (fd >= 0)
+		close(fd);
+	if (!c) {
+		refuse(t, "SET_LOG_BASE: the device has no log window");
+		return -ENOTSUP;
+	}
+	for (int tries = 0; tries < 4 && g0 != g1; tries++) {
+		g0 = cfg32(c, 0);
+		off = cfg64(c, 8);
+		size = cfg64(c, 16);
+		g1 = cfg32(c, 0);
+	}
+	if (g0 != g1 || off != r->mmap_offset || size != r->size) {
+		snprintf(why, sizeof(why),
+			 "log at BAR offset %#llx size %#llx is not the device's current one (gen %u: %#llx size %#llx)",
+			 (unsigned long long)r->mmap_offset,
+			 (unsigned long long)r->size, g1,
+			 (unsigned long long)off, (unsigned long long)size);
+		refuse(t, why);
+		vlog_warn("%s: %s", t->name, why);
+		return -ESTALE;
+	}
+	p = vvu_shm_ptr(&t->hw, r->mmap_offset, r->size);
+	if (!p) {
+		snprintf(why, sizeof(why),
+			 "log at BAR offset %#llx size %#llx outside the %#llx-byte window",
+			 (unsigned long long)r->mmap_offset,
+			 (unsigned long long)r->size,
+			 (unsigned long long)t->hw.shm_len);
+		refuse(t, why);
+		vlog_warn("%s: %s", t->name, why);
+		return -ERANGE;
+	}
+	r->hva = p;
+	r->cookie = NULL;
+	t->log_gen = g0;
+	return 0;
+}
+
 static void tp_unmap(void *ctx, struct vu_mem_region *r)
 {
 	(void)ctx;
@@ -178,6 +246,22 @@ const struct vu_transport_ops vvu_transport_ops = {
 	.signal = tp_signal,
 	.kick_fd = tp_kick_fd,
 };
+
+const struct vu_transport_ops vvu_transport_ops_log = {
+	.carries_fds = false,
+	.send = tp_send,
+	.map = tp_map,
+	.unmap = tp_unmap,
+	.map_log = tp_map_log,
+	.set_vring_fd = tp_set_vring_fd,
+	.signal = tp_signal,
+	.kick_fd = tp_kick_fd,
+};
+
+const struct vu_transport_ops *vvu_tport_ops(const struct vvu_tport *t)
+{
+	return t->hw.log_cfg ? &vvu_transport_ops_log : &vvu_transport_ops;
+}
 
 int vvu_tport_init(struct vvu_tport *t, const char *name,
 		   const struct vvu_hw *hw)

@@ -32,6 +32,12 @@ struct vvu_hw {
 	uint32_t max_msg_size;		/* from the device config */
 	uint16_t n_vectors;		/* MSI-X vectors we enabled, 0 = none */
 	uint16_t first_kick_vector;	/* vectors from here on serve kicks */
+	/*
+	 * Device config at log_gen (spec 2: le32 log_gen, le32 reserved,
+	 * le64 log_offset, le64 log_size), or NULL when the device has no
+	 * log window (VVU_F_LOG_WINDOW not negotiated): then no map_log.
+	 */
+	volatile uint8_t *log_cfg;
 };
 
 struct vvu_tport {
@@ -48,12 +54,18 @@ struct vvu_tport {
 	bool use_kick_vectors;		/* program vectors, else poll */
 	uint16_t kick_vector[VU_MAX_VRINGS];	/* as read back, or NO_VECTOR */
 
+	uint32_t log_gen;		/* log_gen of the log we map */
 	uint64_t doorbells;		/* doorbell writes */
 	uint64_t refused;		/* map/notify requests refused */
 	char last_error[160];
 };
 
 extern const struct vu_transport_ops vvu_transport_ops;
+/* The same with map_log (spec 6.4): for a device with a log window. */
+extern const struct vu_transport_ops vvu_transport_ops_log;
+
+/* The ops for t's device: with map_log only when it has a log window. */
+const struct vu_transport_ops *vvu_tport_ops(const struct vvu_tport *t);
 
 /*
  * Check hw for sanity (non-NULL windows, doorbell count covering

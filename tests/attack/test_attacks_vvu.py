@@ -58,6 +58,9 @@ VVU_OUTCOME = {
     "hangup_mid_header": "device-refuses-partial",
     "stalled_half_message": "device-refuses-partial",
     "second_frontend": "queued-unanswered",
+    # LOG_SHMFD is offered through the device's log window: the device checks
+    # size, file and fd (spec 6.4), the daemon whether the log covers memory.
+    "hostile_log_base": "device-then-daemon-refuse",
 }
 for _a in attacks.ATTACKS:
     # The device checks these before the daemon: it drops the frontend where

@@ -10,7 +10,9 @@
  * kick vectors with any index, frontend writes into the BAR (so rings the
  * fuzzer lays out there are walked by the real datapath), and a
  * driver-side vvu_ring whose used ring the fuzzer writes as a hostile
- * device.  Every window is a heap block of
+ * device.  With bit 7 of the doorbell byte the device has a log window
+ * (spec 6.4) whose config (log_gen, log_offset, log_size) the next 24
+ * bytes give, so SET_LOG_BASE reaches vvu_transport's map_log.  Every window is a heap block of
  * exactly its size, so ASan sees any touch past a BAR; the framing and
  * ring invariants are checked here and abort() on violation.
  * It trusts nothing in the input.
@@ -71,6 +73,7 @@ struct fdev {
 	uint8_t *doorbell;
 	size_t doorbell_len;
 	uint8_t notif[4];
+	uint8_t logcfg[24];		/* config from log_gen (spec 2) */
 	uint8_t txbuf[VVU_RXBUF_SIZE];
 };
 
@@ -141,6 +144,11 @@ static int fdev_open(struct fdev *f, struct in *in)
 	hw.shm = f->shm;
 	hw.doorbell = f->doorbell;
 	hw.notif = (a & 0x40) ? f->notif : NULL;
+	if (c & 0x80) {
+		for (size_t i = 0; i < sizeof(f->logcfg); i++)
+			f->logcfg[i] = get8(in);
+		hw.log_cfg = f->logcfg;
+	}
 	if (vvu_tport_init(&f->t, "fuzz", &hw) != 0)
 		return -EINVAL;
 	f->t.send = f_send;
@@ -148,7 +156,7 @@ static int fdev_open(struct fdev *f, struct in *in)
 	f->t.vector_fd = f_vector_fd;
 	f->t.vector_arg = f;
 	f->t.use_kick_vectors = (a & 0x80) != 0;
-	vu_net_init(&f->n, "fuzz", &vvu_transport_ops, &f->t, 2);
+	vu_net_init(&f->n, "fuzz", vvu_tport_ops(&f->t), &f->t, 2);
 	return 0;
 }
 
@@ -174,6 +182,25 @@ static void check_regions(struct fdev *f)
 			abort();
 		p[0] ^= 0;
 		p[r->size - 1] ^= 0;
+	}
+	/* So must the dirty log, and it must be the config's current one. */
+	if (f->n.dev.log.bits) {
+		const struct vq_dirty_log *l = &f->n.dev.log;
+		volatile uint8_t *p = l->bits;
+		uint64_t off = (uint64_t)(l->bits - f->shm);
+
+		uint64_t cfg_off = 0, cfg_len = 0;
+
+		for (int i = 7; i >= 0; i--) {
+			cfg_off = cfg_off << 8 | f->logcfg[8 + i];
+			cfg_len = cfg_len << 8 | f->logcfg[16 + i];
+		}
+		if (!f->t.hw.log_cfg || l->len == 0 || l->bits < f->shm ||
+		    off > f->t.hw.shm_len || l->len > f->t.hw.shm_len - off ||
+		    off != cfg_off || l->len != cfg_len)
+			abort();
+		p[0] ^= 0;
+		p[l->len - 1] ^= 0;
 	}
 }
 

@@ -9,7 +9,7 @@
  * messages, each a 12-byte header, an fd count and the payload, which is
  * copied into a heap block of exactly its size so that ASan sees any read
  * past it.  What a check accepts is checked again here against the table
- * and the spec's rules (docs/virtio-vhost-user.md 6.1-6.3); a violation
+ * and the spec's rules (docs/virtio-vhost-user.md 6.1-6.4); a violation
  * aborts.  It trusts nothing in the input.
  */
 #include <stdint.h>
@@ -102,6 +102,21 @@ static void one_message(const uint8_t *hdr, int nfds, const uint8_t *payload,
 
 		vvu_region_desc_read(p + 8, &d);
 		(void)vvu_region_desc_ok(&d, why, sizeof(why));
+	}
+	if (req == VU_SET_LOG_BASE) {
+		/* The log window's bounds (spec 6.4): what passes can be mapped. */
+		uint64_t lsize = vvu_rule_le64(p), loff = vvu_rule_le64(p + 8);
+
+		if (size != 16 || nfds != 1)
+			abort();
+		why[0] = '\0';
+		if (vvu_rule_log_ok(lsize, loff, why, sizeof(why))) {
+			if (lsize == 0 || lsize > VVU_LOG_MAX_SIZE ||
+			    loff + lsize < loff || loff + lsize > (uint64_t)INT64_MAX)
+				abort();
+		} else if (!why[0]) {
+			abort();
+		}
 	}
 	free(p);
 }

@@ -270,6 +270,37 @@ out("fuzz_vvu", "shm-probe", vvu_dev +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 3, 2, 5) +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 1, 1, 0) +
     bytes([OP_NOTIFY]) + struct.pack("<BIH", 2, 1, 0))
+
+
+# ---- fuzz_vvu_dev: the device's rules; messages are header, fd count, payload.
+def dev_msg(req, payload=b"", nfds=0, flags=1):
+    return struct.pack("<III", req, flags, len(payload)) + bytes([nfds]) + payload
+
+
+# SET_LOG_BASE (spec 6.4): good, size 0, over 1 GiB, offset + size past INT64_MAX, no fd, two.
+out("fuzz_vvu_dev", "log", struct.pack("<HH", 31, 15) +
+    dev_msg(6, struct.pack("<QQ", 12288, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", 0, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", (1 << 30) + 1, 0), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, (1 << 63) - 4096), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, (1 << 63) - 4095), 1) +
+    dev_msg(6, struct.pack("<QQ", 4096, 0), 0) +
+    dev_msg(6, struct.pack("<QQ", 4096, 0), 2) +
+    dev_msg(7, b"", 1))
+
+# fuzz_vvu with a log window (bit 7 of the doorbell byte, then log_gen,
+# reserved, log_offset, log_size): a good log after the memory, one the
+# config does not name, one past the BAR's end.
+vvu_dev_log = bytes([0xc5, 4, 0x89, 0x37]) + struct.pack("<HH", 0, 4096) + \
+    struct.pack("<IIQQ", 1, 0, 0xc000, 8)
+out("fuzz_vvu", "log-window", vvu_dev_log + rx(1) + rx(15) +
+    rx(16, struct.pack("<Q", proto_log)) + rx(3) + rx(2, struct.pack("<Q", feat)) + vvu_mem +
+    rx(6, struct.pack("<QQ", 8, 0xc000)) +
+    rx(2, struct.pack("<Q", feat | (1 << 26))) +
+    rx(6, struct.pack("<QQ", 8, 0xd000)) +
+    rx(6, struct.pack("<QQ", 0x1000, 0xf001)))
+
+
 # Framing: used length one short, one long, size over max_msg_size.
 bad = struct.pack("<III", 2, 1, 8) + bytes(8)
 out("fuzz_vvu", "framing", vvu_dev +

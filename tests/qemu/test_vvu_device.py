@@ -46,14 +46,14 @@ def qemu():
 
 
 class Rig:
-    def __init__(self, qemu, shm=SHM, dev_opts=""):
+    def __init__(self, qemu, shm=SHM, dev_opts="", log_window=True):
         self.dir = vq.tmpdir()
         self.path = os.path.join(self.dir, "vvu0.sock")
         self.qt = QTest(qemu, [
             "-chardev", "socket,id=c0,path=%s,server=on,wait=off" % self.path,
             "-device", "virtio-vhost-user-pci,chardev=c0,addr=04.0,shm-size=%d,uuid=%s%s"
             % (shm, UUID, "," + dev_opts if dev_opts else "")], self.dir)
-        self.drv = Driver(self.qt)
+        self.drv = Driver(self.qt, log_window=log_window)
         self.fe = None
 
     def connect(self):
@@ -693,3 +693,150 @@ def test_frontend_generation(rig):
     d.rearm()
     assert d.wait_status(vq.STATUS_FRONTEND_UP, vq.STATUS_FRONTEND_UP)
     assert d.cfg32(CFG_GEN) == g0 + 3
+
+
+# ---- the dirty log window (spec 6.4, issue 11) ----
+
+CFG_LOG_GEN, CFG_LOG_OFFSET, CFG_LOG_SIZE = 0xA8, 0xB0, 0xB8
+
+
+def log_cfg(rig):
+    d = rig.drv
+    return (d.cfg32(CFG_LOG_GEN), d.cfg32(CFG_LOG_OFFSET) | d.cfg32(CFG_LOG_OFFSET + 4) << 32,
+            d.cfg32(CFG_LOG_SIZE) | d.cfg32(CFG_LOG_SIZE + 4) << 32)
+
+
+def set_log_base(rig, size, off, fd):
+    rig.fe.send(SET_LOG_BASE, struct.pack("<QQ", size, off), [fd])
+    req, _, p = rig.drv.recv()
+    assert req == SET_LOG_BASE and struct.unpack_from("<Q", p)[0] == size
+    return struct.unpack_from("<Q", p, 8)[0]
+
+
+def test_log_window_replaced_and_released(rig):
+    """A log is mapped in BAR 2 where the rewritten mmap_offset and config say; the next one
+    is mapped beside it and the previous stays until the one after (the driver logs there
+    until it switched); re-arm releases them, and QEMU's fds and mappings return to where
+    they were."""
+    d = rig.drv
+    assert d.log_window, "the device offers VVU_F_LOG_WINDOW"
+    fds0, maps0 = qemu_fds(rig), qemu_maps(rig)
+    fe = rig.connect()
+    mem = memfd(1 << 20, b"guest memory")
+    fe.send(SET_MEM_TABLE, mem_table((0, 1 << 20, 0x7F0000000000, 0)), [mem])
+    os.close(mem)
+    r0 = struct.unpack_from("<Q", d.recv()[2], 8 + 24)[0]
+    g0, _, size0 = log_cfg(rig)
+    assert size0 == 0, "no log yet"
+    # QEMU's logs are not a whole number of pages (8 bytes per 256 KiB, plus 4 KiB).
+    logs = [memfd(8200), memfd(64 << 10), memfd(12288)]
+    offs = [set_log_base(rig, 8200, 0, logs[0])]
+    assert log_cfg(rig) == (g0 + 1, offs[0], 8200)
+    assert not vq_overlap(offs[0], 8200, r0, 1 << 20)
+    rig.qt.writeb(d.shm + offs[0] + 8199, 0x81)
+    assert os.pread(logs[0], 1, 8199) == b"\x81", "the last byte of the log is shared"
+    # replacement: at an offset inside the file; the previous log stays mapped
+    offs.append(set_log_base(rig, 4096, 4096 + 16, logs[1]))
+    assert log_cfg(rig) == (g0 + 2, offs[1], 4096)
+    rig.qt.writeb(d.shm + offs[1], 0x42)
+    assert os.pread(logs[1], 1, 4096 + 16) == b"\x42"
+    rig.qt.writeb(d.shm + offs[0], 0x07)
+    assert os.pread(logs[0], 1, 0) == b"\x07", "the previous log stays until the next one"
+    offs.append(set_log_base(rig, 12288, 0, logs[2]))
+    assert log_cfg(rig) == (g0 + 3, offs[2], 12288)
+    rig.qt.writeb(d.shm + offs[0] + 1, 0x09)
+    assert os.pread(logs[0], 1, 1) == b"\0", "the log before the previous one is gone"
+    # (its BAR range may already hold the new log: first fit)
+    rig.qt.writeb(d.shm + offs[1] + 1, 0x0A)
+    assert os.pread(logs[1], 1, 4096 + 17) == b"\x0a"
+    assert rig.qt.read(d.shm + r0, 12) == b"guest memory", "memory untouched by the logs"
+    # frontend gone: kept until re-arm, then released
+    fe.close()
+    assert d.wait_status(vq.STATUS_FRONTEND_UP, 0)
+    rig.qt.writeb(d.shm + offs[2], 0x33)
+    assert os.pread(logs[2], 1, 0) == b"\x33", "the log stays until the driver re-arms"
+    d.set_status(0)
+    rig.qt.writeb(d.shm + offs[2] + 1, 0x44)
+    assert os.pread(logs[2], 1, 1) != b"\x44", "re-arm unmaps the log"
+    assert log_cfg(rig)[2] == 0
+    for fd in logs:
+        os.close(fd)
+    assert wait_for(lambda: qemu_fds(rig) <= fds0), (fds0, qemu_fds(rig))
+    assert wait_for(lambda: qemu_maps(rig) <= maps0), (maps0, qemu_maps(rig))
+    assert rig.qt.alive()
+
+
+def vq_overlap(a, alen, b, blen):
+    return a < b + blen and b < a + alen
+
+
+def _bad_logs():
+    ro = memfd(8192)
+    ro_fd = os.open("/proc/self/fd/%d" % ro, os.O_RDONLY)
+    os.close(ro)
+    r, w = os.pipe()
+    os.close(w)
+    return [
+        ("size 0", (0, 0), memfd(4096), "not in 1.."),
+        ("size over 1 GiB", ((1 << 30) + 1, 0), memfd(4096), "not in 1.."),
+        ("offset + size overflows", (4096, (1 << 63) - 4095), memfd(4096), "overflows"),
+        ("offset past the file", (4096, 8192), memfd(8192), "log file is"),
+        ("unsealed", (4096, 0), memfd(4096, sealed=False), "sealed"),
+        ("a pipe", (4096, 0), r, "not a regular file"),
+        ("not mappable writable", (4096, 0), ro_fd, "cannot be mapped"),
+        ("larger than the BAR", (128 << 20, 0), memfd(128 << 20), "does not fit"),
+    ]
+
+
+def test_log_window_refusals(rig):
+    """Each bad log disconnects only that frontend, with its reason in config space; the old
+    log and the memory are not disturbed until the driver re-arms, and nothing leaks."""
+    d = rig.drv
+    fds0 = qemu_fds(rig)
+    for name, (size, off), fd, why in _bad_logs():
+        fe = rig.connect()
+        refusals = d.cfg32(CFG_REFUSALS)
+        fe.send(SET_LOG_BASE, struct.pack("<QQ", size, off), [fd])
+        os.close(fd)
+        rig.expect_disconnect(name)
+        assert d.cfg32(CFG_REFUSALS) == refusals + 1, name
+        assert why in reason(rig) and "SET_LOG_BASE" in reason(rig), (name, reason(rig))
+        assert log_cfg(rig)[2] == 0, name
+    d.set_status(0)
+    assert wait_for(lambda: qemu_fds(rig) <= fds0), (fds0, qemu_fds(rig))
+
+
+def test_log_window_not_offered_to_a_driver_without_it(qemu):
+    """A driver that did not accept VVU_F_LOG_WINDOW cannot log: the device takes LOG_SHMFD
+    and VHOST_F_LOG_ALL out of the replies, and refuses a SET_LOG_BASE."""
+    r = Rig(qemu, log_window=False)
+    try:
+        d = r.drv
+        assert not d.log_window and d.features_lo & 1, "offered, not accepted"
+        fe = r.connect()
+        fe.send(GET_PROTOCOL_FEATURES)
+        assert d.recv()[0] == GET_PROTOCOL_FEATURES
+        d.send(GET_PROTOCOL_FEATURES, vq.VU_FLAG_VERSION | vq.VU_FLAG_REPLY,
+               struct.pack("<Q", 0xB))
+        assert struct.unpack("<Q", fe.recv()[2])[0] == 0x9, "LOG_SHMFD (bit 1) masked"
+        fe.send(GET_FEATURES)
+        assert d.recv()[0] == GET_FEATURES
+        d.send(GET_FEATURES, vq.VU_FLAG_VERSION | vq.VU_FLAG_REPLY,
+               struct.pack("<Q", (1 << 26) | (1 << 32) | 1))
+        assert struct.unpack("<Q", fe.recv()[2])[0] == (1 << 32) | 1, "LOG_ALL masked"
+        fe.send(SET_LOG_BASE, struct.pack("<QQ", 4096, 0), [memfd(4096)])
+        r.expect_disconnect("SET_LOG_BASE without a log window")
+        assert "no log window" in reason(r), reason(r)
+    finally:
+        r.close()
+    # with the window the replies pass unchanged
+    r = Rig(qemu)
+    try:
+        fe = r.connect()
+        fe.send(GET_PROTOCOL_FEATURES)
+        assert r.drv.recv()[0] == GET_PROTOCOL_FEATURES
+        r.drv.send(GET_PROTOCOL_FEATURES, vq.VU_FLAG_VERSION | vq.VU_FLAG_REPLY,
+                   struct.pack("<Q", 0xB))
+        assert struct.unpack("<Q", fe.recv()[2])[0] == 0xB
+    finally:
+        r.close()

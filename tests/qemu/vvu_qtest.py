@@ -169,9 +169,11 @@ class Ring:
 class Driver:
     """Brings the device up as section 8 of the spec says."""
 
-    def __init__(self, qt, slot=PCI_SLOT, n=0):
-        """n-th device in the VM (n selects non-overlapping BAR and RAM addresses)."""
+    def __init__(self, qt, slot=PCI_SLOT, n=0, log_window=True):
+        """n-th device in the VM (n selects non-overlapping BAR and RAM addresses).
+        log_window: accept VVU_F_LOG_WINDOW (feature bit 0) when the device offers it."""
         self.qt, self.slot = qt, slot
+        self.want_log_window = log_window
         self.bar0, self.bar1 = BAR0 + n * 0x200000, BAR1 + n * 0x200000
         self.bar4, self.bar2 = BAR4 + n * 0x200000, BAR2 + n * 0x40000000
         self.ram_rx, self.ram_tx = RAM_RX + n * 0x400000, RAM_TX + n * 0x400000
@@ -263,8 +265,11 @@ class Driver:
         qt.writel(c + 0x00, 1)
         f_hi = qt.readl(c + 0x04)
         assert f_hi & 1, "VIRTIO_F_VERSION_1 offered"
+        qt.writel(c + 0x00, 0)
+        self.features_lo = qt.readl(c + 0x04)
+        self.log_window = bool(self.want_log_window and self.features_lo & 1)
         qt.writel(c + 0x08, 0)
-        qt.writel(c + 0x0C, 0)
+        qt.writel(c + 0x0C, 1 if self.log_window else 0)
         qt.writel(c + 0x08, 1)
         qt.writel(c + 0x0C, 1)
         qt.writeb(c + 0x14, 1 | 2 | 8)

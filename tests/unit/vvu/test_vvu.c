@@ -260,6 +260,7 @@ struct fakedev {
 	size_t sent_len[64];
 	unsigned int nsent;
 	int vfd_calls;
+	uint8_t logcfg[24];		/* config log_gen .. log_size (spec 2) */
 };
 
 static int fake_send(void *arg, const void *buf, size_t len)
@@ -714,6 +715,141 @@ static void test_ring_init_refuses(void **state)
 	assert_int_equal(r.used_iova - r.desc_iova, 4096);
 }
 
+/* ---------------- the dirty log window (spec 6.4) ---------------- */
+
+static void put_le(uint8_t *b, uint64_t v, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* What the device's config says about its current log. */
+static void set_log_cfg(struct fakedev *f, uint32_t gen, uint64_t off, uint64_t size)
+{
+	put_le(f->logcfg, gen, 4);
+	put_le(f->logcfg + 8, off, 8);
+	put_le(f->logcfg + 16, size, 8);
+}
+
+static int send_u64(struct fakedev *f, uint32_t req, uint64_t v)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = req;
+	m.hdr.flags = VU_VERSION;
+	m.hdr.size = 8;
+	m.p.u64 = v;
+	return handle(f, &m);
+}
+
+static int send_log_base(struct fakedev *f, uint64_t size, uint64_t off)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.hdr.request = VU_SET_LOG_BASE;
+	m.hdr.flags = VU_VERSION;
+	m.hdr.size = 16;
+	m.p.log.size = size;
+	m.p.log.offset = off;
+	return handle(f, &m);
+}
+
+/* A device with a log window: the transport gets map_log, vu_dev offers logging. */
+static void log_window_dev(struct fakedev *f)
+{
+	vu_dev_disconnect(&f->d);
+	f->hw.log_cfg = f->logcfg;
+	assert_int_equal(vvu_tport_init(&f->t, "fake", &f->hw), 0);
+	f->t.send = fake_send;
+	f->t.send_arg = f;
+	assert_ptr_equal(vvu_tport_ops(&f->t), &vvu_transport_ops_log);
+	vu_dev_init(&f->d, "fake", vvu_tport_ops(&f->t), &f->t, NULL, NULL,
+		    1ull << VU_F_VERSION_1, 1);
+	assert_int_equal(send_u64(f, VU_SET_FEATURES, (1ull << VU_F_VERSION_1) |
+				  (1ull << VU_F_PROTOCOL_FEATURES)), 0);
+	assert_int_equal(send_u64(f, VU_SET_PROTOCOL_FEATURES,
+				  1ull << VU_PF_LOG_SHMFD), 0);
+}
+
+static void test_log_window(void **state)
+{
+	struct fakedev *f = *state;
+	/* 256 KiB of guest memory at BAR offset 0: a log needs 8 bytes. */
+	const uint64_t regs[1][4] = { { 0, 0x40000, 0x7f0000000000, 0 } };
+	struct vu_msg m;
+
+	/* Without a window there is no map_log and nothing to offer. */
+	assert_ptr_equal(vvu_tport_ops(&f->t), &vvu_transport_ops);
+	assert_false((f->d.offered >> VHOST_F_LOG_ALL) & 1);
+	assert_false((f->d.offered_proto >> VU_PF_LOG_SHMFD) & 1);
+
+	log_window_dev(f);
+	assert_true((f->d.offered >> VHOST_F_LOG_ALL) & 1);
+	assert_true((f->d.offered_proto >> VU_PF_LOG_SHMFD) & 1);
+	mem_table(&m, 1, regs);
+	assert_int_equal(handle(f, &m), 0);
+
+	/* The log the device says is current: mapped at its BAR offset. */
+	set_log_cfg(f, 1, 0x80000, 12);
+	assert_int_equal(send_log_base(f, 12, 0x80000), 0);
+	assert_ptr_equal(f->d.log.bits, f->shm + 0x80000);
+	assert_int_equal(f->d.log.len, 12);
+	assert_int_equal(f->t.log_gen, 1);
+
+	/* Replaced: the new log takes over at once, the old is only forgotten. */
+	set_log_cfg(f, 2, 0x90000 + 8, 4096);
+	assert_int_equal(send_log_base(f, 4096, 0x90000 + 8), 0);
+	assert_ptr_equal(f->d.log.bits, f->shm + 0x90008);
+	assert_int_equal(f->t.log_gen, 2);
+	assert_int_equal(f->d.log_bases, 2);
+
+	/* A log edge to edge with the window's end is fine. */
+	set_log_cfg(f, 3, SHM_LEN - 4096, 4096);
+	assert_int_equal(send_log_base(f, 4096, SHM_LEN - 4096), 0);
+	f->d.log.bits[4095] |= 1;
+}
+
+static void test_log_window_hostile(void **state)
+{
+	struct fakedev *f = *state;
+	const uint64_t regs[1][4] = { { 0, 0x40000, 0x7f0000000000, 0 } };
+	static const uint64_t bad[][2] = {	/* size, BAR offset, as delivered */
+		{ 4096, SHM_LEN },		/* starts at the end */
+		{ 4097, SHM_LEN - 4096 },	/* one byte over */
+		{ 8, UINT64_MAX - 3 },		/* wraps */
+		{ SHM_LEN + 1, 0 },		/* larger than the window */
+	};
+	struct vu_msg m;
+
+	log_window_dev(f);
+	mem_table(&m, 1, regs);
+	assert_int_equal(handle(f, &m), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		uint64_t refused = f->t.refused;
+
+		/* Even with config agreeing, the window bounds it. */
+		set_log_cfg(f, 10 + (uint32_t)i, bad[i][1], bad[i][0]);
+		assert_int_not_equal(send_log_base(f, bad[i][0], bad[i][1]), 0);
+		assert_null(f->d.log.bits);
+		/* vu_dev refuses a wrapping offset itself; the rest reach the transport */
+		assert_true(f->t.refused > refused || bad[i][1] > INT64_MAX);
+	}
+	/* A log the device does not call current (a frontend that sent another behind it). */
+	set_log_cfg(f, 20, 0x80000, 4096);
+	assert_int_not_equal(send_log_base(f, 4096, 0x81000), 0);
+	assert_int_not_equal(send_log_base(f, 8192, 0x80000), 0);
+	assert_null(f->d.log.bits);
+	assert_non_null(strstr(f->t.last_error, "not the device's current"));
+	/* The good one still works afterwards. */
+	assert_int_equal(send_log_base(f, 4096, 0x80000), 0);
+	assert_ptr_equal(f->d.log.bits, f->shm + 0x80000);
+	/* Too small for the memory (vu_dev's own check): refused before the transport. */
+	set_log_cfg(f, 21, 0x90000, 4);
+	assert_int_not_equal(send_log_base(f, 4, 0x90000), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -730,6 +866,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_doorbells, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_kick_vectors, fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_replies_go_out, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_log_window, fake_setup, fake_teardown),
+		cmocka_unit_test_setup_teardown(test_log_window_hostile, fake_setup, fake_teardown),
 		cmocka_unit_test(test_tport_init_refuses),
 		cmocka_unit_test(test_ring_roundtrip),
 		cmocka_unit_test(test_ring_hostile_device),

@@ -18,6 +18,12 @@
  * here frees memory that a FlatView may reach, so no ordering of RCU callbacks matters.
  * Memory must be sealed against shrinking (F_SEAL_SHRINK): a frontend that truncates a
  * mapped file would otherwise raise SIGBUS in a vCPU thread and kill the VM.
+ *
+ * Dirty logs (SET_LOG_BASE) live in BAR 2 the same way, in VvuRegionMem objects of their own;
+ * the device mmaps a log itself (QEMU's logs are not a whole number of pages) and the object
+ * releases that mapping one RCU grace period after the last reference goes. The log before
+ * the current one stays mapped until the next SET_LOG_BASE or re-arm: the driver logs into it
+ * until it has switched to the new one, which it has done before it answers.
  */
 
 #include "qemu/osdep.h"
@@ -42,6 +48,7 @@
 #include "hw/virtio/virtio-vhost-user-rules.h"
 #include "migration/vmstate.h"
 #include "sysemu/runstate.h"
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -57,6 +64,9 @@
 #define VU_BACKEND_SHARED_OBJECT_ADD       6
 
 #define VVU_FLAG_BACKEND_CHANNEL (1u << 31)
+
+#define VU_F_LOG_ALL          26   /* VHOST_F_LOG_ALL in GET_FEATURES */
+#define VU_PF_LOG_SHMFD       1
 
 /* Protocol features the tunnel can carry (spec 6.1). */
 #define VVU_TUNNELABLE_PROTOCOL_FEATURES \
@@ -239,7 +249,14 @@ static void vvu_unmap_all(VirtIOVhostUser *s)
         vvu_region_unmap(s, &s->regions[i]);
     }
     vvu_region_unmap(s, &s->log);
+    vvu_region_unmap(s, &s->log_prev);
     memory_region_transaction_commit();
+}
+
+/* The driver accepted VVU_F_LOG_WINDOW: it can take a dirty log (spec 6.4). */
+static bool vvu_log_window(VirtIOVhostUser *s)
+{
+    return virtio_vdev_has_feature(VIRTIO_DEVICE(s), VVU_F_LOG_WINDOW);
 }
 
 static int vvu_cmp_u64(const void *a, const void *b)
@@ -253,7 +270,8 @@ static int vvu_cmp_u64(const void *a, const void *b)
 static bool vvu_bar_alloc(VirtIOVhostUser *s, uint64_t len, uint64_t align,
                           uint64_t *base)
 {
-    g_autofree uint64_t *ranges = g_new(uint64_t, 2 * (s->max_mem_slots + 1));
+    g_autofree uint64_t *ranges = g_new(uint64_t, 2 * (s->max_mem_slots + 2));
+    const VvuRegion *logs[2] = { &s->log, &s->log_prev };
     uint32_t n = 0;
     uint64_t pos = 0;
 
@@ -264,10 +282,12 @@ static bool vvu_bar_alloc(VirtIOVhostUser *s, uint64_t len, uint64_t align,
             n++;
         }
     }
-    if (s->log.used) {
-        ranges[2 * n] = s->log.bar_base;
-        ranges[2 * n + 1] = s->log.bar_base + s->log.bar_len;
-        n++;
+    for (int i = 0; i < 2; i++) {
+        if (logs[i]->used) {
+            ranges[2 * n] = logs[i]->bar_base;
+            ranges[2 * n + 1] = logs[i]->bar_base + logs[i]->bar_len;
+            n++;
+        }
     }
     qsort(ranges, n, 2 * sizeof(uint64_t), vvu_cmp_u64);
     for (uint32_t i = 0; i <= n; i++) {
@@ -569,24 +589,111 @@ static bool vvu_rem_mem_reg(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
     return true;
 }
 
-/* SET_LOG_BASE (spec 6.4). */
+/*
+ * Map bytes [file_off, file_off + size) of the log file fd into a free part of BAR 2 and fill
+ * r (spec 6.4): a regular file at least file_off + size long that cannot shrink, mapped by
+ * whole pages (the bytes of the last page past the end of the file are the kernel's zeros,
+ * never a SIGBUS). On success the mapping no longer needs fd and the caller closes it; on
+ * failure errp says why.
+ */
+static bool vvu_log_map(VirtIOVhostUser *s, VvuRegion *r, int fd, uint64_t file_off,
+                        uint64_t size, Error **errp)
+{
+    struct stat st;
+    uint64_t page, start, end, len, base;
+    VvuRegionMem *mem;
+    void *ptr;
+    g_autofree char *name = NULL;
+
+    if (fstat(fd, &st) < 0) {
+        error_setg_errno(errp, errno, "fstat of the log fd failed");
+        return false;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error_setg(errp, "the log fd is not a regular file (a memfd): it cannot be mapped");
+        return false;
+    }
+    if (!vvu_fd_cannot_shrink(s, fd, errp)) {
+        error_prepend(errp, "log ");
+        return false;
+    }
+    page = MAX(qemu_real_host_page_size(), qemu_fd_getpagesize(fd));
+    if ((uint64_t)st.st_size < file_off + size) {
+        error_setg(errp, "log file is 0x%" PRIx64 " bytes, the log needs 0x%" PRIx64,
+                   (uint64_t)st.st_size, file_off + size);
+        return false;
+    }
+    start = QEMU_ALIGN_DOWN(file_off, page);
+    end = ROUND_UP(file_off + size, page);
+    len = end - start;
+    if (!vvu_bar_alloc(s, len, page, &base)) {
+        error_setg(errp, "log of 0x%" PRIx64 " bytes does not fit in the free part of the "
+                   "0x%" PRIx64 "-byte shared memory BAR (shm-size)", len, s->shm_size);
+        return false;
+    }
+    ptr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, start);
+    if (ptr == MAP_FAILED) {
+        error_setg_errno(errp, errno, "the log fd cannot be mapped");
+        return false;
+    }
+    mem = VVU_REGION_MEM(object_new(TYPE_VVU_REGION_MEM));
+    mem->map = ptr;
+    mem->map_len = len;
+    name = g_strdup_printf("vvu-log-%" PRIu64, ++s->map_generation);
+    memory_region_init_ram_ptr(&mem->mr, OBJECT(mem), name, len, ptr);
+    memory_region_add_subregion(&s->shm, base, &mem->mr);
+
+    r->used = true;
+    r->refs = 1;
+    r->mem = mem;
+    r->bar_base = base;
+    r->bar_len = len;
+    r->bar_off = base + (file_off - start);
+    r->dev = st.st_dev;
+    r->ino = st.st_ino;
+    r->mmap_offset = file_off;
+    r->size = size;
+    return true;
+}
+
+/*
+ * SET_LOG_BASE (spec 6.4). The new log is mapped beside the current one, which becomes the
+ * previous; the one before that goes (the driver answered the SET_LOG_BASE that replaced it,
+ * so it no longer logs there). The driver sees the new log at the rewritten mmap_offset and
+ * in config space (log_gen, log_offset, log_size) before the message reaches it.
+ */
 static bool vvu_set_log_base(VirtIOVhostUser *s, VvuInMsg *m, Error **errp)
 {
     uint8_t *p = m->buf + VVU_HDR_SIZE;
     uint64_t size = rd64(p), off = rd64(p + 8);
+    VvuRegion next = { 0 };
+    char why[160];
     bool ok;
 
-    memory_region_transaction_begin();
-    vvu_region_unmap(s, &s->log);
-    ok = vvu_region_map(s, &s->log, m->fds[0], off, size, errp);
-    memory_region_transaction_commit();
-    if (!ok) {
-        error_prepend(errp, "log: ");
+    if (!vvu_log_window(s)) {
+        error_setg(errp, "SET_LOG_BASE: the driver took no log window (LOG_SHMFD was not "
+                   "offered)");
         return false;
     }
-    m->fds[0] = -1;
+    if (!vvu_rule_log_ok(size, off, why, sizeof(why))) {
+        error_setg(errp, "%s", why);
+        return false;
+    }
+    memory_region_transaction_begin();
+    vvu_region_unmap(s, &s->log_prev);
+    ok = vvu_log_map(s, &next, m->fds[0], off, size, errp);
+    if (ok) {
+        s->log_prev = s->log;
+        s->log = next;
+    }
+    memory_region_transaction_commit();
+    if (!ok) {
+        error_prepend(errp, "SET_LOG_BASE: ");
+        return false;
+    }
+    s->log_gen++;
     wr64(p + 8, s->log.bar_off);
-    return true;
+    return true;   /* the fd is closed on delivery: the mapping holds the file */
 }
 
 /* ---- vrings: kicks, calls, errors ---------------------------------------- */
@@ -1175,8 +1282,15 @@ static bool vvu_tx_one(VirtIOVhostUser *s, uint8_t *buf, size_t len)
         return false;
     }
     if (req == VU_GET_PROTOCOL_FEATURES && size == 8) {
-        wr64(buf + VVU_HDR_SIZE, rd64(buf + VVU_HDR_SIZE) &
-             VVU_TUNNELABLE_PROTOCOL_FEATURES);
+        uint64_t mask = VVU_TUNNELABLE_PROTOCOL_FEATURES;
+
+        if (!vvu_log_window(s)) {
+            mask &= ~(1ull << VU_PF_LOG_SHMFD);
+        }
+        wr64(buf + VVU_HDR_SIZE, rd64(buf + VVU_HDR_SIZE) & mask);
+    } else if (req == VU_GET_FEATURES && size == 8 && !vvu_log_window(s)) {
+        /* no log window: the frontend must not start a migration it cannot log */
+        wr64(buf + VVU_HDR_SIZE, rd64(buf + VVU_HDR_SIZE) & ~(1ull << VU_F_LOG_ALL));
     } else if (req == VU_GET_MAX_MEM_SLOTS && size == 8) {
         wr64(buf + VVU_HDR_SIZE, MIN(rd64(buf + VVU_HDR_SIZE), s->max_mem_slots));
     }
@@ -1326,6 +1440,11 @@ static void vvu_get_config(VirtIODevice *vdev, uint8_t *config)
     stl_le_p(config + offsetof(VvuConfig, frontend_gen), s->frontend_gen);
     stl_le_p(config + offsetof(VvuConfig, refusals), s->refusals);
     memcpy(config + offsetof(VvuConfig, reason), s->reason, VVU_REASON_LEN);
+    stl_le_p(config + offsetof(VvuConfig, log_gen), s->log_gen);
+    if (s->log.used) {
+        stq_le_p(config + offsetof(VvuConfig, log_offset), s->log.bar_off);
+        stq_le_p(config + offsetof(VvuConfig, log_size), s->log.size);
+    }
 }
 
 static void vvu_set_config(VirtIODevice *vdev, const uint8_t *config)
@@ -1364,6 +1483,11 @@ static void vvu_set_status(VirtIODevice *vdev, uint8_t status)
 
 static uint64_t vvu_get_features(VirtIODevice *vdev, uint64_t features, Error **errp)
 {
+    VirtIOVhostUser *s = VIRTIO_VHOST_USER(vdev);
+
+    if (s->log_window) {
+        virtio_add_feature(&features, VVU_F_LOG_WINDOW);
+    }
     return features;
 }
 
@@ -1470,6 +1594,7 @@ static Property vvu_properties[] = {
     DEFINE_PROP_UINT32("max-mem-slots", VirtIOVhostUser, max_mem_slots, 32),
     DEFINE_PROP_SIZE("shm-size", VirtIOVhostUser, shm_size, 1 * GiB),
     DEFINE_PROP_BOOL("allow-unsealed-memory", VirtIOVhostUser, allow_unsealed, false),
+    DEFINE_PROP_BOOL("log-window", VirtIOVhostUser, log_window, true),
     DEFINE_PROP_END_OF_LIST(),
 };
 
@@ -1497,10 +1622,43 @@ static const TypeInfo vvu_info = {
     .class_init = vvu_class_init,
 };
 
+typedef struct VvuUnmap {
+    struct rcu_head rcu;
+    void *map;
+    size_t len;
+} VvuUnmap;
+
+static void vvu_unmap_rcu(VvuUnmap *u)
+{
+    munmap(u->map, u->len);
+    g_free(u);
+}
+
+/*
+ * The last reference is gone: no FlatView maps the MemoryRegion any more. A reader that
+ * found the RAMBlock before it left the list may still be inside its RCU critical section,
+ * so a mapping of our own (a log) goes one grace period later, like a RAMBlock's.
+ */
+static void vvu_region_mem_finalize(Object *obj)
+{
+    VvuRegionMem *mem = VVU_REGION_MEM(obj);
+    VvuUnmap *u;
+
+    if (!mem->map) {
+        return;
+    }
+    u = g_new0(VvuUnmap, 1);
+    u->map = mem->map;
+    u->len = mem->map_len;
+    mem->map = NULL;
+    call_rcu(u, vvu_unmap_rcu, rcu);
+}
+
 static const TypeInfo vvu_region_mem_info = {
     .name = TYPE_VVU_REGION_MEM,
     .parent = TYPE_OBJECT,
     .instance_size = sizeof(VvuRegionMem),
+    .instance_finalize = vvu_region_mem_finalize,
 };
 
 static void vvu_register_types(void)

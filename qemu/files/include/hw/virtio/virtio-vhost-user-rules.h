@@ -267,6 +267,31 @@ static inline bool vvu_region_desc_ok(const VvuRegionDesc *d, char *why, size_t 
     return true;
 }
 
+/*
+ * The largest dirty log the device maps: 1 GiB has a bit for each 4 KiB page of 32 TiB of
+ * guest physical memory (the same bound as vvu-switch's vu_dev).
+ */
+#define VVU_LOG_MAX_SIZE (1ull << 30)
+
+/*
+ * SET_LOG_BASE's payload (le64 mmap_size, le64 mmap_offset): size 1..VVU_LOG_MAX_SIZE and
+ * offset + size within a signed 64-bit file offset. false with the reason otherwise.
+ */
+static inline bool vvu_rule_log_ok(uint64_t size, uint64_t offset, char *why, size_t n)
+{
+    if (size == 0 || size > VVU_LOG_MAX_SIZE) {
+        snprintf(why, n, "SET_LOG_BASE: log size 0x%llx not in 1..0x%llx",
+                 (unsigned long long)size, (unsigned long long)VVU_LOG_MAX_SIZE);
+        return false;
+    }
+    if (offset > (uint64_t)INT64_MAX - size) {
+        snprintf(why, n, "SET_LOG_BASE: offset 0x%llx + size 0x%llx overflows",
+                 (unsigned long long)offset, (unsigned long long)size);
+        return false;
+    }
+    return true;
+}
+
 static inline bool vvu_ranges_overlap(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 {
     return a < b + blen && b < a + alen;

@@ -28,6 +28,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(VirtIOVhostUser, VIRTIO_VHOST_USER)
 
 #define VVU_REASON_LEN 128
 
+/* Device-specific feature bits (section 1). */
+#define VVU_F_LOG_WINDOW 0      /* dirty logs are mapped in BAR 2 (section 6.4) */
+
 typedef struct VvuConfig {
     uint32_t status;
     uint32_t max_vhost_queues;
@@ -37,6 +40,11 @@ typedef struct VvuConfig {
     uint32_t frontend_gen;      /* frontends that came up since reset */
     uint32_t refusals;          /* frontends the device disconnected for cause */
     char reason[VVU_REASON_LEN]; /* why, for the last of them; NUL-terminated */
+    /* The dirty log window (section 6.4); appended, earlier offsets unchanged. */
+    uint32_t log_gen;           /* logs mapped since reset (wraps) */
+    uint32_t log_reserved;      /* reads 0 */
+    uint64_t log_offset;        /* BAR 2 offset of the current log's first byte */
+    uint64_t log_size;          /* its size in bytes; 0 while no log is mapped */
 } QEMU_PACKED VvuConfig;
 
 /* PCI capability types (section 4). */
@@ -76,6 +84,13 @@ OBJECT_DECLARE_SIMPLE_TYPE(VvuRegionMem, VVU_REGION_MEM)
 struct VvuRegionMem {
     Object parent_obj;
     MemoryRegion mr;
+    /*
+     * A log is mapped by the device itself (its file need not be a whole number of pages,
+     * which memory_region_init_ram_from_fd refuses): the object owns that mapping too and
+     * releases it one RCU grace period after it is finalized.
+     */
+    void *map;
+    size_t map_len;
 };
 
 /* A window of BAR 2 holding part of one frontend file. */
@@ -108,6 +123,7 @@ struct VirtIOVhostUser {
     uint32_t max_mem_slots;
     uint64_t shm_size;
     bool allow_unsealed;     /* map memory the frontend could still shrink */
+    bool log_window;         /* offer VVU_F_LOG_WINDOW (dirty logs in BAR 2) */
 
     VirtQueue *rxq, *txq;
     MemoryRegion bar0;       /* doorbells + notification registers */
@@ -129,7 +145,9 @@ struct VirtIOVhostUser {
     uint16_t notification_select;
 
     VvuRegion *regions;      /* max_mem_slots entries */
-    VvuRegion log;
+    VvuRegion log;           /* the current dirty log (section 6.4) */
+    VvuRegion log_prev;      /* the one before: the driver may log there until it switches */
+    uint32_t log_gen;
     uint64_t map_generation;
 
     /* What the driver reads in config space about frontends (spec section 2). */
