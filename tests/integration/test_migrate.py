@@ -13,6 +13,7 @@ downtime figures and the iperf3 result are printed.
 
 import json
 import os
+import re
 import time
 
 import pytest
@@ -65,6 +66,7 @@ def migrate(rig, dst_port, name):
     sock = os.path.join(sw.dir, f"mig-{name}.sock")
     dst = mover(name, sw, dst_port, incoming=sock)
     dst.start()
+    rig["dst"] = dst        # for once_more_on_qemu_bug, whatever happens next
     deadline = time.monotonic() + 60
     while not os.path.exists(sock):
         assert time.monotonic() < deadline, f"{name}: no migration socket\n{dst.log_text()}"
@@ -98,6 +100,39 @@ def migrate(rig, dst_port, name):
     return info
 
 
+# What the guest kernel prints when QEMU 7.2 under TCG loses part of its
+# shared (memfd) memory in a migration: docs/migration.md, "Known issue".
+# It happens with no network device at all, so it is not the switch's
+# dirty log; a test that meets it says so and runs once more.
+QEMU_SHM_BUG = re.compile(rb"list_(?:del|add) corruption|__list_(?:del_entry|add)_valid|"
+                          rb"general protection fault|Kernel panic|BUG: (?:unable|kernel)")
+
+
+def hit_qemu_shm_bug(vm):
+    """True when vm's console shows the known QEMU/TCG corruption."""
+    try:
+        with open(vm.console_log, "rb") as f:
+            return bool(QEMU_SHM_BUG.search(f.read()))
+    except OSError:
+        return False
+
+
+def once_more_on_qemu_bug(body, rig, restart):
+    """Run body(); if it fails and the migrated guest's console shows the
+    known QEMU 7.2 TCG shared-memory corruption, print that, call
+    restart() (a fresh mover where the test expects it) and run body()
+    once more.  Any other failure, or a second one, fails the test."""
+    try:
+        return body()
+    except Exception:
+        if not any(hit_qemu_shm_bug(vm) for vm in (rig["mover"], rig.get("dst")) if vm):
+            raise
+        print("\nKNOWN QEMU BUG: the migrated guest's kernel reports memory corruption "
+              "(QEMU 7.2, TCG, shared memfd; docs/migration.md); running once more")
+        restart()
+        return body()
+
+
 def gaps(seqs, first, last):
     """Lost sequence numbers in [first, last] and the longest run of them."""
     lost, run, longest = 0, 0, 0
@@ -111,7 +146,27 @@ def gaps(seqs, first, last):
     return lost, longest
 
 
+def restart_mover(rig, port):
+    """A fresh mover on port, answering the pinger (after a known QEMU bug)."""
+    sw, c = rig["sw"], rig["c"]
+    for vm in (rig["mover"], rig.get("dst")):
+        if vm is not None:
+            vm.kill()
+    c.run("kill -INT $(pidof ping) 2>/dev/null; killall httpd iperf3 2>/dev/null; true")
+    m = mover(f"mover-again-{port}", sw, port)
+    rig["mover"] = m
+    m.start()
+    m.wait_ready()
+    sw.wait_up([port])
+    c.wait_answer(IP_M, timeout=120)
+
+
 def test_migrate_with_ping(rig):
+    once_more_on_qemu_bug(lambda: migrate_with_ping(rig), rig,
+                          lambda: restart_mover(rig, "p0"))
+
+
+def migrate_with_ping(rig):
     sw, c = rig["sw"], rig["c"]
     c.ping_start(IP_M, "mig", interval=0.01)
     c.ping_wait("mig", answered=20)
@@ -139,6 +194,11 @@ def test_migrate_with_ping(rig):
 
 
 def test_migrate_under_load(rig):
+    once_more_on_qemu_bug(lambda: migrate_under_load(rig), rig,
+                          lambda: restart_mover(rig, "p2"))
+
+
+def migrate_under_load(rig):
     sw, c = rig["sw"], rig["c"]
     m = rig["mover"]
     c.run("mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/f bs=1M count=4 2>/dev/null")
