@@ -231,8 +231,9 @@ def test_vlans_map_to_vnis(rig):
     """VLAN 10 rides VNI 1010 and VLAN 20 VNI 1020 to Linux vxlan devices:
     each VLAN's sub-interface pings its VNI's address, the switch learns
     each device's MAC in its VLAN behind the VTEP, Linux learns the guest
-    behind us per VNI, a VLAN's traffic reaches only its VNI, and a
-    datagram in an unmapped VNI is dropped."""
+    behind us per VNI, a VLAN's traffic reaches only its VNI, a datagram
+    in an unmapped VNI is dropped, and a tagged frame inside a mapped VNI
+    (a nested tag once ours is pushed) is dropped as vlan_tag."""
     sw, vm = rig
     p = sw.port("vx1")
     assert p["vlan"] == "trunk 10,20" and p["mode"] == "vni 4000", p
@@ -251,11 +252,17 @@ def test_vlans_map_to_vnis(rig):
         fdb = sh(f"bridge -n {NSA} fdb show dev vx{vni}")
         assert PEER_MAC in fdb and LOCAL1 in fdb, fdb
     before = sw.port("vx1")["vxlan_bad_vni"]
+    nested0 = sw.stats("vx1")["drops"]["vlan_tag"]
     frame = bytes.fromhex("ffffffffffff02000000dead") + b"\x08\x06" + bytes(28)
-    send_from_remote([vxlan_hdr(1030) + frame, vxlan_hdr(VNI) + frame],
+    tagged = frame[:12] + bytes.fromhex("81000014") + frame[12:]   # already tagged 20
+    send_from_remote([vxlan_hdr(1030) + frame, vxlan_hdr(VNI) + frame,
+                      vxlan_hdr(1010) + tagged],
                      remote=REMOTE1, local=LOCAL1)
     deadline = time.monotonic() + 10
-    while sw.port("vx1")["vxlan_bad_vni"] - before < 2:
+    while (sw.port("vx1")["vxlan_bad_vni"] - before < 2 or
+           sw.stats("vx1")["drops"]["vlan_tag"] - nested0 < 1):
         assert time.monotonic() < deadline, sw.port("vx1")
         time.sleep(0.1)
+    # the nested one became a double tag at the switch: dropped, not learned
+    assert "02:00:00:00:de:ad" not in {m["mac"] for m in sw.ctl("mac")["macs"]}
     assert sw.port("vx1")["vxlan_tx_unmapped"] == 0
