@@ -522,6 +522,15 @@ static void vxlan_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra].key = "vxlan_replicas";
 	s->extra[s->nextra++].v = x->tx_replicas;
 	if (x->cfg.nvxlan_vlans) {
+		size_t len = (size_t)snprintf(s->features, sizeof(s->features),
+					      "vlan:vni");
+
+		for (unsigned int i = 0; i < x->cfg.nvxlan_vlans &&
+		     len < sizeof(s->features); i++)
+			len += (size_t)snprintf(s->features + len,
+						sizeof(s->features) - len, "%s%u:%u",
+						i ? "," : " ", x->cfg.vxlan_vlans[i].vid,
+						x->cfg.vxlan_vlans[i].vni);
 		s->extra[s->nextra].key = "vxlan_tx_unmapped";
 		s->extra[s->nextra++].v = x->tx_unmapped;
 	}

@@ -237,6 +237,8 @@ def test_vlans_map_to_vnis(rig):
     sw, vm = rig
     p = sw.port("vx1")
     assert p["vlan"] == "trunk 10,20" and p["mode"] == "vni 4000", p
+    assert p["features"] == "vlan:vni 10:1010,20:1020", p
+    assert "vlan:vni 10:1010,20:1020" in sw.ctl("ports", json_out=False)
     for vid, vni in VLAN_VNI.items():
         vm.wait_answer(f"10.0.{vid}.100", timeout=60,
                        diag=lambda: sw.ctl("ports", json_out=False) + sw.log_text())
