@@ -288,6 +288,8 @@ static bool port_carries(const struct vvu_port_cfg *p, unsigned int vid)
 	return vid == (p->vlan ? p->vlan : 1);
 }
 
+static const char *check_vxlan_vlans(const struct vvu_port_cfg *p);
+
 /* Checks that span sections.  Returns a message or NULL. */
 static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 {
@@ -310,6 +312,8 @@ static const char *check_whole(const struct vvu_config *c, unsigned int *bad)
 			return "is a vxlan port without vxlan-local or vxlan-remotes";
 		if (p->vxlan && p->client)
 			return "is an uplink: mode does not apply";
+		if (check_vxlan_vlans(p))
+			return check_vxlan_vlans(p);
 		if (p->afxdp[0] && (p->socket[0] || p->pci[0] || p->uuid[0]))
 			return "has afxdp and a socket or device: one of them";
 		if (p->afxdp[0] && p->client)
@@ -763,6 +767,92 @@ static int set_vxlan_remotes(const struct key *k, void *obj, const char *v,
 	return 0;
 }
 
+/*
+ * vxlan-vlans = VID:VNI list, "10:1010,20:1020" ('+' in a --port spec):
+ * each VLAN travels
+ * untagged in its own VNI, like a Linux bridge's "vlan tunnel" mapping.
+ * The VLANs become the port's trunks (a trunks key must list the same).
+ */
+static int set_vxlan_vlans(const struct key *k, void *obj, const char *v,
+			   char *why, size_t n)
+{
+	struct vvu_port_cfg *p = obj;
+	struct vvu_vxlan_vlan m[VVU_VXLAN_VLANS_MAX];
+	unsigned int cnt = 0;
+	char item[24], list[VVU_VXLAN_VLANS_MAX * 16];
+	const char *l = list;
+	int r;
+
+	if (strlen(v) >= sizeof(list))
+		return why_fail(why, n, "%s is too long", k->name);
+	/* '+' separates them in a --port spec, where ',' separates keys */
+	for (size_t i = 0; i <= strlen(v); i++)
+		list[i] = v[i] == '+' ? ',' : v[i];
+	while ((r = list_next(&l, item, sizeof(item))) > 0) {
+		char *colon = strchr(item, ':');
+		long vid, vni;
+
+		if (!colon || cnt == VVU_VXLAN_VLANS_MAX)
+			break;
+		*colon = '\0';
+		if (parse_num(item, 1, SW_VLAN_MAX, &vid) ||
+		    parse_num(colon + 1, 0, 0xffffff, &vni))
+			break;
+		for (unsigned int i = 0; i < cnt; i++)
+			if (m[i].vid == vid || m[i].vni == vni)
+				return why_fail(why, n, "%s maps VLAN %ld or VNI %ld twice",
+						k->name, vid, vni);
+		m[cnt].vid = (uint16_t)vid;
+		m[cnt++].vni = (uint32_t)vni;
+	}
+	if (r != 0 || cnt == 0)
+		return why_fail(why, n, "%s must be 1-%d of VLAN:VNI (10:1010,20:1020)",
+				k->name, VVU_VXLAN_VLANS_MAX);
+	memcpy(p->vxlan_vlans, m, sizeof(m[0]) * cnt);
+	p->nvxlan_vlans = cnt;
+	for (unsigned int i = 0; i < cnt; i++)
+		sw_vlan_set(p->trunks, m[i].vid);
+	p->has_trunks = true;
+	return 0;
+}
+
+static void get_vxlan_vlans(const struct key *k, const void *obj, char *buf,
+			    size_t n)
+{
+	const struct vvu_port_cfg *p = obj;
+
+	(void)k;
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < p->nvxlan_vlans; i++) {
+		char item[24];
+
+		snprintf(item, sizeof(item), "%u:%u", p->vxlan_vlans[i].vid,
+			 p->vxlan_vlans[i].vni);
+		cat_item(buf, n, item);
+	}
+}
+
+/* What is wrong with p's vxlan-vlans, or NULL. */
+static const char *check_vxlan_vlans(const struct vvu_port_cfg *p)
+{
+	uint64_t mapped[SW_VLAN_WORDS] = { 0 };
+
+	if (!p->nvxlan_vlans)
+		return NULL;
+	if (!p->vxlan)
+		return "has vxlan-vlans but is not a vxlan port";
+	for (unsigned int i = 0; i < p->nvxlan_vlans; i++) {
+		if (p->vxlan_vlans[i].vni == p->vni)
+			return "maps a VLAN to its own vxlan VNI (that one is the "
+			       "untagged frames')";
+		sw_vlan_set(mapped, p->vxlan_vlans[i].vid);
+	}
+	for (unsigned int w = 0; w < SW_VLAN_WORDS; w++)
+		if (mapped[w] != p->trunks[w])
+			return "has trunks that differ from its vxlan-vlans' VLANs";
+	return NULL;
+}
+
 /* ethdev = DEVARGS: printable, no blanks, bounded. */
 static int set_ethdev(const struct key *k, void *obj, const char *v, char *why,
 		      size_t n)
@@ -1045,6 +1135,8 @@ static const struct key keys[] = {
 	  "IPv4 address[:UDP port]" },
 	{ SEC_PORT, "vxlan-remotes", set_vxlan_remotes, get_str,
 	  PORT_OFF(vxlan_remotes), 0, 0, "1-16 IPv4 addresses" },
+	{ SEC_PORT, "vxlan-vlans", set_vxlan_vlans, get_vxlan_vlans, 0, 0, 0,
+	  "1-32 of VLAN:VNI" },
 	{ SEC_SWITCH, "forward-reserved", set_fwd_mask, get_fwd_mask, 0, 0, 0,
 	  "mask 0..0xffff, not bits 1, 2" },
 	NUM(SEC_SWITCH, "mac-move-max", SW_OFF(sw.mac_move_max), 0, 1000000),
@@ -1432,6 +1524,8 @@ int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 		return fail(err, errlen, "no socket (or pci, uuid, afxdp, ethdev or vxlan)");
 	if (p->vxlan && (!p->vxlan_local[0] || !p->vxlan_remotes[0]))
 		return fail(err, errlen, "vxlan needs vxlan-local and vxlan-remotes");
+	if (check_vxlan_vlans(p))
+		return fail(err, errlen, "%s", check_vxlan_vlans(p));
 	if (p->ethdev[0] && (p->socket[0] || p->pci[0] || p->uuid[0] || p->afxdp[0]))
 		return fail(err, errlen, "ethdev and another kind's key both given");
 	if (p->socket[0] && p->pci[0])

@@ -25,6 +25,7 @@
 #define VVU_VXLAN_ADDR_LEN 24	/* "255.255.255.255:65535" and a NUL */
 #define VVU_VXLAN_REMOTES_LEN 272 /* 16 IPv4 addresses, separated */
 #define VVU_STATIC_MACS_MAX 16	/* static-macs per port */
+#define VVU_VXLAN_VLANS_MAX 32	/* vxlan-vlans: VLAN -> VNI pairs per port */
 
 struct vvu_port_cfg {
 	char name[VVU_NAME_MAX];
@@ -38,6 +39,11 @@ struct vvu_port_cfg {
 	unsigned int vni;		/*   its VNI, */
 	char vxlan_local[VVU_VXLAN_ADDR_LEN];	/*   "IPv4[:UDP port]" to bind, */
 	char vxlan_remotes[VVU_VXLAN_REMOTES_LEN]; /*   the remote VTEPs, IPv4 list */
+	unsigned int nvxlan_vlans;	/*   vxlan-vlans: VLAN vid travels in VNI vni */
+	struct vvu_vxlan_vlan {
+		uint16_t vid;
+		uint32_t vni;
+	} vxlan_vlans[VVU_VXLAN_VLANS_MAX];
 	bool client;			/* connect (and reconnect) instead of listen */
 	unsigned int queues;		/* queue pairs offered, 1..8 */
 	unsigned int reconnect_ms;	/* client retry interval */

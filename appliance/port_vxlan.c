@@ -9,6 +9,14 @@
  * sendmmsg from the poll loop; the kernel routes the datagrams over
  * whatever interface leads to the remotes.
  *
+ * vxlan-vlans maps VLANs to VNIs, like a Linux bridge's per-VLAN tunnel
+ * mapping (bridge vlan ... tunnel_info id VNI): the port is a trunk of
+ * those VLANs to the switch, a frame of VLAN v leaves untagged in v's
+ * VNI, a datagram in that VNI comes in tagged v (the tag written in
+ * place, vxlan_tag_inner), and the port's own `vxlan` VNI carries its
+ * untagged (native VLAN) frames.  The remote-MAC table is one for all
+ * the port's VNIs: a MAC is expected behind one VTEP.
+ *
  * Trust: datagrams are network input.  Only the remotes' addresses are
  * accepted (others are counted as vxlan_unknown_vtep), and vxlan_decap
  * (drivers/vxlan) checks the header and VNI before the inner frame goes
@@ -60,6 +68,7 @@ struct port_vxlan {
 	uint64_t rx_truncated, tx_too_big, tx_dropped, tx_replicas;
 	struct off_stats ost;	/* offload work finished here */
 	struct off_buf obuf;	/* its scratch frame */
+	uint64_t tx_unmapped;	/* tagged with a VLAN vxlan-vlans does not map */
 };
 
 static struct port_vxlan *px(const struct port *p)
@@ -75,6 +84,38 @@ static int remote_of(const struct port_vxlan *x, const struct sockaddr_in *a)
 		if (x->remote[i].sin_addr.s_addr == a->sin_addr.s_addr)
 			return (int)i;
 	return -1;
+}
+
+/*
+ * Check datagram buf (*len bytes) and find its inner frame: at *off, *len
+ * bytes.  The port's own VNI: the frame as sent.  A VNI of vxlan-vlans:
+ * the frame tagged with its VLAN, in place.
+ */
+static enum vxlan_verdict decap(const struct port_vxlan *x, uint8_t *buf,
+				size_t *len, size_t *off)
+{
+	enum vxlan_verdict v;
+	uint32_t vni = 0;
+
+	if (!x->cfg.nvxlan_vlans)
+		v = vxlan_decap(buf, *len, x->cfg.vni);
+	else
+		v = vxlan_decap_vni(buf, *len, &vni);
+	if (v != VXLAN_OK)
+		return v;
+	*off = VXLAN_HLEN;
+	*len -= VXLAN_HLEN;
+	if (!x->cfg.nvxlan_vlans || vni == x->cfg.vni)
+		return VXLAN_OK;
+	for (unsigned int i = 0; i < x->cfg.nvxlan_vlans; i++) {
+		if (x->cfg.vxlan_vlans[i].vni == vni) {
+			vxlan_tag_inner(buf, x->cfg.vxlan_vlans[i].vid);
+			*off -= 4;
+			*len += 4;
+			return VXLAN_OK;
+		}
+	}
+	return VXLAN_BAD_VNI;
 }
 
 static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
@@ -98,7 +139,7 @@ static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
 	got = recvmmsg(x->fd, x->rmsg, n, MSG_DONTWAIT, NULL);
 	for (int i = 0; i < got; i++) {
 		const uint8_t *b = x->rbuf[i];
-		size_t len = x->rmsg[i].msg_len;
+		size_t len = x->rmsg[i].msg_len, off = 0;
 		struct sw_frame *fr = &f[out];
 		enum vxlan_verdict v;
 		int r = -1;
@@ -111,16 +152,17 @@ static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
 		    (r = remote_of(x, &x->rfrom[i])) < 0)
 			v = VXLAN_UNKNOWN_VTEP;
 		else
-			v = vxlan_decap(b, len, x->cfg.vni);
+			v = decap(x, x->rbuf[i], &len, &off);
 		if (v != VXLAN_OK) {
 			x->drops[v]++;
 			continue;
 		}
-		fr->len = (uint32_t)(len - VXLAN_HLEN);
+		b += off;
+		fr->len = (uint32_t)len;
 		fr->nseg = 1;
-		fr->seg[0].base = b + VXLAN_HLEN;
+		fr->seg[0].base = b;
 		fr->seg[0].len = fr->len;
-		memcpy(fr->eth, b + VXLAN_HLEN, SW_ETH_HLEN);
+		memcpy(fr->eth, b, SW_ETH_HLEN);
 		memset(&fr->off, 0, sizeof(fr->off));
 		vxlan_fdb_learn(&x->fdb, fr->eth + SW_ETH_ALEN, (unsigned int)r, now);
 		out++;
@@ -150,16 +192,71 @@ static void tx_push(struct port_vxlan *x)
 	x->ntmsg = x->ntbuf = 0;
 }
 
+/* Up to n bytes of f from byte off on, to buf; the count copied. */
+static size_t frame_copy(const struct sw_frame *f, size_t off, uint8_t *buf, size_t n)
+{
+	size_t done = 0;
+
+	for (unsigned int s = 0; s < f->nseg && done < n; s++) {
+		size_t l = f->seg[s].len;
+
+		if (off >= l) {
+			off -= l;
+			continue;
+		}
+		l -= off;
+		if (l > n - done)
+			l = n - done;
+		memcpy(buf + done, f->seg[s].base + off, l);
+		done += l;
+		off = 0;
+	}
+	return done;
+}
+
+/*
+ * vxlan-vlans: the VNI f travels in, and the 4 tag bytes to leave out
+ * (*strip); -1: a VLAN without one.  Untagged frames take the port's VNI.
+ */
+static int64_t tx_vni(const struct port_vxlan *x, const struct sw_frame *f,
+		      bool *strip)
+{
+	uint8_t t[4];
+	unsigned int vid;
+
+	*strip = false;
+	if (!x->cfg.nvxlan_vlans || f->len < SW_ETH_HLEN + 4 ||
+	    frame_copy(f, 12, t, 4) < 4 || t[0] != 0x81 || t[1] != 0x00)
+		return x->cfg.vni;
+	vid = (unsigned int)(t[2] & 0x0f) << 8 | t[3];
+	for (unsigned int i = 0; i < x->cfg.nvxlan_vlans; i++) {
+		if (x->cfg.vxlan_vlans[i].vid == vid) {
+			*strip = true;
+			return x->cfg.vxlan_vlans[i].vni;
+		}
+	}
+	return -1;
+}
+
 static int vx_send_one(void *ctx, const struct sw_frame *f)
 {
 	struct port_vxlan *x = ctx;
 	unsigned int ndst, first;
+	size_t flen = f->len;
+	int64_t vni;
+	bool strip;
 	uint8_t *p;
 	int r;
 
 	if (!x->bound)
 		return -EIO;
-	if (f->len + VXLAN_HLEN > BUF_LEN) {
+	vni = tx_vni(x, f, &strip);
+	if (vni < 0) {
+		x->tx_unmapped++;
+		return -EIO;
+	}
+	flen -= strip ? 4 : 0;
+	if (flen + VXLAN_HLEN > BUF_LEN) {
 		x->tx_too_big++;
 		return -EMSGSIZE;
 	}
@@ -168,13 +265,18 @@ static int vx_send_one(void *ctx, const struct sw_frame *f)
 	if (x->ntbuf == TX_BUFS || x->ntmsg + ndst > TX_MSGS)
 		tx_push(x);
 	p = x->tbuf[x->ntbuf];
-	vxlan_encap(p, x->cfg.vni);
+	vxlan_encap(p, (uint32_t)vni);
 	p += VXLAN_HLEN;
-	for (unsigned int s = 0; s < f->nseg; s++) {
-		memcpy(p, f->seg[s].base, f->seg[s].len);
-		p += f->seg[s].len;
+	if (strip) {
+		frame_copy(f, 0, p, 12);
+		frame_copy(f, 16, p + 12, flen - 12);
+	} else {
+		for (unsigned int s = 0; s < f->nseg; s++) {
+			memcpy(p, f->seg[s].base, f->seg[s].len);
+			p += f->seg[s].len;
+		}
 	}
-	x->tiov[x->ntbuf] = (struct iovec){ x->tbuf[x->ntbuf], f->len + VXLAN_HLEN };
+	x->tiov[x->ntbuf] = (struct iovec){ x->tbuf[x->ntbuf], flen + VXLAN_HLEN };
 	first = r >= 0 ? (unsigned int)r : 0;
 	for (unsigned int i = 0; i < ndst; i++) {
 		x->tmsg[x->ntmsg++].msg_hdr = (struct msghdr){
@@ -304,8 +406,9 @@ static void try_bind(struct port_vxlan *x, uint64_t now)
 	x->why[0] = '\0';
 	if (ev_add_et(x->base.env->ev, fd, rx_cb, x) < 0)
 		vlog_warn("%s: cannot watch the UDP socket: polling", x->base.name);
-	vlog_info("%s: VXLAN VNI %u on %s, %u remote VTEP(s)", x->base.name,
-		  x->cfg.vni, x->cfg.vxlan_local, x->nremote);
+	vlog_info("%s: VXLAN VNI %u on %s, %u remote VTEP(s), %u VLAN(s) mapped to "
+		  "VNIs", x->base.name, x->cfg.vni, x->cfg.vxlan_local, x->nremote,
+		  x->cfg.nvxlan_vlans);
 	return;
 fail:
 	if (strcmp(x->why, why) != 0)
@@ -432,6 +535,19 @@ static void vxlan_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra++].v = x->rx_truncated;
 	s->extra[s->nextra].key = "vxlan_replicas";
 	s->extra[s->nextra++].v = x->tx_replicas;
+	if (x->cfg.nvxlan_vlans) {
+		size_t len = (size_t)snprintf(s->features, sizeof(s->features),
+					      "vlan:vni");
+
+		for (unsigned int i = 0; i < x->cfg.nvxlan_vlans &&
+		     len < sizeof(s->features); i++)
+			len += (size_t)snprintf(s->features + len,
+						sizeof(s->features) - len, "%s%u:%u",
+						i ? "," : " ", x->cfg.vxlan_vlans[i].vid,
+						x->cfg.vxlan_vlans[i].vni);
+		s->extra[s->nextra].key = "vxlan_tx_unmapped";
+		s->extra[s->nextra++].v = x->tx_unmapped;
+	}
 }
 
 /* "the VTEP mac is behind", for `mac`. */

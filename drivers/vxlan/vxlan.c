@@ -16,16 +16,35 @@ const char *const vxlan_verdict_names[VXLAN_NVERDICTS] = {
 	[VXLAN_UNKNOWN_VTEP] = "vxlan_unknown_vtep",
 };
 
-enum vxlan_verdict vxlan_decap(const uint8_t *buf, size_t len, uint32_t vni)
+enum vxlan_verdict vxlan_decap_vni(const uint8_t *buf, size_t len, uint32_t *vni)
 {
-	uint32_t got;
-
 	if (len < VXLAN_HLEN + VXLAN_ETH_HLEN)
 		return VXLAN_TOO_SHORT;
 	if (!(buf[0] & VXLAN_FLAG_I))
 		return VXLAN_BAD_FLAGS;
-	got = (uint32_t)buf[4] << 16 | (uint32_t)buf[5] << 8 | buf[6];
+	*vni = (uint32_t)buf[4] << 16 | (uint32_t)buf[5] << 8 | buf[6];
+	return VXLAN_OK;
+}
+
+enum vxlan_verdict vxlan_decap(const uint8_t *buf, size_t len, uint32_t vni)
+{
+	uint32_t got = 0;
+	enum vxlan_verdict v = vxlan_decap_vni(buf, len, &got);
+
+	if (v != VXLAN_OK)
+		return v;
 	return got == vni ? VXLAN_OK : VXLAN_BAD_VNI;
+}
+
+void vxlan_tag_inner(uint8_t *buf, uint16_t vid)
+{
+	uint8_t *f = buf + VXLAN_HLEN - 4;
+
+	memmove(f, buf + VXLAN_HLEN, 12);
+	f[12] = 0x81;
+	f[13] = 0x00;
+	f[14] = (uint8_t)(vid >> 8 & 0x0f);
+	f[15] = (uint8_t)vid;
 }
 
 void vxlan_encap(uint8_t hdr[VXLAN_HLEN], uint32_t vni)

@@ -41,6 +41,22 @@ extern const char *const vxlan_verdict_names[VXLAN_NVERDICTS];
  */
 enum vxlan_verdict vxlan_decap(const uint8_t *buf, size_t len, uint32_t vni);
 
+/*
+ * The same checks without the VNI test: VXLAN_OK and the datagram's VNI
+ * in *vni, for a port that maps several VNIs (to VLANs); else why not.
+ */
+enum vxlan_verdict vxlan_decap_vni(const uint8_t *buf, size_t len, uint32_t *vni);
+
+/*
+ * A VNI mapped to a VLAN (vxlan-vlans): give the inner frame of a datagram
+ * vxlan_decap_vni accepted (buf, len) an 802.1Q tag for vid, in place and
+ * without moving its payload: the two MACs move 4 bytes back over the
+ * VXLAN header, which is read by then, and the tag goes between them and
+ * the EtherType.  The tagged frame starts at buf + VXLAN_HLEN - 4 and is
+ * len - VXLAN_HLEN + 4 bytes long.
+ */
+void vxlan_tag_inner(uint8_t *buf, uint16_t vid);
+
 /* Write the 8-byte header for vni (I flag set) to hdr. */
 void vxlan_encap(uint8_t hdr[VXLAN_HLEN], uint32_t vni);
 

@@ -49,6 +49,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    vxlan_fdb_lookup(&fdb, src, 2) != (int)remote)
 			abort();
 	}
+	/* vxlan-vlans: any VNI, and the inner frame tagged in place */
+	if (vxlan_decap_vni(copy, len, &vni) == VXLAN_OK) {
+		if (len < VXLAN_HLEN + 14)
+			abort();
+		vxlan_tag_inner(copy, (uint16_t)(vni & 0xfff));
+		if (copy[VXLAN_HLEN + 8] != 0x81 || copy[VXLAN_HLEN + 9] != 0)
+			abort();
+	}
 	free(copy);
 	return 0;
 }

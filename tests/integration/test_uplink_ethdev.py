@@ -6,7 +6,11 @@ address, and vvu-switchd inside the VM drives the NIC as `ethdev =
 on a virtio-vhost-user device pings the namespace and runs iperf3 to it
 (both directions); the uplink's counters, kind and driver are checked in
 `ports` and `stats`; the NIC's link taken down by QEMU makes the port
-`down` ("no link") and back.  One switch VM and one peer for the module.
+`down` ("no link") and back.  VLANs in the switch VM: the daemon's
+configuration puts the peer's device (va) and the uplink in access VLAN 10
+and a second device (vb) in VLAN 20; a second peer on vb, in the same
+subnet, reaches neither the namespace nor the first peer, and its
+broadcasts leave by no port.  One switch VM for the module.
 """
 
 import os
@@ -30,6 +34,10 @@ TAG = f"veu{os.getpid() % 100000}"
 NS, TAP = f"{TAG}ns", f"{TAG}t"
 NS_IP, PEER_IP = "10.79.0.100", "10.79.0.1"
 PEER_MAC = "52:54:00:00:08:01"
+PEER_B_IP, PEER_B_MAC = "10.79.0.2", "52:54:00:00:08:02"
+# the daemon's configuration in the switch VM: names for the two devices, VLANs
+L2_CONF = ("[port va]\npci = 00:03.0\nvlan = 10\n[port vb]\npci = 00:04.0\nvlan = 20\n"
+           "[port up0]\nethdev = 0000:00:07.0\nvlan = 10\n")
 UPLINK_BDF = "0000:00:07.0"
 
 
@@ -74,8 +82,8 @@ def rig():
     objs = []
     try:
         sw = UplinkSwitchVM(qemu, image, socks, os.path.join(d, f"{TAG}-ctl.sock"),
-                            root_port=False,
-                            daemon_args=f"--port name=up0,ethdev={UPLINK_BDF}")
+                            root_port=False, daemon_args="--config /tmp/l2.conf")
+        sw.names = ("va", "vb")
         objs.append(sw)
         sw.start()
         deadline = time.monotonic() + 30
@@ -89,6 +97,7 @@ def rig():
         sh(f"ip -n {NS} link set {TAP} up")
         sh(f"ip -n {NS} link set lo up")
         sw.wait_ready(timeout=600)
+        sw.run("printf '" + L2_CONF.replace("\n", "\\n") + "' > /tmp/l2.conf")
         sw.start_daemon()
         if sw.run_status("ls /usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/librte_net_virtio.so")[0]:
             pytest.skip("SKIP: the switch VM image has no net_virtio PMD (librte-net-virtio23)")
@@ -98,6 +107,7 @@ def rig():
         peer.start()
         peer.wait_ready(timeout=600)
         wait_ping(peer, NS_IP, sw)
+        sw.objs = objs
         yield sw, peer
     finally:
         for o in objs:
@@ -124,7 +134,7 @@ def test_peer_reaches_namespace_through_ethdev_uplink(rig):
     assert up["kind"] == "ethdev" and up["ethdev"] == UPLINK_BDF, up
     assert up["features"] == "net_virtio" and up["connection"] == "started", up
     macs = {m["mac"]: m["port"] for m in sw.ctl_json("mac")["macs"]}
-    assert macs.get(PEER_MAC) == "vvu-00:03.0", macs
+    assert macs.get(PEER_MAC) == "va", macs
     ns_mac = sh(f"ip -n {NS} -o link show {TAP}").split("link/ether ")[1].split()[0]
     assert macs.get(ns_mac) == "up0", macs
 
@@ -156,8 +166,38 @@ def test_link_down_and_up(rig):
     sw.qmp("set_link", name="upl", up=False)
     p = wait_port(sw, "up0", "down", timeout=60)
     assert p["last_error"] == "no link", p
-    assert sw.ports()["vvu-00:03.0"]["state"] == "up"
+    assert sw.ports()["va"]["state"] == "up"
     assert not [m for m in sw.ctl_json("mac")["macs"] if m["port"] == "up0"]
     sw.qmp("set_link", name="upl", up=True)
     wait_port(sw, "up0", "up", timeout=60)
     wait_ping(peer, NS_IP, sw, timeout=60)
+
+
+def test_vlans_keep_peers_apart(rig):
+    """va and up0 are in VLAN 10, vb in VLAN 20 (the switch VM daemon's
+    configuration).  A peer on vb in the same subnet reaches neither the
+    namespace nor the VLAN 10 peer: its ARP broadcasts reach the switch
+    (vb's rx_flooded) and leave by no port (va and up0 send nothing),
+    while the VLAN 10 peer still reaches the namespace."""
+    sw, peer = rig
+    vl = {n: p["vlan"] for n, p in sw.ports().items()}
+    assert vl == {"va": "access 10", "vb": "access 20", "up0": "access 10"}, vl
+    b = vmlib.VM("eupeerb", sw.socks[1], ip=f"{PEER_B_IP}/24", mac=PEER_B_MAC)
+    sw.objs.append(b)
+    b.start()
+    b.wait_ready(timeout=600)
+    wait_port(sw, "vb", "up", timeout=120)
+    st0 = sw.stats()
+    b.run_status(f"arping -c 5 -w 8 -I eth0 {NS_IP}", timeout=30)
+    _, got_ns, _ = b.ping(NS_IP, count=2, timeout=4)
+    _, got_a, _ = b.ping(PEER_IP, count=2, timeout=4)
+    st = sw.stats()
+    assert got_ns == 0 and got_a == 0, (got_ns, got_a)
+    assert st["vb"]["rx_flooded"] - st0["vb"]["rx_flooded"] >= 5, st["vb"]
+    for n in ("va", "up0"):     # VLAN 10 is quiet: at most a stray ARP refresh
+        assert st[n]["tx_packets"] - st0[n]["tx_packets"] < 3, (n, st[n])
+    assert PEER_B_MAC not in peer.run("ip neigh show dev eth0")
+    macs = {(m["mac"], m["vlan"]): m["port"] for m in sw.ctl_json("mac")["macs"]}
+    assert macs.get((PEER_B_MAC, 20)) == "vb" and macs.get((PEER_MAC, 10)) == "va", macs
+    sent, got, _ = peer.ping(NS_IP, count=3)
+    assert got >= 2, (sent, got)

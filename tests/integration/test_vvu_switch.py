@@ -46,6 +46,7 @@ class DaemonSwitchVM(SwitchVM):
         super().__init__("switch", qemu, image, socks, extra=extra)
         self.ctl_sock = ctl_sock
         self.daemon_args = daemon_args
+        self.names = (NAME_A, NAME_B)     # the ports start_daemon waits for
 
     def kill(self):
         super().kill()
@@ -61,7 +62,7 @@ class DaemonSwitchVM(SwitchVM):
         deadline = time.monotonic() + timeout
         while True:
             st, out = self.run_status(f"vvu-switchctl -s {CTL_IN_VM} --json ports")
-            if st == 0 and NAME_A in out and NAME_B in out:
+            if st == 0 and all(n in out for n in self.names):
                 return
             if time.monotonic() > deadline or \
                     self.run_status("pidof vvu-switchd")[0] != 0:

@@ -418,6 +418,19 @@ static void test_afxdp_port(void **state)
 		"[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5:9\n",
 		("[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n"
 		 "socket = /s\n"),
+#define VX "[port u]\nvxlan = 1\nvxlan-local = 1.2.3.4\nvxlan-remotes = 1.2.3.5\n"
+		VX "vxlan-vlans = 10\n",
+		VX "vxlan-vlans = 10:\n",
+		VX "vxlan-vlans = 0:1010\n",
+		VX "vxlan-vlans = 4095:1010\n",
+		VX "vxlan-vlans = 10:16777216\n",
+		VX "vxlan-vlans = 10:1010,10:1020\n",	/* a VLAN twice */
+		VX "vxlan-vlans = 10:1010,20:1010\n",	/* a VNI twice */
+		VX "vxlan-vlans = 10:1\n",		/* the untagged frames' VNI */
+		VX "vxlan-vlans = 10:1010\ntrunks = 10,20\n",	/* 20 has no VNI */
+		VX "vxlan-vlans = 10:1010\nvlan = 10\n",
+		"[port u]\nsocket = /s\nvxlan-vlans = 10:1010\n",
+#undef VX
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		vvu_config_default(&C);
@@ -428,6 +441,30 @@ static void test_afxdp_port(void **state)
 	assert_int_equal(vvu_config_parse(&C, "[port u]\nafxdp = veth0\n[port v]\n"
 					  "afxdp = veth0,queue=1\n", "k", err,
 					  sizeof(err)), 0);
+	/* VLAN -> VNI: the VLANs become the port's trunks, native-vlan may stay */
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, "[port u]\nvxlan = 1000\nvxlan-local = 1.2.3.4\n"
+					  "vxlan-remotes = 1.2.3.5\nvxlan-vlans = 10:1010, 20:1020\n"
+					  "native-vlan = 5\n", "k", err, sizeof(err)), 0);
+	assert_int_equal(C.ports[0].nvxlan_vlans, 2);
+	assert_int_equal(C.ports[0].vxlan_vlans[1].vid, 20);
+	assert_int_equal(C.ports[0].vxlan_vlans[1].vni, 1020);
+	assert_true(C.ports[0].has_trunks);
+	assert_true(sw_vlan_test(C.ports[0].trunks, 10) && sw_vlan_test(C.ports[0].trunks, 20));
+	assert_false(sw_vlan_test(C.ports[0].trunks, 5));
+	vvu_config_default(&C);
+	assert_int_equal(vvu_config_parse(&C, "[port u]\nvxlan = 1000\nvxlan-local = 1.2.3.4\n"
+					  "vxlan-remotes = 1.2.3.5\ntrunks = 10,20\n"
+					  "vxlan-vlans = 20:1020,10:1010\n", "k", err,
+					  sizeof(err)), 0);
+	assert_int_equal(vvu_port_spec_parse(&p, "name=v,vxlan=42,vxlan-local=1.2.3.4,"
+					     "vxlan-remotes=1.2.3.5,vxlan-vlans=10:1010+20:1020",
+					     err, sizeof(err)), 0);
+	assert_int_equal(p.nvxlan_vlans, 2);
+	assert_int_equal(p.vxlan_vlans[0].vni, 1010);
+	assert_int_not_equal(vvu_port_spec_parse(&p, "name=v,vxlan=42,vxlan-local=1.2.3.4,"
+						 "vxlan-remotes=1.2.3.5,vxlan-vlans=10:42",
+						 err, sizeof(err)), 0);
 }
 
 /* A value for a key without a default, and what must come with it. */
@@ -448,6 +485,8 @@ static const char *sample(const char *name, const char **also)
 		{ "vxlan", "42", "vxlan-local=10.0.0.1\nvxlan-remotes=10.0.0.2\n" },
 		{ "vxlan-local", "10.0.0.1:4790", "socket=/t\n" },
 		{ "vxlan-remotes", "10.0.0.2, 10.0.0.3", "socket=/t\n" },
+		{ "vxlan-vlans", "10:1010,20:1020",
+		  "vxlan=42\nvxlan-local=10.0.0.1\nvxlan-remotes=10.0.0.2\n" },
 		{ "from", "a,b", "to = c\n" },
 		{ "to", "c", "from = a\n" },
 	};
@@ -515,7 +554,7 @@ static void test_key_table(void **state)
 		}
 	}
 	assert_int_equal(nswitch, 14);
-	assert_int_equal(nport, 18);
+	assert_int_equal(nport, 19);
 	assert_int_equal(nmirror, 2);
 	assert_int_equal(vvu_config_key_info(i + 1, &k), -ENOENT);
 }

@@ -40,6 +40,32 @@ static void test_encap_decap(void **state)
 	assert_string_equal(vxlan_verdict_names[VXLAN_UNKNOWN_VTEP], "vxlan_unknown_vtep");
 }
 
+/* vxlan-vlans: the VNI read out, and the inner frame tagged in place. */
+static void test_decap_vni_and_tag(void **state)
+{
+	uint8_t d[VXLAN_HLEN + 60];
+	uint32_t vni = 0;
+
+	(void)state;
+	vxlan_encap(d, 1010);
+	for (unsigned int i = 0; i < 60; i++)
+		d[VXLAN_HLEN + i] = (uint8_t)i;		/* MACs 0..11, type 0x0c0d */
+	assert_int_equal(vxlan_decap_vni(d, sizeof(d), &vni), VXLAN_OK);
+	assert_int_equal(vni, 1010);
+	assert_int_equal(vxlan_decap_vni(d, VXLAN_HLEN + 13, &vni), VXLAN_TOO_SHORT);
+	d[0] = 0;
+	assert_int_equal(vxlan_decap_vni(d, sizeof(d), &vni), VXLAN_BAD_FLAGS);
+	vxlan_tag_inner(d, 4094);
+	for (unsigned int i = 0; i < 12; i++)
+		assert_int_equal(d[VXLAN_HLEN - 4 + i], i);
+	assert_int_equal(d[VXLAN_HLEN + 8], 0x81);
+	assert_int_equal(d[VXLAN_HLEN + 9], 0x00);
+	assert_int_equal(d[VXLAN_HLEN + 10], 0x0f);	/* PCP 0, VID 4094 */
+	assert_int_equal(d[VXLAN_HLEN + 11], 0xfe);
+	for (unsigned int i = 12; i < 60; i++)		/* type and payload untouched */
+		assert_int_equal(d[VXLAN_HLEN + i], i);
+}
+
 static void test_fdb(void **state)
 {
 	static struct vxlan_fdb f;
@@ -76,6 +102,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encap_decap),
+		cmocka_unit_test(test_decap_vni_and_tag),
 		cmocka_unit_test(test_fdb),
 	};
 
