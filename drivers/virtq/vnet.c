@@ -26,6 +26,11 @@ static void copy_eth(struct sw_frame *f)
 {
 	unsigned int got = 0;
 
+	/* The common case, one constant-size copy: the header in one segment. */
+	if (f->nseg && f->seg[0].len >= SW_ETH_HLEN) {
+		memcpy(f->eth, f->seg[0].base, SW_ETH_HLEN);
+		return;
+	}
 	for (unsigned int s = 0; s < f->nseg && got < SW_ETH_HLEN; s++) {
 		uint32_t n = f->seg[s].len;
 
@@ -379,6 +384,26 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 	}
 	hdr[10] = (uint8_t)k;
 	hdr[11] = (uint8_t)(k >> 8);
+	/*
+	 * The common case: one chain whose first writable segment takes
+	 * header and frame.  The header comes from our stack (memcpy); the
+	 * frame's segments may overlap the destination (memmove, as rx_put).
+	 */
+	if (k == 1 && q->chain[0].iov[q->chain[0].n_out].len >= need) {
+		uint8_t *dst = q->chain[0].iov[q->chain[0].n_out].base;
+
+		if (q->hdr_len == sizeof(hdr))
+			memcpy(dst, hdr, sizeof(hdr));
+		else
+			memcpy(dst, hdr, q->hdr_len);
+		dst += q->hdr_len;
+		for (unsigned int s = 0; s < f->nseg; s++) {
+			memmove(dst, f->seg[s].base, f->seg[s].len);
+			dst += f->seg[s].len;
+		}
+		vq_push(q->vq, q->chain[0].head, need);
+		return;
+	}
 	rx_put(&d, hdr, q->hdr_len);
 	for (unsigned int s = 0; s < f->nseg; s++)
 		rx_put(&d, f->seg[s].base, f->seg[s].len);
