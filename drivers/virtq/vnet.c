@@ -51,8 +51,15 @@ static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
 {
 	uint32_t skip = hdr_len;
 
-	f->nseg = 0;
 	f->len = c->out_len - hdr_len;
+	if (c->n_out == 1) {
+		/* The common case: out_len, all of iov[0], holds the header. */
+		f->seg[0].base = c->iov[0].base + hdr_len;
+		f->seg[0].len = c->iov[0].len - hdr_len;
+		f->nseg = 1;
+		return true;
+	}
+	f->nseg = 0;
 	for (unsigned int i = 0; i < c->n_out; i++) {
 		const uint8_t *base = c->iov[i].base;
 		uint32_t len = c->iov[i].len;
