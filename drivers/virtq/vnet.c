@@ -370,7 +370,7 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 		[SW_GSO_TCP6] = HDR_GSO_TCPV6, [SW_GSO_UDP4] = HDR_GSO_UDP_L4,
 		[SW_GSO_UDP6] = HDR_GSO_UDP_L4,
 	};
-	struct rx_dst d = { .c = q->chain, .nchains = k };
+	struct rx_dst d;
 	uint8_t hdr[12] = { 0 };
 	uint32_t left = need;
 	const struct sw_offload *o = &f->off;
@@ -411,6 +411,7 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 		vq_push(q->vq, q->chain[0].head, need);
 		return;
 	}
+	d = (struct rx_dst){ .c = q->chain, .nchains = k };
 	rx_put(&d, hdr, q->hdr_len);
 	for (unsigned int s = 0; s < f->nseg; s++)
 		rx_put(&d, f->seg[s].base, f->seg[s].len);
@@ -498,8 +499,11 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 			limit = VNET_MAX_GSO_FRAME;
 	}
 	/* The segments, not f->len, say how much rx_fill() will write. */
-	for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
-		len += f->seg[s].len;
+	if (f->nseg == 1)
+		len = f->seg[0].len;
+	else
+		for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
+			len += f->seg[s].len;
 	if (len > limit || f->nseg > SW_FRAME_MAX_SEGS) {
 		st->rx_too_big++;
 		return -EMSGSIZE;
