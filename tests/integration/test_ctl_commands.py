@@ -114,6 +114,7 @@ def test_metrics_match_stats(tmp_path):
         want.update({"virtio_oversize": s["virtio"]["tx_oversize"],
                      "virtio_runt": s["virtio"]["tx_runt"],
                      "virtio_too_many_segs": s["virtio"]["tx_too_many_segs"]})
+        want.update(s["offload"]["drops"])      # refused offload claims (offload_*)
         assert mine == want, (name, mine, want)
     assert dict(((lab["port"], lab["reason"]), v) for lab, v in drops)[("a", "bad_src")] == 1
     up = {lab["port"]: (lab["kind"], v) for lab, v in f("port_up")["samples"]}
