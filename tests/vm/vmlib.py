@@ -594,7 +594,10 @@ class VM:
 
     def ping_start(self, ip, tag, interval=0.2, count=1000000):
         """Ping ip every interval s in the background; replies go to /tmp/<tag>.log."""
-        self.run(f"(ping -c {int(count)} -i {interval} {ip} > /tmp/{tag}.log 2>&1 &)")
+        # The log exists before the background ping runs: under TCG the
+        # next command can come before the ping process has started.
+        self.run(f": > /tmp/{tag}.log; "
+                 f"(ping -c {int(count)} -i {interval} {ip} >> /tmp/{tag}.log 2>&1 &)")
 
     def ping_seqs(self, tag, since=0):
         """(answered, sent): the sequence numbers >= since answered so far, and how
