@@ -29,6 +29,7 @@ struct rec {
 	uint8_t b[FMAX];
 	uint32_t len;
 	int shift;
+	struct sw_offload off;
 };
 
 struct lport {
@@ -39,6 +40,7 @@ struct lport {
 	uint32_t qlen[QMAX];
 	unsigned int qn, qh;
 	unsigned int split;		/* first segment's length */
+	struct sw_offload off;		/* the claim its frames carry */
 	/* egress */
 	struct rec got[QMAX];
 	unsigned int ngot;
@@ -59,6 +61,7 @@ static unsigned int l_recv(void *ctx, struct sw_frame *f, unsigned int n)
 		uint32_t len = p->qlen[p->qh], a = p->split < len ? p->split : len;
 
 		memset(&f[k], 0, offsetof(struct sw_frame, seg));
+		f[k].off = p->off;
 		f[k].len = len;
 		memcpy(f[k].eth, b, len < SW_ETH_HLEN ? len : SW_ETH_HLEN);
 		f[k].seg[0].base = b;
@@ -97,6 +100,7 @@ static int l_send(void *ctx, const struct sw_frame *f)
 	assert_memory_equal(r->b, f->eth, SW_ETH_HLEN);
 	r->len = len;
 	r->shift = f->l2_shift;
+	r->off = f->off;
 	return 0;
 }
 
@@ -660,6 +664,54 @@ static void test_push_one_segment(void **state)
 	assert_int_equal(P[1].got[0].len, 68);
 }
 
+/*
+ * An offload claim counts bytes from the frame's start: a tag pushed moves
+ * it 4 bytes on, a tag popped 4 bytes back, a transparent port not at all.
+ */
+static void test_offload_offsets_follow_the_tag(void **state)
+{
+	const struct sw_offload tcp4 = {
+		.flags = SW_OFF_CSUM, .gso = SW_GSO_TCP4, .csum_start = 34,
+		.csum_offset = 16, .gso_size = 1448, .hdr_len = 54,
+	};
+	struct sw_offload tagged = tcp4;
+
+	(void)state;
+	set_access(0, 10);
+	set_trunk(1, 0, 10, 20);
+	set_access(2, 10);
+	P[0].off = tcp4;
+	push(0, BC, 1, 0, 0, 0, 1518);
+	run();
+	assert_int_equal(P[1].ngot, 1);
+	assert_int_equal(P[1].got[0].off.csum_start, 38);
+	assert_int_equal(P[1].got[0].off.hdr_len, 58);
+	assert_int_equal(P[1].got[0].off.csum_offset, 16);
+	assert_int_equal(P[1].got[0].off.gso_size, 1448);
+	assert_int_equal(P[2].ngot, 1);		/* access to access: as it came */
+	assert_memory_equal(&P[2].got[0].off, &tcp4, sizeof(tcp4));
+
+	clear_got();
+	tagged.csum_start = 38;
+	tagged.hdr_len = 58;
+	P[1].off = tagged;
+	push(1, BC, 3, 0x8100, 10, 0, 1518);
+	run();
+	assert_int_equal(P[0].ngot, 1);
+	assert_int_equal(P[0].got[0].off.csum_start, 34);
+	assert_int_equal(P[0].got[0].off.hdr_len, 54);
+
+	/* A claim without GSO has no header length to move. */
+	clear_got();
+	P[0].off = (struct sw_offload){ .flags = SW_OFF_CSUM, .csum_start = 34,
+					.csum_offset = 6 };
+	push(0, BC, 4, 0, 0, 0, 200);
+	run();
+	assert_int_equal(P[1].ngot, 1);
+	assert_int_equal(P[1].got[0].off.csum_start, 38);
+	assert_int_equal(P[1].got[0].off.hdr_len, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -674,6 +726,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_move_dampening, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mirror, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_push_one_segment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_offload_offsets_follow_the_tag, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
