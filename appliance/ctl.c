@@ -261,6 +261,18 @@ enum ctl_frame ctl_frame_line(char *buf, size_t have, size_t *used)
 	return CTL_FRAME_LINE;
 }
 
+size_t ctl_frame_kill(char *buf, size_t *have)
+{
+	char *nl = memchr(buf, '\n', *have);
+	size_t end = nl ? (size_t)(nl - buf) : *have;
+	size_t k = end;
+
+	while (k > 0 && buf[k - 1] != CTL_KILL)
+		k--;
+	ctl_frame_consume(buf, have, k);
+	return k;
+}
+
 void ctl_frame_consume(char *buf, size_t *have, size_t used)
 {
 	if (used > *have)
@@ -411,7 +423,10 @@ static int conn_lines(struct ctl_conn *c)
 {
 	while (!c->closing && !conn_pending(c)) {
 		size_t used = 0;
-		enum ctl_frame f = ctl_frame_line(c->buf, c->have, &used);
+		enum ctl_frame f;
+
+		ctl_frame_kill(c->buf, &c->have);
+		f = ctl_frame_line(c->buf, c->have, &used);
 
 		if (f == CTL_FRAME_MORE)
 			return 0;

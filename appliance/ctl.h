@@ -50,6 +50,19 @@ void sb_free(struct sbuf *b);
 enum ctl_frame { CTL_FRAME_MORE, CTL_FRAME_LINE, CTL_FRAME_TOO_LONG };
 
 enum ctl_frame ctl_frame_line(char *buf, size_t have, size_t *used);
+/*
+ * CTL_KILL (^U, the terminal's kill-line) in a request line discards what
+ * came before it on that line.  A virtio-serial port cannot always tell one
+ * host connection from the next (the open and the first bytes travel on
+ * different queues), so a client starts each request with CTL_KILL and never
+ * gets a half line a previous client left prefixed to its own.
+ * ctl_frame_kill() drops, from the first line in buf[0..*have) (up to its
+ * newline, or all of buf without one), everything up to and including its
+ * last CTL_KILL; call it before each ctl_frame_line().  Returns the bytes
+ * dropped.
+ */
+#define CTL_KILL '\025'
+size_t ctl_frame_kill(char *buf, size_t *have);
 /* Drop the first used (<= *have) bytes of buf. */
 void ctl_frame_consume(char *buf, size_t *have, size_t used);
 

@@ -17,6 +17,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl.h"
+
 #define ANSWER_MAX (16u << 20)
 
 /* Exit codes (docs/daemon.md). */
@@ -191,7 +193,8 @@ static int ask(const struct opts *o)
 	/* A switch that never answers (a VM paused, a wedged daemon) is an error. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	snprintf(req, sizeof(req), "%s%s\n", o->cmd, o->json ? " json" : "");
+	/* CTL_KILL first: drop any half line a previous client left (ctl.h). */
+	snprintf(req, sizeof(req), "%c%s%s\n", CTL_KILL, o->cmd, o->json ? " json" : "");
 	errno = 0;
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
 	    read_line(fd, head, sizeof(head)) || parse_head(head, &ok, &len)) {

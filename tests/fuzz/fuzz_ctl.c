@@ -122,8 +122,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		have += n;
 		off += n;
 		for (;;) {
-			size_t used = 0, before = have;
-			enum ctl_frame f = ctl_frame_line(buf, have, &used);
+			size_t used = 0, before = have, killed, line;
+			enum ctl_frame f;
+			char *nl;
+
+			killed = ctl_frame_kill(buf, &have);
+			if (have != before - killed)
+				FINDING();
+			/* What is left of the first line holds no kill byte. */
+			nl = memchr(buf, '\n', have);
+			line = nl ? (size_t)(nl - buf) : have;
+			if (memchr(buf, CTL_KILL, line))
+				FINDING();
+			before = have;
+			f = ctl_frame_line(buf, have, &used);
 
 			if (f == CTL_FRAME_MORE) {
 				if (have >= CTL_REQ_MAX)

@@ -658,6 +658,43 @@ static void test_frame_line(void **state)
 	assert_int_equal(have, 0);
 }
 
+/* ^U drops what came before it on its line, and nothing on other lines. */
+static void test_frame_kill(void **state)
+{
+	char buf[CTL_REQ_MAX + 1];
+	size_t have, used = 0;
+
+	(void)state;
+	/* A half line a previous host left, then a whole request. */
+	memcpy(buf, "sta\025ports\n\025stats\nmac", 20);
+	have = 20;
+	assert_int_equal(ctl_frame_kill(buf, &have), 4);
+	assert_int_equal(have, 16);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_LINE);
+	assert_string_equal(buf, "ports");
+	ctl_frame_consume(buf, &have, used);
+	/* The kill byte of the next line did not reach back over a newline. */
+	assert_int_equal(ctl_frame_kill(buf, &have), 1);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_LINE);
+	assert_string_equal(buf, "stats");
+	ctl_frame_consume(buf, &have, used);
+	assert_int_equal(ctl_frame_kill(buf, &have), 0);
+	assert_int_equal(have, 3);
+	/* Without a newline: the partial line is dropped and makes room. */
+	memset(buf, 'x', CTL_REQ_MAX);
+	buf[CTL_REQ_MAX - 2] = CTL_KILL;
+	have = CTL_REQ_MAX;
+	assert_int_equal(ctl_frame_kill(buf, &have), CTL_REQ_MAX - 1);
+	assert_int_equal(have, 1);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_MORE);
+	/* Two kills: the last one counts; an empty request remains empty. */
+	memcpy(buf, "a\025b\025\n", 5);
+	have = 5;
+	assert_int_equal(ctl_frame_kill(buf, &have), 4);
+	assert_int_equal(ctl_frame_line(buf, have, &used), CTL_FRAME_LINE);
+	assert_string_equal(buf, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -671,6 +708,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stream_eof_no_spin, setup, teardown),
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_frame_line),
+		cmocka_unit_test(test_frame_kill),
 	};
 
 	return cmocka_run_group_tests_name("ctl", tests, NULL, NULL);
