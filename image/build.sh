@@ -115,8 +115,10 @@ if has_lib librte_eal; then
 	WANT=()
 	has_lib librte_bus_pci || WANT+=(librte_bus_pci)
 	if has_lib librte_mempool; then WANT+=(librte_mempool_ring); fi
-	# net_virtio: an ethdev uplink on a virtio-net NIC of the VM (docs/uplink.md).
+	# net_virtio: an ethdev uplink on a virtio-net NIC of the VM (docs/uplink.md);
+	# net_af_xdp: one on a NIC the VM's kernel drives (virtio_net), with libxdp.
 	has_lib librte_ethdev && WANT+=(librte_net_virtio)
+	has_lib librte_ethdev && has_lib libxdp && WANT+=(librte_net_af_xdp)
 	for so in "${WANT[@]}"; do
 		[ -e "$PLUGIN_DIR/$so.so.23" ] || missing "DPDK plugin $PLUGIN_DIR/$so.so.23"
 		PLUGINS+=("$so")
@@ -128,6 +130,16 @@ if has_lib librte_eal; then
 	done
 fi
 mapfile -t LIBS < <(printf '%s\n' "${LIBS[@]}" | sort -u)
+# libxdp loads its XDP dispatcher and default AF_XDP program from these
+# files (libxdp1; LIBXDP_OBJECT_PATH overrides the directory).
+BPF_DIR=/usr/lib/x86_64-linux-gnu/bpf
+BPF_OBJS=()
+if has_lib libxdp; then
+	for o in xdp-dispatcher.o xsk_def_xdp_prog.o xsk_def_xdp_prog_5.3.o; do
+		[ -f "$BPF_DIR/$o" ] || missing "libxdp's BPF object $BPF_DIR/$o (libxdp1)"
+		BPF_OBJS+=("$BPF_DIR/$o")
+	done
+fi
 # Which Debian package each library came from (for the release file).
 LIB_PKGS="$(for l in "${LIBS[@]}" $(for p in "${PLUGINS[@]}"; do echo "$PLUGIN_DIR/$p.so.23"; done); do
 	echo "$l"; readlink -f "$l"; done | sort -u | { xargs dpkg -S 2>/dev/null || true; } | sed 's/:.*//; s/, .*//' | sort -u |
@@ -142,6 +154,7 @@ INPUTS_HASH="$( {
 	echo "libs=$LIB_PKGS plugins=${PLUGINS[*]}"
 	sha256sum "$DAEMON" "$CTL" "${LIBS[@]}" | cut -d' ' -f1
 	for p in "${PLUGINS[@]}"; do sha256sum "$PLUGIN_DIR/$p.so.23" | cut -d' ' -f1; done
+	for o in "${BPF_OBJS[@]}"; do sha256sum "$o" | cut -d' ' -f1; done
 	cat "$HERE/build.sh" "$HERE/init" "$HERE/vvu-switch.conf" "$HERE/cmdline" \
 		"$HERE/syslinux.cfg" "$MBR_BIN" "$LDLINUX_C32" "$INITRAMFS_LIB"
 } | sha256sum | cut -c1-16)"
@@ -207,13 +220,15 @@ KCONFIG="$KX/boot/config-$KREL"
 [ -f "$VMLINUZ" ] && [ -d "$MODDIR" ] || die "no vmlinuz or modules in $KPKG"
 # What the appliance needs from the kernel, built in or as a module.
 for opt in INTEL_IOMMU IRQ_REMAP VFIO VFIO_PCI VIRTIO_CONSOLE FW_CFG_SYSFS HUGETLBFS \
-	DEVTMPFS SERIAL_8250_CONSOLE RD_GZIP; do
+	DEVTMPFS SERIAL_8250_CONSOLE RD_GZIP VIRTIO_NET BPF_SYSCALL XDP_SOCKETS; do
 	grep -Eq "^CONFIG_$opt=[ym]" "$KCONFIG" || die "$KPKG lacks CONFIG_$opt"
 done
 
 # vfio first: /init claims the virtio-vhost-user devices for vfio-pci
 # before virtio_pci (which virtio_console needs) could bind them.
-kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci qemu_fw_cfg virtio_pci virtio_console
+# virtio_net: NICs the kernel drives, for net_af_xdp uplinks (AF_XDP is built in).
+kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci qemu_fw_cfg virtio_pci virtio_console \
+	virtio_net
 
 # ---- 4. root file system ----
 step "assembling the root file system"
@@ -237,6 +252,10 @@ if ((${#PLUGINS[@]})); then
 		[ -e "$R$PLUGIN_DIR/$so.so.23" ] || cp "$(readlink -f "$PLUGIN_DIR/$so.so.23")" "$R$PLUGIN_DIR/$so.so.23"
 		ln -sf "$so.so.23" "$R$PLUGIN_DIR/$so.so"
 	done
+fi
+if ((${#BPF_OBJS[@]})); then
+	mkdir -p "$R$BPF_DIR"
+	for o in "${BPF_OBJS[@]}"; do cp "$o" "$R$o"; done
 fi
 install -m 755 "$HERE/init" "$R/init"
 install -m 644 "$HERE/vvu-switch.conf" "$R/etc/vvu-switch/default.conf"

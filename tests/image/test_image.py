@@ -169,6 +169,12 @@ def test_disk_layout(image):
               "etc/vvu-switch/default.conf", "lib/modules/vfio_pci.ko",
               "lib/modules/virtio_console.ko", "lib/modules/qemu_fw_cfg.ko"):
         assert f in files, f"{f} not in the initramfs"
+    pmds = "usr/lib/x86_64-linux-gnu/dpdk/pmds-23.0/"
+    if pmds + "librte_net_virtio.so.23" in files:   # a daemon with ethdev uplinks
+        for f in ("lib/modules/virtio_net.ko", pmds + "librte_net_af_xdp.so.23",
+                  "usr/lib/x86_64-linux-gnu/bpf/xsk_def_xdp_prog.o",
+                  "usr/lib/x86_64-linux-gnu/bpf/xdp-dispatcher.o"):
+            assert f in files, f"{f} not in the initramfs (net_af_xdp uplinks)"
     figure("initramfs_files", len(files))
 
 
