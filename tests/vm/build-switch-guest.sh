@@ -100,7 +100,8 @@ MODDIR="$WORK/kpkg/lib/modules/$KREL"
 [ -f "$VMLINUZ" ] && [ -d "$MODDIR" ] || die "no vmlinuz or modules in $KPKG"
 
 # virtio_pci + virtio_console: the control port (virtio-serial) of the daemon.
-kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci virtio_pci virtio_console
+# virtio_net: a kernel-owned NIC for a net_af_xdp uplink (AF_XDP is built in).
+kmods_resolve "$MODDIR" vfio vfio_iommu_type1 vfio_pci virtio_pci virtio_console virtio_net
 log "modules: ${ORDER[*]}"
 
 R="$WORK/root"
@@ -136,6 +137,20 @@ if [ -e "$PMD_DIR/librte_net_virtio.so.23" ]; then
     copy_libs "$PMD_DIR/librte_net_virtio.so.23"
 else
     log "note: no $PMD_DIR/librte_net_virtio.so.23 (librte-net-virtio23): no ethdev uplink"
+fi
+# net_af_xdp: the ethdev uplink's PMD for a NIC the guest kernel drives, and
+# the BPF objects libxdp loads (its dispatcher and the default XSK program).
+BPF_DIR=/usr/lib/x86_64-linux-gnu/bpf
+if [ -e "$PMD_DIR/librte_net_af_xdp.so.23" ] && [ -e "$BPF_DIR/xsk_def_xdp_prog.o" ]; then
+    cp "$(readlink -f "$PMD_DIR/librte_net_af_xdp.so.23")" "$R$PMD_DIR/librte_net_af_xdp.so.23"
+    ln -sf librte_net_af_xdp.so.23 "$R$PMD_DIR/librte_net_af_xdp.so"
+    copy_libs "$PMD_DIR/librte_net_af_xdp.so.23"
+    mkdir -p "$R$BPF_DIR"
+    for o in xdp-dispatcher.o xsk_def_xdp_prog.o xsk_def_xdp_prog_5.3.o; do
+        cp "$BPF_DIR/$o" "$R$BPF_DIR/$o"
+    done
+else
+    log "note: no librte_net_af_xdp.so.23 (librte-net-af-xdp23) or libxdp1's BPF objects: no net_af_xdp uplink"
 fi
 cp "$PMD_SO" "$R$PMD_DIR/librte_net_vvu.so"
 copy_libs "$PMD_SO"
@@ -180,12 +195,21 @@ mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
 mount -t tmpfs tmp /tmp
 mount -t tmpfs run /run
 mount -t hugetlbfs none /mnt/huge
+mount -t bpf bpf /sys/fs/bpf 2>/dev/null
 echo "1 4 1 7" > /proc/sys/kernel/printk
 for m in $(cat /etc/modules.order); do
     insmod /lib/modules/$m.ko || echo "VVU-WARN insmod $m failed"
 done
 hostname switch
 ip link set lo up
+# Kernel NICs (net_af_xdp uplinks) up, without IPv6: the switch VM's own
+# stack says nothing on an uplink.
+for n in /sys/class/net/*; do
+    n=${n##*/}
+    [ "$n" = lo ] && continue
+    echo 1 > /proc/sys/net/ipv6/conf/$n/disable_ipv6 2>/dev/null
+    ip link set "$n" up
+done
 VVU=
 for d in /sys/bus/pci/devices/*; do
     [ "$(cat $d/vendor)" = 0x1af4 ] && [ "$(cat $d/device)" = 0x107a ] || continue
