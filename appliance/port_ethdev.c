@@ -7,13 +7,18 @@
  * address is first given to vfio-pci (pci_scan.c), then probed with
  * rte_dev_probe.  One rx and one tx queue, serviced from the poll loop
  * (rte_eth_rx_burst/tx_burst never block); link state is read every
- * CHECK_NS without waiting (rte_eth_link_get_nowait).
+ * CHECK_NS without waiting (rte_eth_link_get_nowait).  net_af_xdp reports
+ * its link up whenever it is started, so for it the kernel interface its
+ * devargs name (`iface=`) is looked at instead: down or without carrier
+ * makes the port down; gone, the ethdev is removed and probed again (every
+ * second) until an interface of that name is back.
  *
  * Trust: frames are wire input, handed to the switch as the mbufs' segments
  * with the Ethernet header copied once; their lengths come from the PMD.
  * Built without DPDK, the kind says why and makes no ports.
  */
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,10 @@
 #include "vlog.h"
 
 #ifdef VVU_HAVE_DPDK
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <rte_dev.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
@@ -48,6 +57,7 @@ struct port_ethdev {
 	uint64_t next_check_ns, next_try_ns;
 	unsigned int mtu;
 	char driver[32];
+	char kif[IF_NAMESIZE];	/* net_af_xdp: its kernel interface, else "" */
 	char why[192];		/* why the port is down, "" when it is up */
 	/* datapath */
 	struct rte_mbuf *rx[SW_BURST];
@@ -269,6 +279,61 @@ static int bring_up(struct port_ethdev *e, char *why, size_t n)
 	return 0;
 }
 
+/*
+ * net_af_xdp's kernel interface: 0 when it is up with carrier, else -errno
+ * and why.  Two cheap system calls.
+ */
+static int kif_state(const char *kif, char *why, size_t n)
+{
+	struct ifreq ifr;
+	int fd, rc;
+
+	if (if_nametoindex(kif) == 0) {
+		snprintf(why, n, "%s vanished", kif);
+		return -ENODEV;
+	}
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(why, n, "cannot read %s's flags: %s", kif, strerror(errno));
+		return -errno;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", kif);
+	rc = ioctl(fd, SIOCGIFFLAGS, &ifr) < 0 ? -errno : 0;
+	close(fd);
+	if (rc) {
+		snprintf(why, n, "cannot read %s's flags: %s", kif, strerror(-rc));
+		return rc;
+	}
+	if (!(ifr.ifr_flags & IFF_UP) || !(ifr.ifr_flags & IFF_RUNNING)) {
+		snprintf(why, n, "%s is %s", kif, (ifr.ifr_flags & IFF_UP) ?
+			 "up without carrier" : "administratively down");
+		return -ENETDOWN;
+	}
+	return 0;
+}
+
+/*
+ * The kernel interface of a net_af_xdp port is gone: its socket is dead.
+ * Remove the ethdev (and the pool its UMEM was made of: the PMD keeps the
+ * mbufs of its fill ring) so that the next bring_up probes a new one.
+ */
+static void drop_vdev(struct port_ethdev *e)
+{
+	struct rte_eth_dev_info info;
+
+	e->started = false;
+	memset(&info, 0, sizeof(info));
+	if (rte_eth_dev_info_get(e->pid, &info) == 0 && info.device) {
+		rte_eth_dev_stop(e->pid);
+		if (rte_dev_remove(info.device) != 0)
+			rte_eth_dev_close(e->pid);
+	}
+	if (e->pool)
+		rte_mempool_free(e->pool);
+	e->pool = NULL;
+}
+
 static void check(struct port_ethdev *e, uint64_t now)
 {
 	struct rte_eth_link link;
@@ -279,6 +344,10 @@ static void check(struct port_ethdev *e, uint64_t now)
 		if (now < e->next_try_ns)
 			return;
 		e->next_try_ns = now + RETRY_NS;
+		if (e->kif[0] && kif_state(e->kif, why, sizeof(why)) == -ENODEV) {
+			set_down(e, why);
+			return;
+		}
 		if (bring_up(e, why, sizeof(why))) {
 			set_down(e, why);
 			return;
@@ -296,6 +365,18 @@ static void check(struct port_ethdev *e, uint64_t now)
 	    link.link_status != RTE_ETH_LINK_UP) {
 		set_down(e, "no link");
 		return;
+	}
+	if (e->kif[0]) {
+		int rc = kif_state(e->kif, why, sizeof(why));
+
+		if (rc == -ENODEV) {
+			drop_vdev(e);
+			e->next_try_ns = now + RETRY_NS;
+		}
+		if (rc) {
+			set_down(e, why);
+			return;
+		}
 	}
 	if (!e->link) {
 		e->link = true;
@@ -336,6 +417,12 @@ static int ethdev_create(struct port_env *env, const struct vvu_port_cfg *c,
 	}
 	port_init(&e->base, &port_ethdev_class, env, c->name, 1);
 	e->cfg = *c;
+	if (strncmp(c->ethdev, "net_af_xdp", 10) == 0) {
+		const char *k = strstr(c->ethdev, ",iface=");
+
+		if (k)
+			snprintf(e->kif, sizeof(e->kif), "%.*s", (int)strcspn(k + 7, ","), k + 7);
+	}
 	snprintf(e->why, sizeof(e->why), "not started yet");
 	rc = port_reg_add(env->reg, &e->base);
 	if (rc) {
@@ -396,6 +483,10 @@ static void ethdev_describe(const struct port *p, struct port_snap *s)
 	memset(&st, 0, sizeof(st));
 	if (e->started)
 		rte_eth_stats_get(e->pid, &st);
+	s->extra[s->nextra].key = "eth_ipackets";
+	s->extra[s->nextra++].v = st.ipackets;
+	s->extra[s->nextra].key = "eth_opackets";
+	s->extra[s->nextra++].v = st.opackets;
 	s->extra[s->nextra].key = "eth_imissed";
 	s->extra[s->nextra++].v = st.imissed;
 	s->extra[s->nextra].key = "eth_ierrors";
