@@ -389,7 +389,9 @@ def test_qcow2_boots(image, tmp_path):
 def test_two_peers_ping_through_the_booted_image(image, tmp_path, monkeypatch):
     """Two peer VMs (-netdev vhost-user on our QEMU) attached to the
     appliance's two ports ping each other through it; the MAC table and the
-    counters read over virtio-serial show both peers."""
+    counters read over virtio-serial show both peers.  As root, the
+    appliance also has a virtio-net NIC its kernel drives (eth0), on a tap
+    in a namespace, as a net_af_xdp uplink: a peer pings the namespace."""
     qemu = our_qemu()
     need_daemon_options("--vvu", "--control-stream")
     monkeypatch.setenv("VVU_QEMU", qemu)
@@ -399,10 +401,37 @@ def test_two_peers_ping_through_the_booted_image(image, tmp_path, monkeypatch):
         pytest.skip(f"SKIP: cannot build the peer guest: {e}")
     socks = [str(tmp_path / "a.sock"), str(tmp_path / "b.sock")]
     conf = "[switch]\nageing-s = 600\n"
-    with ApplianceVM("appliance-ping", qemu, image["VVU_IMAGE_RAW"], socks, conf) as sw, \
+    extra = []
+    ns, tap = f"vimg{os.getpid() % 100000}", f"vimg{os.getpid() % 100000}t"
+    uplink = os.geteuid() == 0 and os.path.exists("/dev/net/tun") and \
+        "librte-net-af-xdp23" in image["release"].get("VVU_PACKAGES", "")
+    if uplink:
+        conf += "[port ax0]\nethdev = net_af_xdp0,iface=eth0\n"
+        extra = ["-netdev", f"tap,id=upx,ifname={tap},script=no,downscript=no",
+                 "-device", "virtio-net-pci,netdev=upx,addr=0x8,disable-legacy=on"]
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        _two_peers_ping(image, qemu, socks, conf, extra, ns if uplink else None, tap)
+    finally:
+        if uplink:
+            subprocess.run(["ip", "netns", "del", ns])
+
+
+def _two_peers_ping(image, qemu, socks, conf, extra, ns, tap):
+    with ApplianceVM("appliance-ping", qemu, image["VVU_IMAGE_RAW"], socks, conf,
+                     extra=extra) as sw, \
             vmlib.VM("pa", socks[0], ip="10.0.0.1/24", msix=True) as pa, \
             vmlib.VM("pb", socks[1], ip="10.0.0.2/24", msix=True) as pb:
         sw.start()
+        if ns:
+            deadline = time.monotonic() + 30
+            while subprocess.run(["ip", "link", "show", tap], capture_output=True).returncode:
+                assert time.monotonic() < deadline, f"QEMU made no tap {tap}\n{sw.log_text()}"
+                time.sleep(0.2)
+            for cmd in (f"ip link set {tap} netns {ns}",
+                        f"ip -n {ns} addr add 10.0.0.100/24 dev {tap}",
+                        f"ip -n {ns} link set {tap} up"):
+                subprocess.run(cmd.split(), check=True)
         sw.wait_ready(timeout=600)
         wall, _ = sw.wait_forwarding()
         figure("ping_rig_boot_to_forwarding_wall_s", round(wall, 1))
@@ -423,6 +452,16 @@ def test_two_peers_ping_through_the_booted_image(image, tmp_path, monkeypatch):
             figure("ping_rtt_avg_ms", rtt.group(1))
         macs = json.dumps(sw.ctl("mac"))
         assert pa.mac in macs and pb.mac in macs, macs
+        if ns:      # the net_af_xdp uplink on the appliance's own eth0
+            assert b"kernel NICs: eth0" in sw.console(), sw.log_text()
+            deadline = time.monotonic() + 120
+            while pa.run_status("ping -c 2 -W 3 10.0.0.100", timeout=60)[0] != 0:
+                assert time.monotonic() < deadline, \
+                    f"no ping to the namespace:\n{sw.ctl('ports')}\n{sw.log_text()}"
+                time.sleep(3)
+            ax = {p["name"]: p for p in sw.ctl("ports")["ports"]}["ax0"]
+            assert ax["state"] == "up" and ax["features"] == "net_af_xdp", ax
+            assert ax["eth_ipackets"] > 0 and ax["eth_opackets"] > 0, ax
 
 
 def test_hot_added_device_becomes_a_port(image, tmp_path):
