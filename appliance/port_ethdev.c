@@ -289,7 +289,7 @@ static int kif_state(const char *kif, char *why, size_t n)
 	int fd, rc;
 
 	if (if_nametoindex(kif) == 0) {
-		snprintf(why, n, "%s vanished", kif);
+		snprintf(why, n, "%s does not exist", kif);
 		return -ENODEV;
 	}
 	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -345,7 +345,8 @@ static void check(struct port_ethdev *e, uint64_t now)
 			return;
 		e->next_try_ns = now + RETRY_NS;
 		if (e->kif[0] && kif_state(e->kif, why, sizeof(why)) == -ENODEV) {
-			set_down(e, why);
+			if (!strstr(e->why, "vanished"))	/* say what happened */
+				set_down(e, why);
 			return;
 		}
 		if (bring_up(e, why, sizeof(why))) {
@@ -372,6 +373,7 @@ static void check(struct port_ethdev *e, uint64_t now)
 		if (rc == -ENODEV) {
 			drop_vdev(e);
 			e->next_try_ns = now + RETRY_NS;
+			snprintf(why, sizeof(why), "%s vanished", e->kif);
 		}
 		if (rc) {
 			set_down(e, why);
