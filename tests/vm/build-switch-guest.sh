@@ -70,7 +70,9 @@ else
 fi
 KREL="${KPKG#linux-image-}"
 DPDK_VER="$(dpkg-query -W -f='${Version}' dpdk 2>/dev/null || echo unknown)"
-HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "dpdk=$DPDK_VER"; echo "cmdline=$CMDLINE";
+# libxdp1: its BPF objects go into the image as files (net_af_xdp).
+XDP_VER="$(dpkg-query -W -f='${Package}=${Version} ' libxdp1 librte-net-af-xdp23 2>/dev/null || true)"
+HASH="$( { echo "kernel=$KPKG=$KVER_PKG"; echo "dpdk=$DPDK_VER xdp=$XDP_VER"; echo "cmdline=$CMDLINE";
            echo "daemon=$DAEMON_SUMS";
            sha256sum "$PMD_SO" "$BUSYBOX" | cut -d' ' -f1; cat "$SELF" "$INITRAMFS_LIB"; } | sha256sum | cut -c1-16)"
 OUT="$CACHE_ROOT/switch-guest/$HASH"
