@@ -272,6 +272,7 @@ static void afxdp_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra++].v = st->wakeups;
 	s->extra[s->nextra].key = "xdp_wakeup_errors";
 	s->extra[s->nextra++].v = st->wakeup_errors;
+	port_snap_offload(s, axp_off_stats(a->x));
 }
 
 static void afxdp_close(struct port *p)

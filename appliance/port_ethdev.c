@@ -406,6 +406,7 @@ static void ethdev_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra++].v = st.rx_nombuf;
 	s->extra[s->nextra].key = "rx_too_many_segs";
 	s->extra[s->nextra++].v = e->rx_too_many_segs;
+	port_snap_offload(s, &e->ost);
 }
 
 static void ethdev_close(struct port *p)

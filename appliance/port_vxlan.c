@@ -548,6 +548,7 @@ static void vxlan_describe(const struct port *p, struct port_snap *s)
 		s->extra[s->nextra].key = "vxlan_tx_unmapped";
 		s->extra[s->nextra++].v = x->tx_unmapped;
 	}
+	port_snap_offload(s, &x->ost);
 }
 
 /* "the VTEP mac is behind", for `mac`. */

@@ -142,6 +142,13 @@ void port_sync(struct port *p);
 unsigned int port_arm_kicks(struct port *p, bool on);
 void port_clear_stats(struct port *p);
 
+/*
+ * The offload counters of s from o: a kind whose datapath is no vu_net
+ * (an uplink that finishes its peers' offload work, off_finish) calls it
+ * from its describe.
+ */
+void port_snap_offload(struct port_snap *s, const struct off_stats *o);
+
 /* Fill s from p: the kind's fields, the datapath's and the switch's. */
 void port_snapshot(const struct port *p, struct port_snap *s);
 

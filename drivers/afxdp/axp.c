@@ -218,6 +218,11 @@ void axp_clear_stats(struct axp *x)
 	memset(&x->st, 0, sizeof(x->st));
 }
 
+const struct off_stats *axp_off_stats(const struct axp *x)
+{
+	return &x->ost;
+}
+
 /* A wake-up failed: EAGAIN, EBUSY and ENOBUFS only mean "later". */
 static void wake_result(struct axp *x, ssize_t r)
 {

@@ -61,6 +61,10 @@ int axp_take_error(struct axp *x);
 const struct axp_stats *axp_stats(struct axp *x);
 void axp_clear_stats(struct axp *x);
 
+/* The offload work of its peers the socket finished before sending (off.h). */
+struct off_stats;
+const struct off_stats *axp_off_stats(const struct axp *x);
+
 /* The switch port: ctx is the struct axp. */
 extern const struct sw_port_ops axp_port_ops;
 
