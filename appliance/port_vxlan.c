@@ -61,16 +61,15 @@ static struct port_vxlan *px(const struct port *p)
 static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
 {
 	struct port_vxlan *x = ctx;
-	uint64_t now = ev_now_ns();
 	int got;
 
 	if (!x->bound)
 		return 0;
-	n = vxlan_dp_rx_prep(&x->dp, n);
+	n = vxlan_dp_rx_prep(&x->dp, n, ev_now_ns());
 	got = recvmmsg(x->fd, x->dp.rmsg, n, MSG_DONTWAIT, NULL);
 	if (got <= 0)
 		return 0;
-	return vxlan_dp_rx(&x->dp, (unsigned int)got, f, now);
+	return vxlan_dp_rx(&x->dp, (unsigned int)got, f);
 }
 
 static void vx_recv_done(void *ctx)
@@ -102,7 +101,7 @@ static int vx_send(void *ctx, const struct sw_frame *f)
 
 	if (!x->bound)
 		return -EIO;
-	return vxlan_dp_send(&x->dp, f, ev_now_ns());
+	return vxlan_dp_send(&x->dp, f);
 }
 
 static void vx_flush(void *ctx)

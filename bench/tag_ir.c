@@ -166,9 +166,8 @@ static struct bvx V;
 static unsigned int v_recv(void *ctx, struct sw_frame *f, unsigned int n)
 {
 	struct bvx *v = ctx;
-	uint64_t now = ev_now_ns();
 
-	n = vxlan_dp_rx_prep(&v->d, n);
+	n = vxlan_dp_rx_prep(&v->d, n, ev_now_ns());
 	if (n > v->left)
 		n = v->left;
 	for (unsigned int i = 0; i < n; i++) {
@@ -178,7 +177,7 @@ static unsigned int v_recv(void *ctx, struct sw_frame *f, unsigned int n)
 			memcpy(v->d.rbuf[i], v->hdr, sizeof(v->hdr));
 	}
 	v->left -= n;
-	return n ? vxlan_dp_rx(&v->d, n, f, now) : 0;
+	return n ? vxlan_dp_rx(&v->d, n, f) : 0;
 }
 
 /* sendmmsg taking every message. */
@@ -194,7 +193,7 @@ static int v_send(void *ctx, const struct sw_frame *f)
 {
 	struct bvx *v = ctx;
 
-	return vxlan_dp_send(&v->d, f, ev_now_ns());
+	return vxlan_dp_send(&v->d, f);
 }
 
 static void v_flush(void *ctx)

@@ -49,8 +49,9 @@ static enum vxlan_verdict decap(const struct vxlan_dp *d, uint8_t *buf,
 	return VXLAN_BAD_VNI;
 }
 
-unsigned int vxlan_dp_rx_prep(struct vxlan_dp *d, unsigned int n)
+unsigned int vxlan_dp_rx_prep(struct vxlan_dp *d, unsigned int n, uint64_t now_ns)
 {
+	d->now_ns = now_ns;
 	if (n > SW_BURST)
 		n = SW_BURST;
 	for (unsigned int i = 0; i < n; i++) {
@@ -63,8 +64,7 @@ unsigned int vxlan_dp_rx_prep(struct vxlan_dp *d, unsigned int n)
 	return n;
 }
 
-unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *f,
-			 uint64_t now_ns)
+unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *f)
 {
 	unsigned int out = 0;
 
@@ -97,7 +97,7 @@ unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *
 		fr->seg[0].len = fr->len;
 		memcpy(fr->eth, b, SW_ETH_HLEN);
 		memset(&fr->off, 0, sizeof(fr->off));
-		vxlan_fdb_learn(&d->fdb, fr->eth + SW_ETH_ALEN, (unsigned int)r, now_ns);
+		vxlan_fdb_learn(&d->fdb, fr->eth + SW_ETH_ALEN, (unsigned int)r, d->now_ns);
 		out++;
 	}
 	return out;
@@ -204,9 +204,8 @@ static int send_one(void *ctx, const struct sw_frame *f)
 }
 
 /* A peer's checksum or segmentation work is finished before it leaves. */
-int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f, uint64_t now_ns)
+int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f)
 {
-	d->now_ns = now_ns;
 	if (sw_off_any(&f->off))
 		return off_finish(f, &d->obuf, send_one, d, &d->ost);
 	return send_one(d, f);

@@ -55,7 +55,7 @@ struct vxlan_dp {
 	struct iovec tiov[VXLAN_DP_TX_BUFS];
 	uint8_t tbuf[VXLAN_DP_TX_BUFS][VXLAN_DP_BUF_LEN];
 	unsigned int ntbuf, ntmsg;
-	uint64_t now_ns;		/* of the frame being sent */
+	uint64_t now_ns;		/* of the poll round (vxlan_dp_rx_prep) */
 	/* counters */
 	uint64_t drops[VXLAN_NVERDICTS];
 	uint64_t rx_truncated, tx_too_big, tx_dropped, tx_replicas;
@@ -64,18 +64,22 @@ struct vxlan_dp {
 	struct off_buf obuf;		/* its scratch frame */
 };
 
-/* Slots for up to n datagrams (at most SW_BURST): how many, for recvmmsg. */
-unsigned int vxlan_dp_rx_prep(struct vxlan_dp *d, unsigned int n);
+/*
+ * Slots for up to n datagrams (at most SW_BURST): how many, for recvmmsg.
+ * now_ns is the time of this poll round: the remote-MAC table's learning
+ * and lookups use it until the next call (the switch polls every port in
+ * every round, so the clock is read once a round, not once a frame).
+ */
+unsigned int vxlan_dp_rx_prep(struct vxlan_dp *d, unsigned int n, uint64_t now_ns);
 /*
  * The got datagrams recvmmsg put in the slots, as switch frames in f (at
- * most got); refused ones are counted and left out.  now_ns: learning.
+ * most got); refused ones are counted and left out.
  */
-unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *f,
-			 uint64_t now_ns);
+unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *f);
 /*
  * Queue f (sw_port_ops.send contract): 0, or -EIO (a VLAN without a VNI),
- * -EMSGSIZE, or off_finish's refusals.  now_ns: the remote-MAC lookup.
+ * -EMSGSIZE, or off_finish's refusals.
  */
-int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f, uint64_t now_ns);
+int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f);
 
 #endif

@@ -59,6 +59,7 @@ static struct vxlan_dp *dp_new(bool map)
 	d->nremote = 2;
 	vxlan_fdb_init(&d->fdb, 1000);
 	d->push = push;
+	vxlan_dp_rx_prep(d, 0, 1);		/* the time: 1 */
 	pushes = 0;
 	return d;
 }
@@ -85,14 +86,14 @@ static void test_rx(void **state)
 	struct sw_frame f[SW_BURST];
 
 	(void)state;
-	assert_int_equal(vxlan_dp_rx_prep(d, 100), SW_BURST);
+	assert_int_equal(vxlan_dp_rx_prep(d, 100, 1), SW_BURST);
 	datagram(d, 0, 42, 60, 0x0a000003);	/* good, from the second remote */
 	datagram(d, 1, 42, 60, 0x0a000009);	/* from no remote */
 	datagram(d, 2, 43, 60, 0x0a000002);	/* another VNI */
 	datagram(d, 3, 42, 60, 0x0a000002);
 	d->rmsg[3].msg_hdr.msg_flags = MSG_TRUNC;
 	datagram(d, 4, 42, 13, 0x0a000002);	/* no room for an Ethernet header */
-	assert_int_equal(vxlan_dp_rx(d, 5, f, 1), 1);
+	assert_int_equal(vxlan_dp_rx(d, 5, f), 1);
 	assert_int_equal(f[0].len, 60);
 	assert_int_equal(f[0].nseg, 1);
 	assert_ptr_equal(f[0].seg[0].base, d->rbuf[0] + VXLAN_HLEN);
@@ -112,11 +113,11 @@ static void test_rx_map(void **state)
 	struct sw_frame f[SW_BURST];
 
 	(void)state;
-	vxlan_dp_rx_prep(d, 3);
+	vxlan_dp_rx_prep(d, 3, 1);
 	datagram(d, 0, 1010, 60, 0x0a000002);	/* VLAN 10 */
 	datagram(d, 1, 42, 60, 0x0a000002);	/* the port's own VNI: untagged */
 	datagram(d, 2, 1020, 60, 0x0a000002);	/* not mapped */
-	assert_int_equal(vxlan_dp_rx(d, 3, f, 1), 2);
+	assert_int_equal(vxlan_dp_rx(d, 3, f), 2);
 	assert_int_equal(f[0].len, 64);
 	assert_memory_equal(f[0].seg[0].base, MA, 6);
 	assert_memory_equal(f[0].seg[0].base + 12, "\x81\x00\x00\x0a\x08\x00", 6);
@@ -167,7 +168,7 @@ static void test_tx(void **state)
 	(void)state;
 	/* unknown MAC: one datagram, one message per remote */
 	tx_frame(&f, MB, -1, 60);
-	assert_int_equal(vxlan_dp_send(d, &f, 1), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(d->ntbuf, 1);
 	assert_int_equal(d->ntmsg, 2);
 	assert_int_equal(d->tx_replicas, 1);
@@ -178,20 +179,20 @@ static void test_tx(void **state)
 	assert_ptr_equal(d->tmsg[1].msg_hdr.msg_name, &d->remote[1]);
 	/* learned behind the second remote: only there */
 	vxlan_fdb_learn(&d->fdb, MB, 1, 1);
-	assert_int_equal(vxlan_dp_send(d, &f, 2), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(d->ntmsg, 3);
 	assert_ptr_equal(d->tmsg[2].msg_hdr.msg_name, &d->remote[1]);
 	assert_ptr_equal(d->tmsg[2].msg_hdr.msg_iov, &d->tiov[1]);
 	/* too big for a datagram slot */
 	tx_frame(&f, MB, -1, VXLAN_DP_BUF_LEN - VXLAN_HLEN + 1);
-	assert_int_equal(vxlan_dp_send(d, &f, 2), -EMSGSIZE);
+	assert_int_equal(vxlan_dp_send(d, &f), -EMSGSIZE);
 	assert_int_equal(d->tx_too_big, 1);
 	/* the queue full: pushed first */
 	tx_frame(&f, MB, -1, 60);
 	for (unsigned int i = 2; i < VXLAN_DP_TX_BUFS; i++)
-		assert_int_equal(vxlan_dp_send(d, &f, 2), 0);
+		assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(pushes, 0);
-	assert_int_equal(vxlan_dp_send(d, &f, 2), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(pushes, 1);
 	assert_int_equal(d->ntbuf, 1);
 	free(d);
@@ -204,17 +205,17 @@ static void test_tx_map(void **state)
 
 	(void)state;
 	tx_frame(&f, MB, 10, 64);
-	assert_int_equal(vxlan_dp_send(d, &f, 1), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(vni_of(d->tbuf[0]), 1010);
 	assert_int_equal(d->tiov[0].iov_len, VXLAN_HLEN + 60);
 	assert_memory_equal(d->tbuf[0] + VXLAN_HLEN, fbuf, 12);
 	assert_memory_equal(d->tbuf[0] + VXLAN_HLEN + 12, fbuf + 16, 48);
 	tx_frame(&f, MB, -1, 60);		/* untagged: the port's VNI */
-	assert_int_equal(vxlan_dp_send(d, &f, 1), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(vni_of(d->tbuf[1]), 42);
 	assert_int_equal(d->tiov[1].iov_len, VXLAN_HLEN + 60);
 	tx_frame(&f, MB, 30, 64);		/* no VNI for VLAN 30 */
-	assert_int_equal(vxlan_dp_send(d, &f, 1), -EIO);
+	assert_int_equal(vxlan_dp_send(d, &f), -EIO);
 	assert_int_equal(d->tx_unmapped, 1);
 	assert_int_equal(d->ntbuf, 2);
 	free(d);
@@ -241,7 +242,7 @@ static void test_tx_offload(void **state)
 	f.off.flags = SW_OFF_CSUM;
 	f.off.csum_start = 34;
 	f.off.csum_offset = 6;
-	assert_int_equal(vxlan_dp_send(d, &f, 1), 0);
+	assert_int_equal(vxlan_dp_send(d, &f), 0);
 	assert_int_equal(d->ost.out_sw_csum, 1);
 	assert_int_equal(d->ntbuf, 1);
 	/* the checksum was written into the datagram, not into the frame */
