@@ -374,6 +374,11 @@ static bool vxlan_mac_note(const struct port *p, const uint8_t *mac, char *buf,
 	return true;
 }
 
+static void vxlan_clear_stats(struct port *p)
+{
+	vxlan_dp_clear_stats(&px(p)->dp);
+}
+
 static void vxlan_close(struct port *p)
 {
 	struct port_vxlan *x = px(p);
@@ -393,6 +398,7 @@ const struct port_class port_vxlan_class = {
 	.deletable = vxlan_deletable,
 	.state = vxlan_state,
 	.describe = vxlan_describe,
+	.clear_stats = vxlan_clear_stats,
 	.tick = vxlan_tick,
 	.sync = vxlan_sync,
 	.mac_note = vxlan_mac_note,

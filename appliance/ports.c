@@ -153,6 +153,8 @@ void port_clear_stats(struct port *p)
 		sw_port_stats_clear(p->env->sw, p->id);
 	if (p->net)
 		memset(&p->net->st, 0, sizeof(p->net->st));
+	if (p->cls->clear_stats)
+		p->cls->clear_stats(p);
 }
 
 /* ---- snapshot ---- */

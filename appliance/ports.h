@@ -71,6 +71,8 @@ struct port_class {
 	const char *(*state)(const struct port *p);
 	/* The kind's fields of the port's snapshot: mode, where, uuid, errors. */
 	void (*describe)(const struct port *p, struct port_snap *s);
+	/* Optional: zero the kind's own counters (clear-stats; an uplink's). */
+	void (*clear_stats)(struct port *p);
 	/* Handle up to budget control messages; returns how many (== budget: more). */
 	unsigned int (*service)(struct port *p, unsigned int budget);
 	/* Timers (reconnects).  Cheap; runs on every loop pass that looks at ports. */

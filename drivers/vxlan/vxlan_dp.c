@@ -210,3 +210,11 @@ int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f)
 		return off_finish(f, &d->obuf, send_one, d, &d->ost);
 	return send_one(d, f);
 }
+
+void vxlan_dp_clear_stats(struct vxlan_dp *d)
+{
+	memset(d->drops, 0, sizeof(d->drops));
+	d->rx_truncated = d->tx_too_big = d->tx_dropped = d->tx_replicas = 0;
+	d->tx_unmapped = 0;
+	memset(&d->ost, 0, sizeof(d->ost));
+}

@@ -81,5 +81,7 @@ unsigned int vxlan_dp_rx(struct vxlan_dp *d, unsigned int got, struct sw_frame *
  * -EMSGSIZE, or off_finish's refusals.
  */
 int vxlan_dp_send(struct vxlan_dp *d, const struct sw_frame *f);
+/* Zero the counters (clear-stats). */
+void vxlan_dp_clear_stats(struct vxlan_dp *d);
 
 #endif

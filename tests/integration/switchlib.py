@@ -255,8 +255,9 @@ def check_uplink_offload(sw, uplink, peer):
     uplink finished the peer's work in software (off_finish) and reports it
     in stats --json, stats and metrics alike, consistent with the peer's
     port (every frame with work it finished came in with that work from the
-    peer) and with its own counters.  Returns the uplink's offload counters.
-    The traffic must be over (the counters are read several times)."""
+    peer) and with its own counters; clear-stats zeroes them with the rest.
+    Returns the uplink's offload counters (before the clear).  The traffic
+    must be over (the counters are read several times)."""
     before = sw.stats(uplink)
     text = sw.ctl("metrics", json_out=False)
     after = sw.stats(uplink)
@@ -265,7 +266,11 @@ def check_uplink_offload(sw, uplink, peer):
     assert o["tx_sw_csum"] + o["tx_sw_gso"] <= after["tx_packets"], (o, after)
     # An uplink takes no offload work, and its frames come in finished.
     assert o["tx_passed"] == 0 and o["rx_csum"] == 0 and o["rx_gso"] == 0, o
-    assert o["tx_changed"] == 0 and o["tx_segments_lost"] == 0, o
+    assert o["tx_changed"] == 0, o
+    # A segment is lost only when the uplink refused one after the first
+    # (its ring full: counted as no buffer), never silently.
+    v = after["virtio"]
+    assert o["tx_segments_lost"] == 0 or v["rx_no_buffer"] + v["rx_too_big"] > 0, (o, v)
     assert not any(o["drops"].values()), o
     assert p["rx_gso"] >= o["tx_sw_gso"], (p, o)
     assert p["rx_csum"] + p["rx_gso"] >= o["tx_sw_csum"] + o["tx_sw_gso"], (p, o)
@@ -278,4 +283,7 @@ def check_uplink_offload(sw, uplink, peer):
     block = stats.split(f"\n{uplink} ", 1)[1].split("\n")
     line = next((x for x in block[1:] if x.startswith("  offload:")), None)
     assert line and f"software csum {o['tx_sw_csum']} gso {o['tx_sw_gso']}" in line, stats
+    sw.ctl("clear-stats")
+    cleared = sw.stats(uplink)["offload"]
+    assert cleared["tx_sw_gso"] == 0 and cleared["tx_segments"] == 0, cleared
     return o

@@ -8,7 +8,7 @@
  * an unknown MAC and one for a learned one, a mapped VLAN's tag stripped
  * and its VNI taken, an unmapped VLAN and an oversize frame refused, the
  * push hook called when the queue is full, and a peer's checksum
- * finished and counted.
+ * finished and counted.  clear-stats zeroes the counters only.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,6 +104,9 @@ static void test_rx(void **state)
 	assert_int_equal(d->drops[VXLAN_BAD_VNI], 1);
 	assert_int_equal(d->drops[VXLAN_TOO_SHORT], 1);
 	assert_int_equal(d->rx_truncated, 1);
+	vxlan_dp_clear_stats(d);
+	assert_int_equal(d->drops[VXLAN_UNKNOWN_VTEP] + d->rx_truncated, 0);
+	assert_int_equal(vxlan_fdb_lookup(&d->fdb, MB, 2), 1);	/* not a counter */
 	free(d);
 }
 
