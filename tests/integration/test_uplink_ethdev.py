@@ -22,9 +22,9 @@ import time
 import pytest
 
 import vmlib
-from switchlib import check_uplink_offload
 from test_vvu_switch import CTL_IN_VM, DaemonSwitchVM, wait_ping, wait_port
 from test_vvu_testpmd import pmd_so, switch_image
+from switchlib import check_uplink_offload
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns and tap"),
