@@ -120,21 +120,6 @@ def rig():
         sh(f"ip netns del {NS}", check=False)
 
 
-class InVM:
-    """check_uplink_offload's view of the daemon in the switch VM."""
-
-    def __init__(self, sw):
-        self.sw = sw
-
-    def stats(self, name):
-        return self.sw.stats()[name]
-
-    def ctl(self, cmd, json_out=True):
-        if json_out:
-            return self.sw.ctl_json(cmd)
-        return self.sw.run(f"vvu-switchctl -s {CTL_IN_VM} {cmd}")
-
-
 def iperf3_ns_server():
     p = subprocess.Popen(["ip", "netns", "exec", NS, "iperf3", "-s", "-1", "-p", "5201"],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -178,6 +163,21 @@ def test_peer_reaches_namespace_through_ethdev_uplink(rig):
     o = check_uplink_offload(InVM(sw), "up0", "va")
     print(f"uplink offload work: {o['tx_sw_gso']} TSO frames cut into "
           f"{o['tx_segments']} segments, {o['tx_sw_csum']} checksums completed")
+
+
+class InVM:
+    """check_uplink_offload's view of the daemon in the switch VM."""
+
+    def __init__(self, sw):
+        self.sw = sw
+
+    def stats(self, name):
+        return self.sw.stats()[name]
+
+    def ctl(self, cmd, json_out=True):
+        if json_out:
+            return self.sw.ctl_json(cmd)
+        return self.sw.run(f"vvu-switchctl -s {CTL_IN_VM} {cmd}")
 
 
 def test_link_down_and_up(rig):
