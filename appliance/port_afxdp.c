@@ -272,6 +272,12 @@ static void afxdp_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra++].v = st->wakeups;
 	s->extra[s->nextra].key = "xdp_wakeup_errors";
 	s->extra[s->nextra++].v = st->wakeup_errors;
+	port_snap_offload(s, axp_off_stats(a->x));
+}
+
+static void afxdp_clear_stats(struct port *p)
+{
+	axp_clear_stats(pa(p)->x);
 }
 
 static void afxdp_close(struct port *p)
@@ -312,6 +318,8 @@ static void afxdp_close(struct port *p)
 {
 	(void)p;
 }
+
+#define afxdp_clear_stats NULL
 
 static void afxdp_tick(struct port *p, uint64_t now_ns)
 {
@@ -368,6 +376,7 @@ const struct port_class port_afxdp_class = {
 	.deletable = afxdp_deletable,
 	.state = afxdp_state,
 	.describe = afxdp_describe,
+	.clear_stats = afxdp_clear_stats,
 	.tick = afxdp_tick,
 	.sync = afxdp_sync,
 	.close = afxdp_close,

@@ -499,6 +499,16 @@ static void ethdev_describe(const struct port *p, struct port_snap *s)
 	s->extra[s->nextra++].v = st.rx_nombuf;
 	s->extra[s->nextra].key = "rx_too_many_segs";
 	s->extra[s->nextra++].v = e->rx_too_many_segs;
+	port_snap_offload(s, &e->ost);
+}
+
+/* clear-stats: the port's counters (the device's are the PMD's). */
+static void ethdev_clear_stats(struct port *p)
+{
+	struct port_ethdev *e = pe(p);
+
+	e->tx_no_room = e->tx_no_mbuf = e->tx_too_big = e->rx_too_many_segs = 0;
+	memset(&e->ost, 0, sizeof(e->ost));
 }
 
 static void ethdev_close(struct port *p)
@@ -564,6 +574,7 @@ static void ethdev_close(struct port *p)
 }
 
 #define ethdev_deletable NULL
+#define ethdev_clear_stats NULL
 
 #endif
 
@@ -599,6 +610,7 @@ const struct port_class port_ethdev_class = {
 	.deletable = ethdev_deletable,
 	.state = ethdev_state,
 	.describe = ethdev_describe,
+	.clear_stats = ethdev_clear_stats,
 	.tick = ethdev_tick,
 	.sync = ethdev_sync,
 	.close = ethdev_close,

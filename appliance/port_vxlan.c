@@ -32,14 +32,12 @@
 #include <unistd.h>
 
 #include "port_kinds.h"
-#include "off.h"
 #include "vlog.h"
-#include "vxlan.h"
+#include "vxlan_dp.h"
 
 #define RETRY_NS 1000000000ull		/* a failed bind: again every second */
-#define BUF_LEN 2048u			/* one datagram: header + 1500-MTU frame */
-#define TX_BUFS 32u			/* frames waiting for sendmmsg */
-#define TX_MSGS 128u			/* datagrams waiting (replicas included) */
+
+_Static_assert(VXLAN_DP_VMAP_MAX == VVU_VXLAN_VLANS_MAX, "vxlan-vlans bound");
 
 struct port_vxlan {
 	struct port base;	/* first: a struct port * is a struct port_vxlan * */
@@ -49,26 +47,8 @@ struct port_vxlan {
 	bool dirty;
 	uint64_t next_try_ns;
 	struct sockaddr_in local;
-	struct sockaddr_in remote[VXLAN_REMOTES_MAX];
-	unsigned int nremote;
-	struct vxlan_fdb fdb;
 	char why[160];
-	/* receive */
-	struct mmsghdr rmsg[SW_BURST];
-	struct iovec riov[SW_BURST];
-	struct sockaddr_in rfrom[SW_BURST];
-	uint8_t rbuf[SW_BURST][BUF_LEN];
-	/* transmit */
-	struct mmsghdr tmsg[TX_MSGS];
-	struct iovec tiov[TX_BUFS];
-	uint8_t tbuf[TX_BUFS][BUF_LEN];
-	unsigned int ntbuf, ntmsg;
-	/* counters */
-	uint64_t drops[VXLAN_NVERDICTS];
-	uint64_t rx_truncated, tx_too_big, tx_dropped, tx_replicas;
-	struct off_stats ost;	/* offload work finished here */
-	struct off_buf obuf;	/* its scratch frame */
-	uint64_t tx_unmapped;	/* tagged with a VLAN vxlan-vlans does not map */
+	struct vxlan_dp dp;	/* the datapath: everything but the socket */
 };
 
 static struct port_vxlan *px(const struct port *p)
@@ -76,98 +56,20 @@ static struct port_vxlan *px(const struct port *p)
 	return (struct port_vxlan *)(uintptr_t)p;
 }
 
-/* ---- the datapath: struct sw_port_ops ---- */
-
-static int remote_of(const struct port_vxlan *x, const struct sockaddr_in *a)
-{
-	for (unsigned int i = 0; i < x->nremote; i++)
-		if (x->remote[i].sin_addr.s_addr == a->sin_addr.s_addr)
-			return (int)i;
-	return -1;
-}
-
-/*
- * Check datagram buf (*len bytes) and find its inner frame: at *off, *len
- * bytes.  The port's own VNI: the frame as sent.  A VNI of vxlan-vlans:
- * the frame tagged with its VLAN, in place.
- */
-static enum vxlan_verdict decap(const struct port_vxlan *x, uint8_t *buf,
-				size_t *len, size_t *off)
-{
-	enum vxlan_verdict v;
-	uint32_t vni = 0;
-
-	if (!x->cfg.nvxlan_vlans)
-		v = vxlan_decap(buf, *len, x->cfg.vni);
-	else
-		v = vxlan_decap_vni(buf, *len, &vni);
-	if (v != VXLAN_OK)
-		return v;
-	*off = VXLAN_HLEN;
-	*len -= VXLAN_HLEN;
-	if (!x->cfg.nvxlan_vlans || vni == x->cfg.vni)
-		return VXLAN_OK;
-	for (unsigned int i = 0; i < x->cfg.nvxlan_vlans; i++) {
-		if (x->cfg.vxlan_vlans[i].vni == vni) {
-			vxlan_tag_inner(buf, x->cfg.vxlan_vlans[i].vid);
-			*off -= 4;
-			*len += 4;
-			return VXLAN_OK;
-		}
-	}
-	return VXLAN_BAD_VNI;
-}
+/* ---- the datapath: struct sw_port_ops over vxlan_dp ---- */
 
 static unsigned int vx_recv(void *ctx, struct sw_frame *f, unsigned int n)
 {
 	struct port_vxlan *x = ctx;
-	uint64_t now = ev_now_ns();
-	unsigned int out = 0;
 	int got;
 
 	if (!x->bound)
 		return 0;
-	if (n > SW_BURST)
-		n = SW_BURST;
-	for (unsigned int i = 0; i < n; i++) {
-		x->riov[i] = (struct iovec){ x->rbuf[i], BUF_LEN };
-		x->rmsg[i].msg_hdr = (struct msghdr){
-			.msg_name = &x->rfrom[i], .msg_namelen = sizeof(x->rfrom[i]),
-			.msg_iov = &x->riov[i], .msg_iovlen = 1,
-		};
-	}
-	got = recvmmsg(x->fd, x->rmsg, n, MSG_DONTWAIT, NULL);
-	for (int i = 0; i < got; i++) {
-		const uint8_t *b = x->rbuf[i];
-		size_t len = x->rmsg[i].msg_len, off = 0;
-		struct sw_frame *fr = &f[out];
-		enum vxlan_verdict v;
-		int r = -1;
-
-		if (x->rmsg[i].msg_hdr.msg_flags & MSG_TRUNC) {
-			x->rx_truncated++;
-			continue;
-		}
-		if (x->rmsg[i].msg_hdr.msg_namelen != sizeof(struct sockaddr_in) ||
-		    (r = remote_of(x, &x->rfrom[i])) < 0)
-			v = VXLAN_UNKNOWN_VTEP;
-		else
-			v = decap(x, x->rbuf[i], &len, &off);
-		if (v != VXLAN_OK) {
-			x->drops[v]++;
-			continue;
-		}
-		b += off;
-		fr->len = (uint32_t)len;
-		fr->nseg = 1;
-		fr->seg[0].base = b;
-		fr->seg[0].len = fr->len;
-		memcpy(fr->eth, b, SW_ETH_HLEN);
-		memset(&fr->off, 0, sizeof(fr->off));
-		vxlan_fdb_learn(&x->fdb, fr->eth + SW_ETH_ALEN, (unsigned int)r, now);
-		out++;
-	}
-	return out;
+	n = vxlan_dp_rx_prep(&x->dp, n, ev_now_ns());
+	got = recvmmsg(x->fd, x->dp.rmsg, n, MSG_DONTWAIT, NULL);
+	if (got <= 0)
+		return 0;
+	return vxlan_dp_rx(&x->dp, (unsigned int)got, f);
 }
 
 static void vx_recv_done(void *ctx)
@@ -176,137 +78,38 @@ static void vx_recv_done(void *ctx)
 }
 
 /* Send what waits; what the socket refuses now is dropped and counted. */
-static void tx_push(struct port_vxlan *x)
+static void tx_push(struct vxlan_dp *d, void *arg)
 {
+	struct port_vxlan *x = arg;
 	unsigned int done = 0;
 
-	while (done < x->ntmsg) {
-		int r = sendmmsg(x->fd, x->tmsg + done, x->ntmsg - done, MSG_DONTWAIT);
+	while (done < d->ntmsg) {
+		int r = sendmmsg(x->fd, d->tmsg + done, d->ntmsg - done, MSG_DONTWAIT);
 
 		if (r <= 0) {
-			x->tx_dropped += x->ntmsg - done;
+			d->tx_dropped += d->ntmsg - done;
 			break;
 		}
 		done += (unsigned int)r;
 	}
-	x->ntmsg = x->ntbuf = 0;
+	d->ntmsg = d->ntbuf = 0;
 }
 
-/* Up to n bytes of f from byte off on, to buf; the count copied. */
-static size_t frame_copy(const struct sw_frame *f, size_t off, uint8_t *buf, size_t n)
-{
-	size_t done = 0;
-
-	for (unsigned int s = 0; s < f->nseg && done < n; s++) {
-		size_t l = f->seg[s].len;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		l -= off;
-		if (l > n - done)
-			l = n - done;
-		memcpy(buf + done, f->seg[s].base + off, l);
-		done += l;
-		off = 0;
-	}
-	return done;
-}
-
-/*
- * vxlan-vlans: the VNI f travels in, and the 4 tag bytes to leave out
- * (*strip); -1: a VLAN without one.  Untagged frames take the port's VNI.
- */
-static int64_t tx_vni(const struct port_vxlan *x, const struct sw_frame *f,
-		      bool *strip)
-{
-	uint8_t t[4];
-	unsigned int vid;
-
-	*strip = false;
-	if (!x->cfg.nvxlan_vlans || f->len < SW_ETH_HLEN + 4 ||
-	    frame_copy(f, 12, t, 4) < 4 || t[0] != 0x81 || t[1] != 0x00)
-		return x->cfg.vni;
-	vid = (unsigned int)(t[2] & 0x0f) << 8 | t[3];
-	for (unsigned int i = 0; i < x->cfg.nvxlan_vlans; i++) {
-		if (x->cfg.vxlan_vlans[i].vid == vid) {
-			*strip = true;
-			return x->cfg.vxlan_vlans[i].vni;
-		}
-	}
-	return -1;
-}
-
-static int vx_send_one(void *ctx, const struct sw_frame *f)
-{
-	struct port_vxlan *x = ctx;
-	unsigned int ndst, first;
-	size_t flen = f->len;
-	int64_t vni;
-	bool strip;
-	uint8_t *p;
-	int r;
-
-	if (!x->bound)
-		return -EIO;
-	vni = tx_vni(x, f, &strip);
-	if (vni < 0) {
-		x->tx_unmapped++;
-		return -EIO;
-	}
-	flen -= strip ? 4 : 0;
-	if (flen + VXLAN_HLEN > BUF_LEN) {
-		x->tx_too_big++;
-		return -EMSGSIZE;
-	}
-	r = vxlan_fdb_lookup(&x->fdb, f->eth, ev_now_ns());
-	ndst = r >= 0 ? 1 : x->nremote;
-	if (x->ntbuf == TX_BUFS || x->ntmsg + ndst > TX_MSGS)
-		tx_push(x);
-	p = x->tbuf[x->ntbuf];
-	vxlan_encap(p, (uint32_t)vni);
-	p += VXLAN_HLEN;
-	if (strip) {
-		frame_copy(f, 0, p, 12);
-		frame_copy(f, 16, p + 12, flen - 12);
-	} else {
-		for (unsigned int s = 0; s < f->nseg; s++) {
-			memcpy(p, f->seg[s].base, f->seg[s].len);
-			p += f->seg[s].len;
-		}
-	}
-	x->tiov[x->ntbuf] = (struct iovec){ x->tbuf[x->ntbuf], flen + VXLAN_HLEN };
-	first = r >= 0 ? (unsigned int)r : 0;
-	for (unsigned int i = 0; i < ndst; i++) {
-		x->tmsg[x->ntmsg++].msg_hdr = (struct msghdr){
-			.msg_name = &x->remote[first + i],
-			.msg_namelen = sizeof(x->remote[0]),
-			.msg_iov = &x->tiov[x->ntbuf], .msg_iovlen = 1,
-		};
-	}
-	if (ndst > 1)
-		x->tx_replicas += ndst - 1;
-	x->ntbuf++;
-	return 0;
-}
-
-/* A peer's checksum or segmentation work is finished before it leaves. */
 static int vx_send(void *ctx, const struct sw_frame *f)
 {
 	struct port_vxlan *x = ctx;
 
-	if (sw_off_any(&f->off))
-		return off_finish(f, &x->obuf, vx_send_one, x, &x->ost);
-	return vx_send_one(ctx, f);
+	if (!x->bound)
+		return -EIO;
+	return vxlan_dp_send(&x->dp, f);
 }
 
 static void vx_flush(void *ctx)
 {
 	struct port_vxlan *x = ctx;
 
-	if (x->bound && x->ntmsg)
-		tx_push(x);
+	if (x->bound && x->dp.ntmsg)
+		tx_push(&x->dp, x);
 }
 
 static const struct sw_port_ops vxlan_port_ops = {
@@ -358,8 +161,8 @@ static int parse_remotes(struct port_vxlan *x)
 {
 	const char *s = x->cfg.vxlan_remotes;
 
-	x->nremote = 0;
-	while (*s && x->nremote < VXLAN_REMOTES_MAX) {
+	x->dp.nremote = 0;
+	while (*s && x->dp.nremote < VXLAN_REMOTES_MAX) {
 		size_t len = strcspn(s, ",+");
 		size_t l = len;
 
@@ -370,15 +173,15 @@ static int parse_remotes(struct port_vxlan *x)
 		}
 		while (l && s[l - 1] == ' ')
 			l--;
-		if (parse_addr(s, l, &x->remote[x->nremote]))
+		if (parse_addr(s, l, &x->dp.remote[x->dp.nremote]))
 			return -EINVAL;
 		/* Remotes listen where we do. */
-		x->remote[x->nremote++].sin_port = x->local.sin_port;
+		x->dp.remote[x->dp.nremote++].sin_port = x->local.sin_port;
 		s += len;
 		if (*s)
 			s++;
 	}
-	return x->nremote ? 0 : -EINVAL;
+	return x->dp.nremote ? 0 : -EINVAL;
 }
 
 static void try_bind(struct port_vxlan *x, uint64_t now)
@@ -407,7 +210,7 @@ static void try_bind(struct port_vxlan *x, uint64_t now)
 	if (ev_add_et(x->base.env->ev, fd, rx_cb, x) < 0)
 		vlog_warn("%s: cannot watch the UDP socket: polling", x->base.name);
 	vlog_info("%s: VXLAN VNI %u on %s, %u remote VTEP(s), %u VLAN(s) mapped to "
-		  "VNIs", x->base.name, x->cfg.vni, x->cfg.vxlan_local, x->nremote,
+		  "VNIs", x->base.name, x->cfg.vni, x->cfg.vxlan_local, x->dp.nremote,
 		  x->cfg.nvxlan_vlans);
 	return;
 fail:
@@ -435,7 +238,15 @@ static int vxlan_create(struct port_env *env, const struct vvu_port_cfg *c,
 	x->cfg = *c;
 	x->fd = -1;
 	snprintf(x->why, sizeof(x->why), "not bound yet");
-	vxlan_fdb_init(&x->fdb, (uint64_t)env->cfg->sw.ageing_s * 1000000000ull);
+	vxlan_fdb_init(&x->dp.fdb, (uint64_t)env->cfg->sw.ageing_s * 1000000000ull);
+	x->dp.vni = c->vni;
+	x->dp.nvmap = c->nvxlan_vlans;
+	for (unsigned int i = 0; i < c->nvxlan_vlans; i++) {
+		x->dp.vmap[i].vid = c->vxlan_vlans[i].vid;
+		x->dp.vmap[i].vni = c->vxlan_vlans[i].vni;
+	}
+	x->dp.push = tx_push;
+	x->dp.push_arg = x;
 	if (parse_addr(c->vxlan_local, strlen(c->vxlan_local), &x->local) ||
 	    parse_remotes(x)) {
 		snprintf(err, errlen, "%s: bad vxlan-local or vxlan-remotes", c->name);
@@ -525,16 +336,16 @@ static void vxlan_describe(const struct port *p, struct port_snap *s)
 		 x->bound ? "bound" : "unbound");
 	snprintf(s->last_error, sizeof(s->last_error), "%s", x->why);
 	s->live_rx = s->live_tx = x->bound ? 1 : 0;
-	s->rx_no_buffer = x->tx_dropped;
-	s->rx_too_big = x->tx_too_big;
+	s->rx_no_buffer = x->dp.tx_dropped;
+	s->rx_too_big = x->dp.tx_too_big;
 	for (size_t i = 0; i < sizeof(shown) / sizeof(shown[0]); i++) {
 		s->extra[s->nextra].key = vxlan_verdict_names[shown[i]];
-		s->extra[s->nextra++].v = x->drops[shown[i]];
+		s->extra[s->nextra++].v = x->dp.drops[shown[i]];
 	}
 	s->extra[s->nextra].key = "vxlan_truncated";
-	s->extra[s->nextra++].v = x->rx_truncated;
+	s->extra[s->nextra++].v = x->dp.rx_truncated;
 	s->extra[s->nextra].key = "vxlan_replicas";
-	s->extra[s->nextra++].v = x->tx_replicas;
+	s->extra[s->nextra++].v = x->dp.tx_replicas;
 	if (x->cfg.nvxlan_vlans) {
 		size_t len = (size_t)snprintf(s->features, sizeof(s->features),
 					      "vlan:vni");
@@ -546,8 +357,9 @@ static void vxlan_describe(const struct port *p, struct port_snap *s)
 						i ? "," : " ", x->cfg.vxlan_vlans[i].vid,
 						x->cfg.vxlan_vlans[i].vni);
 		s->extra[s->nextra].key = "vxlan_tx_unmapped";
-		s->extra[s->nextra++].v = x->tx_unmapped;
+		s->extra[s->nextra++].v = x->dp.tx_unmapped;
 	}
+	port_snap_offload(s, &x->dp.ost);
 }
 
 /* "the VTEP mac is behind", for `mac`. */
@@ -555,11 +367,16 @@ static bool vxlan_mac_note(const struct port *p, const uint8_t *mac, char *buf,
 			   size_t n)
 {
 	const struct port_vxlan *x = px(p);
-	int r = vxlan_fdb_lookup(&x->fdb, mac, ev_now_ns());
+	int r = vxlan_fdb_lookup(&x->dp.fdb, mac, ev_now_ns());
 
-	if (r < 0 || !inet_ntop(AF_INET, &x->remote[r].sin_addr, buf, (socklen_t)n))
+	if (r < 0 || !inet_ntop(AF_INET, &x->dp.remote[r].sin_addr, buf, (socklen_t)n))
 		return false;
 	return true;
+}
+
+static void vxlan_clear_stats(struct port *p)
+{
+	vxlan_dp_clear_stats(&px(p)->dp);
 }
 
 static void vxlan_close(struct port *p)
@@ -581,6 +398,7 @@ const struct port_class port_vxlan_class = {
 	.deletable = vxlan_deletable,
 	.state = vxlan_state,
 	.describe = vxlan_describe,
+	.clear_stats = vxlan_clear_stats,
 	.tick = vxlan_tick,
 	.sync = vxlan_sync,
 	.mac_note = vxlan_mac_note,

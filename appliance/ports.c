@@ -153,6 +153,8 @@ void port_clear_stats(struct port *p)
 		sw_port_stats_clear(p->env->sw, p->id);
 	if (p->net)
 		memset(&p->net->st, 0, sizeof(p->net->st));
+	if (p->cls->clear_stats)
+		p->cls->clear_stats(p);
 }
 
 /* ---- snapshot ---- */
@@ -201,11 +203,8 @@ static void offloads_str(char *buf, size_t n, const struct vu_dev *dev)
 	}
 }
 
-static void snap_offload(const struct vu_net *net, struct port_snap *s)
+void port_snap_offload(struct port_snap *s, const struct off_stats *o)
 {
-	const struct off_stats *o = &net->st.off;
-
-	offloads_str(s->offloads, sizeof(s->offloads), &net->dev);
 	memcpy(s->off_bad, o->bad, sizeof(s->off_bad));
 	s->off_in_csum = o->in_csum;
 	s->off_in_gso = o->in_gso;
@@ -215,6 +214,12 @@ static void snap_offload(const struct vu_net *net, struct port_snap *s)
 	s->off_segs = o->out_segs;
 	s->off_seg_lost = o->out_seg_lost;
 	s->off_changed = o->out_changed;
+}
+
+static void snap_offload(const struct vu_net *net, struct port_snap *s)
+{
+	offloads_str(s->offloads, sizeof(s->offloads), &net->dev);
+	port_snap_offload(s, &net->st.off);
 }
 
 static void snap_net(const struct vu_net *net, struct port_snap *s)

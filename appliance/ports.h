@@ -71,6 +71,8 @@ struct port_class {
 	const char *(*state)(const struct port *p);
 	/* The kind's fields of the port's snapshot: mode, where, uuid, errors. */
 	void (*describe)(const struct port *p, struct port_snap *s);
+	/* Optional: zero the kind's own counters (clear-stats; an uplink's). */
+	void (*clear_stats)(struct port *p);
 	/* Handle up to budget control messages; returns how many (== budget: more). */
 	unsigned int (*service)(struct port *p, unsigned int budget);
 	/* Timers (reconnects).  Cheap; runs on every loop pass that looks at ports. */
@@ -141,6 +143,13 @@ void port_sync(struct port *p);
 /* Turn kicks on or off; returns the buffers already waiting. */
 unsigned int port_arm_kicks(struct port *p, bool on);
 void port_clear_stats(struct port *p);
+
+/*
+ * The offload counters of s from o: a kind whose datapath is no vu_net
+ * (an uplink that finishes its peers' offload work, off_finish) calls it
+ * from its describe.
+ */
+void port_snap_offload(struct port_snap *s, const struct off_stats *o);
 
 /* Fill s from p: the kind's fields, the datapath's and the switch's. */
 void port_snapshot(const struct port *p, struct port_snap *s);

@@ -171,9 +171,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return -1;
 }
 
-/* Send the request and copy the answer out.  An exit code. */
-static int ask(const struct opts *o)
+/*
+ * Send the request and copy the answer out.  An exit code.  kill: start
+ * with CTL_KILL (ctl.h), which drops a half line a previous client of a
+ * virtio-serial stream left.
+ */
+static int ask(const struct opts *o, bool kill)
 {
+	/* How a daemon older than CTL_KILL refuses it: ask again without. */
+	static const char old[] = "unknown command '\025";
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = o->timeout_s };
 	char req[256], head[64];
@@ -193,8 +199,8 @@ static int ask(const struct opts *o)
 	/* A switch that never answers (a VM paused, a wedged daemon) is an error. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	/* CTL_KILL first: drop any half line a previous client left (ctl.h). */
-	snprintf(req, sizeof(req), "%c%s%s\n", CTL_KILL, o->cmd, o->json ? " json" : "");
+	snprintf(req, sizeof(req), "%s%s%s\n", kill ? (const char[]){ CTL_KILL, 0 } : "",
+		 o->cmd, o->json ? " json" : "");
 	errno = 0;
 	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req) ||
 	    read_line(fd, head, sizeof(head)) || parse_head(head, &ok, &len)) {
@@ -221,6 +227,10 @@ static int ask(const struct opts *o)
 		got += (size_t)r;
 	}
 	close(fd);
+	if (!ok && kill && len >= sizeof(old) - 1 && !memcmp(body, old, sizeof(old) - 1)) {
+		free(body);
+		return ask(o, false);
+	}
 	fwrite(body, 1, len, ok ? stdout : stderr);
 	free(body);
 	return ok ? EXIT_OK : EXIT_REFUSED;
@@ -234,5 +244,5 @@ int main(int argc, char **argv)
 	if (!o.path)
 		o.path = "/run/vvu-switch.sock";
 	rc = parse_args(argc, argv, &o);
-	return rc >= 0 ? rc : ask(&o);
+	return rc >= 0 ? rc : ask(&o, true);
 }

@@ -216,6 +216,12 @@ const struct axp_stats *axp_stats(struct axp *x)
 void axp_clear_stats(struct axp *x)
 {
 	memset(&x->st, 0, sizeof(x->st));
+	memset(&x->ost, 0, sizeof(x->ost));
+}
+
+const struct off_stats *axp_off_stats(const struct axp *x)
+{
+	return &x->ost;
 }
 
 /* A wake-up failed: EAGAIN, EBUSY and ENOBUFS only mean "later". */

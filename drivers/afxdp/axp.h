@@ -59,7 +59,12 @@ bool axp_zerocopy(const struct axp *x);
 int axp_take_error(struct axp *x);
 
 const struct axp_stats *axp_stats(struct axp *x);
+/* Zero the socket's counters and axp_off_stats (the kernel's are its own). */
 void axp_clear_stats(struct axp *x);
+
+/* The offload work of its peers the socket finished before sending (off.h). */
+struct off_stats;
+const struct off_stats *axp_off_stats(const struct axp *x);
 
 /* The switch port: ctx is the struct axp. */
 extern const struct sw_port_ops axp_port_ops;

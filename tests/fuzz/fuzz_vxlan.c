@@ -5,18 +5,69 @@
  * and a remote index; the rest is the datagram.  Checks that an accepted
  * datagram carries at least an Ethernet header behind the VXLAN header
  * with the I flag and our VNI, and that learning its source MAC then
- * finds it (unless it is a group MAC).
+ * finds it (unless it is a group MAC).  Then the VXLAN port's datapath
+ * (vxlan_dp) takes the same datagram from its remote, with and without a
+ * VLAN-to-VNI map, and sends any frame it made back out: the frame lies
+ * inside the datagram, and encapsulation takes it or refuses it by reason.
  */
+#include <arpa/inet.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vxlan.h"
+#include "vxlan_dp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct vxlan_fdb fdb;
+static struct vxlan_dp dp;
+
+static void dp_push(struct vxlan_dp *d, void *arg)
+{
+	(void)arg;
+	d->ntmsg = d->ntbuf = 0;
+}
+
+/* The port's datapath on datagram d (len bytes), mapping VLAN 10 or not. */
+static void dp_run(const uint8_t *d, size_t len, uint32_t vni, bool map)
+{
+	struct sw_frame f[1];
+	uint64_t sent;
+
+	if (!dp.push) {
+		dp.remote[0].sin_family = AF_INET;
+		dp.remote[0].sin_addr.s_addr = htonl(0x0a000002);
+		dp.nremote = 1;
+		vxlan_fdb_init(&dp.fdb, 1000);
+		dp.push = dp_push;
+	}
+	if (len > VXLAN_DP_BUF_LEN)
+		return;
+	dp.vni = vni;
+	dp.nvmap = map ? 1 : 0;
+	dp.vmap[0].vid = 10;
+	dp.vmap[0].vni = vni ^ 1;
+	vxlan_dp_rx_prep(&dp, 1, 1);
+	memcpy(dp.rbuf[0], d, len);
+	dp.rmsg[0].msg_len = (unsigned int)len;
+	dp.rfrom[0] = dp.remote[0];
+	if (vxlan_dp_rx(&dp, 1, f) != 1)
+		return;
+	if (f[0].len < SW_ETH_HLEN || f[0].seg[0].base < dp.rbuf[0] + VXLAN_HLEN - 4 ||
+	    f[0].seg[0].base + f[0].len > dp.rbuf[0] + len)
+		abort();
+	sent = dp.tx_unmapped + dp.tx_too_big;
+	if (vxlan_dp_send(&dp, f) == 0) {
+		if (dp.ntbuf != 1 || dp.tiov[0].iov_len > VXLAN_HLEN + f[0].len)
+			abort();
+	} else if (dp.tx_unmapped + dp.tx_too_big != sent + 1) {
+		abort();
+	}
+	dp_push(&dp, NULL);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -57,6 +108,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (copy[VXLAN_HLEN + 8] != 0x81 || copy[VXLAN_HLEN + 9] != 0)
 			abort();
 	}
+	dp_run(data + 3, len, vni, false);
+	dp_run(data + 3, len, vni, true);
 	free(copy);
 	return 0;
 }

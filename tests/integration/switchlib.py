@@ -240,3 +240,50 @@ class TestpmdPeer:
     def __exit__(self, *exc):
         self.kill()
         return False
+
+
+def metric(text, name, port):
+    """The value of vvu_switch_NAME{port="PORT"} in a metrics exposition."""
+    m = re.search(rf'^vvu_switch_{name}{{port="{re.escape(port)}"}} (\d+)$', text, re.M)
+    if not m:
+        raise SwitchError(f"no {name} for {port} in metrics")
+    return int(m.group(1))
+
+
+def check_uplink_offload(sw, uplink, peer):
+    """After a peer with offloads on sent bulk TCP through an uplink: the
+    uplink finished the peer's work in software (off_finish) and reports it
+    in stats --json, stats and metrics alike, consistent with the peer's
+    port (every frame with work it finished came in with that work from the
+    peer) and with its own counters; clear-stats zeroes them with the rest.
+    Returns the uplink's offload counters (before the clear).  The traffic
+    must be over (the counters are read several times)."""
+    before = sw.stats(uplink)
+    text = sw.ctl("metrics", json_out=False)
+    after = sw.stats(uplink)
+    o, p = after["offload"], sw.stats(peer)["offload"]
+    assert o["tx_sw_gso"] > 0 and o["tx_segments"] > o["tx_sw_gso"], o
+    assert o["tx_sw_csum"] + o["tx_sw_gso"] <= after["tx_packets"], (o, after)
+    # An uplink takes no offload work, and its frames come in finished.
+    assert o["tx_passed"] == 0 and o["rx_csum"] == 0 and o["rx_gso"] == 0, o
+    assert o["tx_changed"] == 0, o
+    # A segment is lost only when the uplink refused one after the first
+    # (its ring full: counted as no buffer), never silently.
+    v = after["virtio"]
+    assert o["tx_segments_lost"] == 0 or v["rx_no_buffer"] + v["rx_too_big"] > 0, (o, v)
+    assert not any(o["drops"].values()), o
+    assert p["rx_gso"] >= o["tx_sw_gso"], (p, o)
+    assert p["rx_csum"] + p["rx_gso"] >= o["tx_sw_csum"] + o["tx_sw_gso"], (p, o)
+    for fam, key in (("port_offload_tx_sw_csum_total", "tx_sw_csum"),
+                     ("port_offload_tx_sw_gso_total", "tx_sw_gso"),
+                     ("port_offload_tx_segments_total", "tx_segments")):
+        v = metric(text, fam, uplink)
+        assert before["offload"][key] <= v <= o[key], (fam, v, before["offload"], o)
+    stats = sw.ctl("stats", json_out=False)
+    block = stats.split(f"\n{uplink} ", 1)[1].split("\n")
+    line = next((x for x in block[1:] if x.startswith("  offload:")), None)
+    assert line and f"software csum {o['tx_sw_csum']} gso {o['tx_sw_gso']}" in line, stats
+    sw.ctl("clear-stats")
+    cleared = sw.stats(uplink)["offload"]
+    assert cleared["tx_sw_gso"] == 0 and cleared["tx_segments"] == 0, cleared
+    return o

@@ -11,13 +11,12 @@ table must move at once.  Ping loss, the longest gap, migration and
 downtime figures and the iperf3 result are printed.
 """
 
-import json
 import os
-import re
 import time
 
 import pytest
 
+import miglib
 from switchlib import Switch
 import vmlib
 
@@ -60,90 +59,19 @@ def mac_port(sw, mac):
 
 
 def migrate(rig, dst_port, name):
-    """Migrate the mover to a new QEMU on dst_port; returns query-migrate's
-    answer with wall seconds added.  The old QEMU is killed afterwards."""
+    """Migrate the mover to a new QEMU on dst_port (miglib.migrate)."""
     sw, src = rig["sw"], rig["mover"]
     sock = os.path.join(sw.dir, f"mig-{name}.sock")
     dst = mover(name, sw, dst_port, incoming=sock)
     dst.start()
     rig["dst"] = dst        # for once_more_on_qemu_bug, whatever happens next
-    deadline = time.monotonic() + 60
-    while not os.path.exists(sock):
-        assert time.monotonic() < deadline, f"{name}: no migration socket\n{dst.log_text()}"
-        time.sleep(0.1)
     # Connected and negotiated, rings not started until the state arrives.
-    while sw.port(dst_port)["state"] not in ("negotiating", "up"):
-        assert time.monotonic() < deadline, f"{dst_port}: {sw.port(dst_port)}"
-        time.sleep(0.1)
-    # TCG dirties memory fast: allow a longer stop than the 300 ms default.
-    src.qmp("migrate-set-parameters", **{"downtime-limit": 500})
-    t0 = time.monotonic()
-    src.qmp("migrate", uri=f"unix:{sock}")
-    while True:
-        info = src.qmp("query-migrate")
-        if info.get("status") == "completed":
-            break
-        assert info.get("status") not in ("failed", "cancelled"), \
-            f"migration {info}\n{src.log_text()}\n{dst.log_text()}\n{sw.log_text()}"
-        assert time.monotonic() - t0 < 300, f"migration too slow: {info}"
-        time.sleep(0.1)
-    info["wall_s"] = time.monotonic() - t0
-    t_done = time.monotonic()
-    # The MAC moves to the new port as soon as the RARP comes through.
-    while mac_port(sw, MAC_M) != dst_port:
-        assert time.monotonic() - t_done < 10, \
-            f"MAC still on {mac_port(sw, MAC_M)}\n{sw.log_text()}"
-        time.sleep(0.02)
-    info["mac_move_s"] = time.monotonic() - t_done
-    src.kill()
+    info = miglib.migrate(
+        src, dst, sock,
+        dst_ready=lambda: sw.port(dst_port)["state"] in ("negotiating", "up"),
+        mac_port=lambda: mac_port(sw, MAC_M), dst_port=dst_port, logs=sw.log_text)
     rig["mover"] = dst
     return info
-
-
-# What the guest kernel prints when QEMU 7.2 under TCG loses part of its
-# shared (memfd) memory in a migration: docs/migration.md, "Known issue".
-# It happens with no network device at all, so it is not the switch's
-# dirty log; a test that meets it says so and runs once more.
-QEMU_SHM_BUG = re.compile(rb"list_(?:del|add) corruption|__list_(?:del_entry|add)_valid|"
-                          rb"general protection fault|Kernel panic|BUG: (?:unable|kernel)")
-
-
-def hit_qemu_shm_bug(vm):
-    """True when vm's console shows the known QEMU/TCG corruption."""
-    try:
-        with open(vm.console_log, "rb") as f:
-            return bool(QEMU_SHM_BUG.search(f.read()))
-    except OSError:
-        return False
-
-
-def once_more_on_qemu_bug(body, rig, restart):
-    """Run body(); if it fails and the migrated guest's console shows the
-    known QEMU 7.2 TCG shared-memory corruption, print that, call
-    restart() (a fresh mover where the test expects it) and run body()
-    once more.  Any other failure, or a second one, fails the test."""
-    try:
-        return body()
-    except Exception:
-        if not any(hit_qemu_shm_bug(vm) for vm in (rig["mover"], rig.get("dst")) if vm):
-            raise
-        print("\nKNOWN QEMU BUG: the migrated guest's kernel reports memory corruption "
-              "(QEMU 7.2, TCG, shared memfd; docs/migration.md); running once more")
-        restart()
-        return body()
-
-
-def gaps(seqs, first, last):
-    """Lost sequence numbers in [first, last] and the longest run of them."""
-    lost, run, longest = 0, 0, 0
-    for s in range(first, last + 1):
-        if s in seqs:
-            run = 0
-        else:
-            lost += 1
-            run += 1
-            longest = max(longest, run)
-    return lost, longest
 
 
 def restart_mover(rig, port):
@@ -162,7 +90,7 @@ def restart_mover(rig, port):
 
 
 def test_migrate_with_ping(rig):
-    once_more_on_qemu_bug(lambda: migrate_with_ping(rig), rig,
+    miglib.once_more_on_qemu_bug(lambda: migrate_with_ping(rig), rig,
                           lambda: restart_mover(rig, "p0"))
 
 
@@ -174,7 +102,7 @@ def migrate_with_ping(rig):
     time.sleep(3)
     sent, _ = c.ping_stop("mig")
     seqs, _ = c.ping_seqs("mig")
-    lost, longest = gaps(seqs, min(seqs), max(seqs))
+    lost, longest = miglib.gaps(seqs, min(seqs), max(seqs))
     m = rig["mover"]
     print(f"\nmigration p0 -> p2 (TCG, 256 MiB): {info['wall_s']:.2f} s wall, "
           f"total-time {info.get('total-time')} ms, downtime {info.get('downtime')} ms; "
@@ -194,36 +122,20 @@ def migrate_with_ping(rig):
 
 
 def test_migrate_under_load(rig):
-    once_more_on_qemu_bug(lambda: migrate_under_load(rig), rig,
+    miglib.once_more_on_qemu_bug(lambda: migrate_under_load(rig), rig,
                           lambda: restart_mover(rig, "p2"))
 
 
 def migrate_under_load(rig):
     sw, c = rig["sw"], rig["c"]
     m = rig["mover"]
-    c.run("mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/f bs=1M count=4 2>/dev/null")
-    want = c.run("md5sum /tmp/www/f").split()[0]
-    c.run("httpd -p 8080 -h /tmp/www")
-    c.iperf3_server()
     # Copies into the mover, one after the other, through the migration.
-    m.run(f"(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); "
-          f"wget -q -O /tmp/g http://{IP_C}:8080/f && md5sum /tmp/g >> /tmp/sums; "
-          f"done > /dev/null 2>&1 &)")
-    m.run(f"(iperf3 -c {IP_C} -t 25 -J > /tmp/iperf.json 2>&1; echo rc=$? >> /tmp/iperf.json) &")
+    want = miglib.load_start(c, m, IP_C, 25)
     time.sleep(4)
     info = migrate(rig, "p0", "mover2")
     m = rig["mover"]
     time.sleep(2)
-    m.run("touch /tmp/stop")
-    deadline = time.monotonic() + 120
-    while "rc=" not in m.run("tail -n 1 /tmp/iperf.json"):
-        assert time.monotonic() < deadline, m.run("tail -n 20 /tmp/iperf.json")
-        time.sleep(2)
-    ipj = m.run("cat /tmp/iperf.json")
-    assert "rc=0" in ipj, ipj
-    res = json.loads(ipj[:ipj.rindex("rc=")])
-    mbps = res["end"]["sum_received"]["bits_per_second"] / 1e6
-    sums = [line.split()[0] for line in m.run("cat /tmp/sums").splitlines() if line.strip()]
+    mbps, sums = miglib.load_finish(m, 120)
     print(f"\nmigration p2 -> p0 under load: {info['wall_s']:.2f} s wall, "
           f"total-time {info.get('total-time')} ms, downtime {info.get('downtime')} ms, "
           f"MAC moved {info['mac_move_s'] * 1000:.0f} ms after; iperf3 {mbps:.1f} Mbit/s "

@@ -12,14 +12,13 @@ bad TCP stream or a broken ring.  Ping loss, the longest gap, migration
 and downtime figures and the iperf3 result are printed.
 """
 
-import json
 import os
 import time
 
 import pytest
 
+import miglib
 import vmlib
-from test_migrate import gaps, once_more_on_qemu_bug
 from test_vvu_switch import IP_A, IP_B, NAMES4, switch_with_peers
 
 MAC_B = "52:54:00:00:1c:02"      # peer b of switch_with_peers
@@ -38,46 +37,25 @@ def mac_port(sw, mac):
 
 
 def migrate(rig, dst_sock, dst_port, name):
-    """Migrate the mover to a new QEMU on dst_sock (switch port dst_port);
-    returns query-migrate's answer with wall seconds added.  The old QEMU
-    is killed afterwards."""
+    """Migrate the mover to a new QEMU on dst_sock, switch port dst_port
+    (miglib.migrate); notes whether any port showed log_all meanwhile."""
     sw, src = rig["sw"], rig["mover"]
     sock = os.path.join(src.dir, f"mig-{name}.sock")
     dst = vmlib.VM(name, dst_sock, ip=f"{IP_B}/24", mac=MAC_B,
                    extra_args=["-incoming", f"unix:{sock}"])
     dst.start()
     rig["dst"] = dst        # for once_more_on_qemu_bug, whatever happens next
-    deadline = time.monotonic() + 120
-    while not os.path.exists(sock):
-        assert time.monotonic() < deadline, f"{name}: no migration socket\n{dst.log_text()}"
-        time.sleep(0.1)
+    seen = []
+
+    def watch():
+        if not seen and any("log_all" in p["features"] for p in sw.ports().values()):
+            seen.append(True)
     # The destination's frontend is connected before the state moves.
-    while sw.ports()[dst_port]["state"] == "armed":
-        assert time.monotonic() < deadline, f"{dst_port}: {sw.ports()[dst_port]}"
-        time.sleep(0.5)
-    src.qmp("migrate-set-parameters", **{"downtime-limit": 500})
-    t0 = time.monotonic()
-    src.qmp("migrate", uri=f"unix:{sock}")
-    saw_log_all = False
-    while True:
-        info = src.qmp("query-migrate")
-        if info.get("status") == "completed":
-            break
-        assert info.get("status") not in ("failed", "cancelled"), \
-            f"migration {info}\n{src.log_text()}\n{dst.log_text()}\n{sw.daemon_log()}"
-        assert time.monotonic() - t0 < 300, f"migration too slow: {info}"
-        if not saw_log_all:
-            saw_log_all = any("log_all" in p["features"] for p in sw.ports().values())
-        time.sleep(0.2)
-    info["wall_s"] = time.monotonic() - t0
-    info["saw_log_all"] = saw_log_all
-    t_done = time.monotonic()
-    while mac_port(sw, MAC_B) != dst_port:
-        assert time.monotonic() - t_done < 20, \
-            f"MAC on {mac_port(sw, MAC_B)}\n{sw.daemon_log()}"
-        time.sleep(0.1)
-    info["mac_move_s"] = time.monotonic() - t_done
-    src.kill()
+    info = miglib.migrate(
+        src, dst, sock, sock_wait_s=120, mac_wait_s=20, poll_s=0.2, watch=watch,
+        dst_ready=lambda: sw.ports()[dst_port]["state"] != "armed",
+        mac_port=lambda: mac_port(sw, MAC_B), dst_port=dst_port, logs=sw.daemon_log)
+    info["saw_log_all"] = bool(seen)
     rig["mover"] = dst
     return info
 
@@ -97,12 +75,12 @@ def restart_mover(rig, sock):
 
 
 def test_migrate_through_switch_vm_with_ping(rig):
-    once_more_on_qemu_bug(lambda: with_ping(rig), rig,
+    miglib.once_more_on_qemu_bug(lambda: with_ping(rig), rig,
                           lambda: restart_mover(rig, rig["socks"][1]))
 
 
 def test_migrate_through_switch_vm_under_load(rig):
-    once_more_on_qemu_bug(lambda: under_load(rig), rig,
+    miglib.once_more_on_qemu_bug(lambda: under_load(rig), rig,
                           lambda: restart_mover(rig, rig["socks"][2]))
 
 
@@ -116,7 +94,7 @@ def with_ping(rig):
     time.sleep(3)
     sent, _ = a.ping_stop("mig")
     seqs, _ = a.ping_seqs("mig")
-    lost, longest = gaps(seqs, min(seqs), max(seqs))
+    lost, longest = miglib.gaps(seqs, min(seqs), max(seqs))
     m = rig["mover"]
     print(f"\nswitch VM: migration port b -> c (TCG, 256 MiB): {info['wall_s']:.2f} s wall, "
           f"total-time {info.get('total-time')} ms, downtime {info.get('downtime')} ms; "
@@ -133,28 +111,12 @@ def with_ping(rig):
 def under_load(rig):
     sw, a = rig["sw"], rig["a"]
     m = rig["mover"]
-    a.run("mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/f bs=1M count=4 2>/dev/null")
-    want = a.run("md5sum /tmp/www/f").split()[0]
-    a.run("httpd -p 8080 -h /tmp/www")
-    a.iperf3_server()
-    m.run(f"(i=0; while [ ! -e /tmp/stop ]; do i=$((i+1)); "
-          f"wget -q -O /tmp/g http://{IP_A}:8080/f && md5sum /tmp/g >> /tmp/sums; "
-          f"done > /dev/null 2>&1 &)")
-    m.run(f"(iperf3 -c {IP_A} -t 20 -J > /tmp/iperf.json 2>&1; echo rc=$? >> /tmp/iperf.json) &")
+    want = miglib.load_start(a, m, IP_A, 20)
     time.sleep(4)
     info = migrate(rig, rig["socks"][3], PORT_D, "b-on-d")
     m = rig["mover"]
     time.sleep(2)
-    m.run("touch /tmp/stop")
-    deadline = time.monotonic() + 150
-    while "rc=" not in m.run("tail -n 1 /tmp/iperf.json"):
-        assert time.monotonic() < deadline, m.run("tail -n 20 /tmp/iperf.json")
-        time.sleep(2)
-    ipj = m.run("cat /tmp/iperf.json")
-    assert "rc=0" in ipj, ipj
-    res = json.loads(ipj[:ipj.rindex("rc=")])
-    mbps = res["end"]["sum_received"]["bits_per_second"] / 1e6
-    sums = [line.split()[0] for line in m.run("cat /tmp/sums").splitlines() if line.strip()]
+    mbps, sums = miglib.load_finish(m, 150)
     print(f"\nswitch VM: migration port c -> d under load: {info['wall_s']:.2f} s wall, "
           f"total-time {info.get('total-time')} ms, downtime {info.get('downtime')} ms, "
           f"MAC moved {info['mac_move_s'] * 1000:.0f} ms after; iperf3 {mbps:.1f} Mbit/s "

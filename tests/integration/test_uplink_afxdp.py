@@ -6,6 +6,8 @@ address, and a real QEMU Linux peer (TCG, vhost-user) on a socket port.
 Covers: the peer pings the namespace and runs iperf3 to it (both
 directions, throughput printed); the MAC table holds the namespace's MAC
 on the uplink; `ports` shows the uplink's kind, mode and interface; the
+uplink reports the peer's offload work it finished (TSO segments,
+checksums) in stats, stats --json and metrics; the
 interface going down, vanishing and coming back makes the port `down`
 with a reason and then `up` again, the daemon never dies.
 
@@ -22,7 +24,7 @@ import time
 
 import pytest
 
-from switchlib import Switch
+from switchlib import Switch, check_uplink_offload
 import vmlib
 
 pytestmark = [
@@ -141,6 +143,10 @@ def test_ping_and_iperf3_through_afxdp_uplink(rig):
     assert st["drops"]["port_error"] == 0, st
     metrics = sw.ctl("metrics", json_out=False)
     assert 'port="up0"' in metrics
+    # The peer's TSO and partial checksums were finished on the uplink.
+    o = check_uplink_offload(sw, "up0", "p0")
+    print(f"uplink offload work: {o['tx_sw_gso']} TSO frames cut into "
+          f"{o['tx_segments']} segments, {o['tx_sw_csum']} checksums completed")
 
 
 def test_link_down_vanish_and_return(rig):

@@ -5,7 +5,8 @@ address, and vvu-switchd inside the VM drives the NIC as `ethdev =
 0000:00:07.0` through DPDK's net_virtio over vfio-pci.  A stock QEMU peer
 on a virtio-vhost-user device pings the namespace and runs iperf3 to it
 (both directions); the uplink's counters, kind and driver are checked in
-`ports` and `stats`; the NIC's link taken down by QEMU makes the port
+`ports` and `stats`, and the peer's offload work it finished in `stats`,
+`stats --json` and `metrics`; the NIC's link taken down by QEMU makes the port
 `down` ("no link") and back.  VLANs in the switch VM: the daemon's
 configuration puts the peer's device (va) and the uplink in access VLAN 10
 and a second device (vb) in VLAN 20; a second peer on vb, in the same
@@ -32,6 +33,7 @@ import pytest
 import vmlib
 from test_vvu_switch import CTL_IN_VM, DaemonSwitchVM, wait_ping, wait_port
 from test_vvu_testpmd import pmd_so, switch_image
+from switchlib import check_uplink_offload
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns and tap"),
@@ -196,6 +198,25 @@ def test_peer_reaches_namespace_through_ethdev_uplink(rig):
           f"tx {st['tx_packets']} frames")
     assert st["rx_packets"] > 1000 and st["tx_packets"] > 1000, st
     assert st["drops"]["port_error"] == 0, st
+    # The peer's TSO and partial checksums were finished on the uplink.
+    o = check_uplink_offload(InVM(sw), "up0", "va")
+    print(f"uplink offload work: {o['tx_sw_gso']} TSO frames cut into "
+          f"{o['tx_segments']} segments, {o['tx_sw_csum']} checksums completed")
+
+
+class InVM:
+    """check_uplink_offload's view of the daemon in the switch VM."""
+
+    def __init__(self, sw):
+        self.sw = sw
+
+    def stats(self, name):
+        return self.sw.stats()[name]
+
+    def ctl(self, cmd, json_out=True):
+        if json_out:
+            return self.sw.ctl_json(cmd)
+        return self.sw.run(f"vvu-switchctl -s {CTL_IN_VM} {cmd}")
 
 
 def test_link_down_and_up(rig):

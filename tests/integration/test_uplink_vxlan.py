@@ -6,7 +6,9 @@ bridged to a veth whose other end is in namespace B with 10.81.0.100; A
 reaches the host over a second veth (10.80.0.2 <-> 10.80.0.1).  vvu-switchd
 has a QEMU Linux peer on a vhost-user port and `vxlan = 42` from 10.80.0.1
 to 10.80.0.2.  Covers: the peer pings B over the tunnel and runs iperf3 to
-it; the MAC table shows B's MAC on the VXLAN port against VTEP 10.80.0.2;
+it; the MAC table shows B's MAC on the VXLAN port against VTEP 10.80.0.2,
+and the port reports the peer's offload work it finished (TSO, checksums)
+in stats, stats --json and metrics;
 hostile datagrams (from an unknown VTEP, too short, another VNI, no I
 flag) are dropped and counted by reason while traffic goes on.
 
@@ -32,7 +34,7 @@ import time
 
 import pytest
 
-from switchlib import Switch
+from switchlib import Switch, check_uplink_offload
 import vmlib
 
 pytestmark = [
@@ -176,6 +178,10 @@ def test_peer_pings_linux_vtep_and_learns_it(rig):
     print(f"\nVXLAN to a Linux vxlan device (TCG guest): ping {rtt} ms, iperf3 TCP "
           f"{res['received_mbps']:.1f} Mbit/s ({res['retransmits']} retransmits)")
     assert res["bytes"] > 0
+    # The peer's TSO and partial checksums were finished on the VXLAN port.
+    o = check_uplink_offload(sw, "vx0", "p0")
+    print(f"VXLAN port offload work: {o['tx_sw_gso']} TSO frames cut into "
+          f"{o['tx_segments']} segments, {o['tx_sw_csum']} checksums completed")
 
 
 def send_from_remote(payloads, remote=REMOTE, local=LOCAL):

@@ -446,6 +446,22 @@ class VM:
         return (f"--- {self.name} console ({self.console_log}) ---\n{tail(self.console_log, lines)}\n"
                 f"--- {self.name} qemu ({self.qemu_log}) ---\n{tail(self.qemu_log, 20)}")
 
+    def diagnose(self):
+        """What QEMU says of a guest that stopped talking: its run state and
+        where its vCPUs are, twice 2 s apart (firmware, an early kernel
+        spinning, or a vCPU that does not move at all)."""
+        out = [f"--- {self.name} QEMU state ---"]
+        try:
+            out.append(f"status: {self.qmp('query-status')}")
+            for _ in range(2):
+                out.append(self.qmp("human-monitor-command", **{"command-line": "info cpus"}))
+                regs = self.qmp("human-monitor-command", **{"command-line": "info registers"})
+                out.append("\n".join(regs.splitlines()[:8]))
+                time.sleep(2)
+        except Exception as e:    # a wedged QEMU answers nothing: say so
+            out.append(f"QMP: {e!r}")
+        return "\n".join(out)
+
     # -- console
 
     def _wait_for(self, pattern, timeout, start=0):
@@ -463,7 +479,7 @@ class VM:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise VMError(f"{self.name}: timeout ({timeout}s) waiting for "
-                                  f"{pattern.pattern!r}\n{self.log_text()}")
+                                  f"{pattern.pattern!r}\n{self.log_text()}\n{self.diagnose()}")
                 self._cond.wait(min(left, 1.0))
 
     def _write(self, data):
