@@ -1483,19 +1483,43 @@ int vvu_config_load(struct vvu_config *c, const char *path, char *err,
 	return rc;
 }
 
+/*
+ * The next key=value of a port spec, up to the next lone ','; a doubled
+ * ",," stands for one ',' in a value (as in QEMU's options), so DPDK
+ * devargs fit: "ethdev=net_af_xdp0,,iface=eth1".  Unescapes in place;
+ * empty items are skipped; NULL at the end.
+ */
+static char *spec_next(char **cursor)
+{
+	for (;;) {
+		char *item = *cursor, *r, *w;
+
+		if (!*item)
+			return NULL;
+		for (r = w = item; *r && !(*r == ',' && r[1] != ','); r++, w++) {
+			if (*r == ',')
+				r++;	/* ",,": keep one */
+			*w = *r;
+		}
+		*cursor = *r ? r + 1 : r;
+		*w = '\0';
+		if (*item)
+			return item;
+	}
+}
+
 int vvu_port_spec_parse(struct vvu_port_cfg *p, const char *spec, char *err,
 			size_t errlen)
 {
 	char buf[LINE_MAX_LEN + 1];
-	char *save = NULL, *tok;
+	char *cursor = buf, *tok;
 	bool seen[NKEYS] = { false }, name_seen = false;
 
 	if (strlen(spec) > LINE_MAX_LEN)
 		return fail(err, errlen, "spec too long");
 	memcpy(buf, spec, strlen(spec) + 1);
 	vvu_port_cfg_default(p);
-	for (tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save)) {
+	while ((tok = spec_next(&cursor)) != NULL) {
 		char *eq = strchr(tok, '=');
 		const struct key *key;
 		char why[256];

@@ -390,6 +390,15 @@ static void test_afxdp_port(void **state)
 	assert_int_equal(vvu_port_spec_parse(&p, "name=u,ethdev=0000:00:07.0", err,
 					     sizeof(err)), 0);
 	assert_string_equal(p.ethdev, "0000:00:07.0");
+	/* ",," is a ',' in a value (DPDK devargs); empty items are skipped. */
+	assert_int_equal(vvu_port_spec_parse(&p, ",name=u,ethdev=net_af_xdp0,,iface=eth1,,,"
+					     "queues=2,", err, sizeof(err)), 0);
+	assert_string_equal(p.name, "u");
+	assert_string_equal(p.ethdev, "net_af_xdp0,iface=eth1,");
+	assert_int_equal(p.queues, 2);
+	assert_int_equal(vvu_port_spec_parse(&p, "name=u,ethdev=a,,b=c,mtu", err,
+					     sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "'mtu' is not key=value"));
 	assert_int_equal(vvu_port_spec_parse(&p, "name=v,vxlan=42,vxlan-local=1.2.3.4,"
 					     "vxlan-remotes=1.2.3.5+1.2.3.6", err,
 					     sizeof(err)), 0);
