@@ -118,6 +118,19 @@ void *vu_mem_gpa(const struct vu_mem *m, uint64_t gpa, uint64_t *len)
 	return in_region(r, r->gpa, gpa, len);
 }
 
+void *vu_mem_gpa_slow(const struct vu_mem *m, uint64_t gpa, uint64_t *len,
+		      unsigned int *hint)
+{
+	const struct vu_mem_region *r = find_gpa(m, gpa);
+
+	if (!r) {
+		*len = 0;
+		return NULL;
+	}
+	*hint = (unsigned int)(r - m->r);
+	return in_region(r, r->gpa, gpa, len);
+}
+
 void *vu_mem_uva(const struct vu_mem *m, uint64_t uva, uint64_t *len)
 {
 	for (unsigned int i = 0; i < m->nregions; i++) {

@@ -61,6 +61,35 @@ struct vu_mem_region *vu_mem_find(struct vu_mem *m, uint64_t gpa, uint64_t size,
  */
 void *vu_mem_gpa(const struct vu_mem *m, uint64_t gpa, uint64_t *len);
 
+/* vu_mem_gpa_hint()'s search, setting *hint to the region found. */
+void *vu_mem_gpa_slow(const struct vu_mem *m, uint64_t gpa, uint64_t *len,
+		      unsigned int *hint);
+
+/*
+ * vu_mem_gpa() for a caller that keeps *hint between calls (start it at
+ * 0): the region that held the last address is tried first, checked
+ * against the current table like any other, so a stale hint costs only
+ * the search.  Descriptors of one ring nearly always hit one region.
+ */
+static inline void *vu_mem_gpa_hint(const struct vu_mem *m, uint64_t gpa,
+				    uint64_t *len, unsigned int *hint)
+{
+	unsigned int h = *hint;
+
+	if (h < m->nregions) {
+		const struct vu_mem_region *r = &m->r[h];
+		/* Wraps to more than size when gpa < r->gpa (no region wraps). */
+		uint64_t off = gpa - r->gpa;
+
+		if (off < r->size) {
+			if (*len > r->size - off)
+				*len = r->size - off;
+			return r->hva + off;
+		}
+	}
+	return vu_mem_gpa_slow(m, gpa, len, hint);
+}
+
 /* The same for a frontend virtual address (vring addresses use these). */
 void *vu_mem_uva(const struct vu_mem *m, uint64_t uva, uint64_t *len);
 

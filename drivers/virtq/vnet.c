@@ -26,6 +26,11 @@ static void copy_eth(struct sw_frame *f)
 {
 	unsigned int got = 0;
 
+	/* The common case, one constant-size copy: the header in one segment. */
+	if (f->nseg && f->seg[0].len >= SW_ETH_HLEN) {
+		memcpy(f->eth, f->seg[0].base, SW_ETH_HLEN);
+		return;
+	}
 	for (unsigned int s = 0; s < f->nseg && got < SW_ETH_HLEN; s++) {
 		uint32_t n = f->seg[s].len;
 
@@ -46,8 +51,15 @@ static bool chain_to_frame(const struct vq_chain *c, uint16_t hdr_len,
 {
 	uint32_t skip = hdr_len;
 
-	f->nseg = 0;
 	f->len = c->out_len - hdr_len;
+	if (c->n_out == 1) {
+		/* The common case: out_len, all of iov[0], holds the header. */
+		f->seg[0].base = c->iov[0].base + hdr_len;
+		f->seg[0].len = c->iov[0].len - hdr_len;
+		f->nseg = 1;
+		return true;
+	}
+	f->nseg = 0;
 	for (unsigned int i = 0; i < c->n_out; i++) {
 		const uint8_t *base = c->iov[i].base;
 		uint32_t len = c->iov[i].len;
@@ -358,7 +370,7 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 		[SW_GSO_TCP6] = HDR_GSO_TCPV6, [SW_GSO_UDP4] = HDR_GSO_UDP_L4,
 		[SW_GSO_UDP6] = HDR_GSO_UDP_L4,
 	};
-	struct rx_dst d = { .c = q->chain, .nchains = k };
+	struct rx_dst d;
 	uint8_t hdr[12] = { 0 };
 	uint32_t left = need;
 	const struct sw_offload *o = &f->off;
@@ -379,6 +391,27 @@ static void rx_fill(struct vnet_rxq *q, const struct sw_frame *f,
 	}
 	hdr[10] = (uint8_t)k;
 	hdr[11] = (uint8_t)(k >> 8);
+	/*
+	 * The common case: one chain whose first writable segment takes
+	 * header and frame.  The header comes from our stack (memcpy); the
+	 * frame's segments may overlap the destination (memmove, as rx_put).
+	 */
+	if (k == 1 && q->chain[0].iov[q->chain[0].n_out].len >= need) {
+		uint8_t *dst = q->chain[0].iov[q->chain[0].n_out].base;
+
+		if (q->hdr_len == sizeof(hdr))
+			memcpy(dst, hdr, sizeof(hdr));
+		else
+			memcpy(dst, hdr, q->hdr_len);
+		dst += q->hdr_len;
+		for (unsigned int s = 0; s < f->nseg; s++) {
+			memmove(dst, f->seg[s].base, f->seg[s].len);
+			dst += f->seg[s].len;
+		}
+		vq_push(q->vq, q->chain[0].head, need);
+		return;
+	}
+	d = (struct rx_dst){ .c = q->chain, .nchains = k };
 	rx_put(&d, hdr, q->hdr_len);
 	for (unsigned int s = 0; s < f->nseg; s++)
 		rx_put(&d, f->seg[s].base, f->seg[s].len);
@@ -466,8 +499,11 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 			limit = VNET_MAX_GSO_FRAME;
 	}
 	/* The segments, not f->len, say how much rx_fill() will write. */
-	for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
-		len += f->seg[s].len;
+	if (f->nseg == 1)
+		len = f->seg[0].len;
+	else
+		for (unsigned int s = 0; s < f->nseg && s < SW_FRAME_MAX_SEGS; s++)
+			len += f->seg[s].len;
 	if (len > limit || f->nseg > SW_FRAME_MAX_SEGS) {
 		st->rx_too_big++;
 		return -EMSGSIZE;

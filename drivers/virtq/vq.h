@@ -124,6 +124,7 @@ struct vq {
 	volatile struct vring_avail *avail;
 	volatile struct vring_used *used;
 	const struct vu_mem *mem;
+	unsigned int mem_hint;	/* vu_mem_gpa_hint()'s: region of the last buffer */
 
 	/*
 	 * Device state.  On a packed queue last_avail and used_idx are ring

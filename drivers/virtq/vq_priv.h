@@ -126,7 +126,7 @@ static inline int vq_add_buffer(struct vq *vq, struct vq_walk *w,
 			w->too_big = true;
 			break;
 		}
-		p = vu_mem_gpa(vq->mem, addr, &got);
+		p = vu_mem_gpa_hint(vq->mem, addr, &got, &vq->mem_hint);
 		if (!p) {
 			vq_break(vq, "descriptor address 0x%llx outside memory",
 				 (unsigned long long)addr);

@@ -388,6 +388,45 @@ static void test_packed_vring_base(void **state)
 	assert_non_null(strstr(F.d.vring[0].vq.why, "base"));
 }
 
+/* The hinted translation agrees with the plain one, whatever the hint. */
+static uint8_t *hinted(uint64_t gpa, unsigned int *hint)
+{
+	uint64_t len = 16, len2 = 16;
+	uint8_t *p = vu_mem_gpa_hint(&F.d.mem, gpa, &len, hint);
+
+	assert_ptr_equal(p, vu_mem_gpa(&F.d.mem, gpa, &len2));
+	assert_int_equal(len, len2);
+	if (p)
+		assert_ptr_equal(p, F.d.mem.r[*hint].hva + (gpa - F.d.mem.r[*hint].gpa));
+	return p;
+}
+
+/*
+ * 40 regions, region 20 removed (p: region 39's byte at 8): stale hints,
+ * one past the table, one on the region that slid into a removed one's
+ * slot, still translate right or not at all.
+ */
+static void hinted_after_remove(uint8_t *p39)
+{
+	unsigned int hint = 39;
+
+	assert_ptr_equal(hinted(GPA_BASE + 39 * 0x10000ull + 8, &hint), p39);
+	assert_int_equal(hint, 38);
+	assert_ptr_equal(hinted(GPA_BASE + 39 * 0x10000ull + 8, &hint), p39);
+	hint = 20;
+	assert_null(hinted(GPA_BASE + 20 * 0x10000ull + 8, &hint));
+	assert_int_equal(hint, 20);
+	assert_non_null(hinted(GPA_BASE + 21 * 0x10000ull, &hint));
+	assert_int_equal(hint, 20);
+	assert_non_null(hinted(GPA_BASE + 19 * 0x10000ull + 0xfff8, &hint));
+	assert_int_equal(hint, 19);
+	/* Below the first region and past the last, from either end. */
+	hint = 0;
+	assert_null(hinted(GPA_BASE - 1, &hint));
+	hint = 38;
+	assert_null(hinted(GPA_BASE + 40 * 0x10000ull, &hint));
+}
+
 static void test_happy_add_mem_reg_40(void **state)
 {
 	(void)state;
@@ -414,6 +453,7 @@ static void test_happy_add_mem_reg_40(void **state)
 	assert_int_equal(F.t.maps, 39);
 	for (unsigned int q = 0; q < 4; q++)
 		assert_true(vu_vring_live(&F.d, q));
+	hinted_after_remove(p);
 }
 
 /* Without protocol features a ring is enabled when it starts. */
