@@ -314,11 +314,13 @@ static int kif_state(const char *kif, char *why, size_t n)
 }
 
 /*
- * The kernel interface of a net_af_xdp port is gone: its socket is dead.
- * Remove the ethdev (and the pool its UMEM was made of: the PMD keeps the
- * mbufs of its fill ring) so that the next bring_up probes a new one.
+ * Remove the device, not only close its ethdev, so that the next bring_up
+ * (or a port added again with the same devargs) probes it anew; free the
+ * pool too (net_af_xdp made its UMEM of it, and the PMD keeps the mbufs of
+ * its fill ring).  For a net_af_xdp port whose kernel interface is gone
+ * (its socket is dead), and for a port deleted.
  */
-static void drop_vdev(struct port_ethdev *e)
+static void drop_dev(struct port_ethdev *e)
 {
 	struct rte_eth_dev_info info;
 
@@ -371,7 +373,7 @@ static void check(struct port_ethdev *e, uint64_t now)
 		int rc = kif_state(e->kif, why, sizeof(why));
 
 		if (rc == -ENODEV) {
-			drop_vdev(e);
+			drop_dev(e);
 			e->next_try_ns = now + RETRY_NS;
 			snprintf(why, sizeof(why), "%s vanished", e->kif);
 		}
@@ -517,8 +519,7 @@ static void ethdev_close(struct port *p)
 
 	if (e->started) {
 		tx_push(e);
-		rte_eth_dev_stop(e->pid);
-		rte_eth_dev_close(e->pid);
+		drop_dev(e);
 	}
 	if (e->pool)
 		rte_mempool_free(e->pool);

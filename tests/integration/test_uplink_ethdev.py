@@ -397,3 +397,22 @@ def test_af_xdp_interface_vanishes_and_returns(afxdp):
     wait_ping(peer, NS2_IP, sw, timeout=90)
     sent, got, _ = peer.ping(NS2_IP, count=5)
     assert got >= 4, (sent, got, sw.daemon_log())
+
+
+def test_uplink_deleted_and_added_again_at_run_time(rig):
+    """port del, then port add with the same devargs: the PCI device is
+    removed and probed anew, and the peer reaches the namespace again.
+    (A net_af_xdp port cannot be made again on the same interface: DPDK
+    22.11's PMD fails to create the XDP socket, docs/uplink.md.)  Last in
+    the module: up0 comes back as a run-time port."""
+    sw, peer = rig
+    ctl = f"vvu-switchctl -s {CTL_IN_VM}"
+    sw.run(f"{ctl} port del up0")
+    assert "up0" not in sw.ports()
+    sw.run(f"{ctl} port add up0 ethdev={UPLINK_BDF} vlan=10")
+    p = wait_port(sw, "up0", "up", timeout=90)
+    assert p["runtime"] and p["connection"] == "started" and p["ethdev"] == UPLINK_BDF, p
+    assert p["features"] == "net_virtio", p
+    wait_ping(peer, NS_IP, sw, timeout=90)
+    sent, got, _ = peer.ping(NS_IP, count=5)
+    assert got >= 4, (sent, got, sw.daemon_log())
