@@ -20,14 +20,7 @@
 
 #include "sw.h"
 
-#ifdef HAVE_CALLGRIND_H
-#include <valgrind/callgrind.h>
-#else
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#define CALLGRIND_DUMP_STATS_AT(s) do { (void)(s); } while (0)
-#endif
+#include "callgrind_shim.h"
 
 #define NSEC 1000000000ULL
 #define NPORTS 4			/* host h sits behind port h % NPORTS */

@@ -45,14 +45,7 @@
 #include "vxlan_dp.h"
 #endif
 
-#ifdef HAVE_CALLGRIND_H
-#include <valgrind/callgrind.h>
-#else
-#define CALLGRIND_START_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_STOP_INSTRUMENTATION do { } while (0)
-#define CALLGRIND_ZERO_STATS do { } while (0)
-#define CALLGRIND_DUMP_STATS_AT(s) do { (void)(s); } while (0)
-#endif
+#include "callgrind_shim.h"
 
 #define FRAMES (64 * 1024)
 #define FMAX 1536
