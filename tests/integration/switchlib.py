@@ -287,3 +287,24 @@ def check_uplink_offload(sw, uplink, peer):
     cleared = sw.stats(uplink)["offload"]
     assert cleared["tx_sw_gso"] == 0 and cleared["tx_segments"] == 0, cleared
     return o
+
+
+def iperf3_both_ways(vm, ns, ip, seconds=5):
+    """iperf3 TCP from guest vm to a one-shot server at ip in network
+    namespace ns, then the reverse; returns {False: forward, True: reverse}
+    results (vmlib's iperf3_client), each having moved bytes."""
+    res = {}
+    for reverse in (False, True):
+        srv = subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", "5201"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=vmlib._die_with_parent)
+        time.sleep(0.5)
+        try:
+            res[reverse] = vm.iperf3_client(ip, seconds=seconds, reverse=reverse)
+        finally:
+            try:
+                srv.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                vmlib._kill_proc(srv)
+        assert res[reverse]["bytes"] > 0, (reverse, res[reverse])
+    return res

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from switchlib import Switch, check_uplink_offload
+from switchlib import Switch, check_uplink_offload, iperf3_both_ways
 import vmlib
 
 pytestmark = [
@@ -100,15 +100,6 @@ def rig():
         sh(f"ip netns del {NS}", check=False)
 
 
-def iperf3_ns_server():
-    """A one-shot iperf3 server in the namespace; the caller waits for it."""
-    p = subprocess.Popen(["ip", "netns", "exec", NS, "iperf3", "-s", "-1", "-p", "5201"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         preexec_fn=vmlib._die_with_parent)
-    time.sleep(0.5)
-    return p
-
-
 def test_ping_and_iperf3_through_afxdp_uplink(rig):
     sw, vm = rig
     vm.wait_answer(NS_IP, timeout=60)
@@ -122,17 +113,7 @@ def test_ping_and_iperf3_through_afxdp_uplink(rig):
     text = sw.ctl("ports", json_out=False)
     assert "afxdp" in text and HOST_IF in text, text
 
-    res = {}
-    for reverse in (False, True):
-        srv = iperf3_ns_server()
-        try:
-            res[reverse] = vm.iperf3_client(NS_IP, seconds=5, reverse=reverse)
-        finally:
-            try:
-                srv.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                vmlib._kill_proc(srv)
-        assert res[reverse]["bytes"] > 0
+    res = iperf3_both_ways(vm, NS, NS_IP)
     st = sw.stats("up0")
     print(f"\nAF_XDP uplink ({up['mode']} mode, TCG guest): ping {rtt} ms, iperf3 TCP "
           f"peer->namespace {res[False]['received_mbps']:.1f} Mbit/s "

@@ -33,7 +33,7 @@ import pytest
 import vmlib
 from test_vvu_switch import CTL_IN_VM, DaemonSwitchVM, wait_ping, wait_port
 from test_vvu_testpmd import pmd_so, switch_image
-from switchlib import check_uplink_offload
+from switchlib import check_uplink_offload, iperf3_both_ways
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="needs root for netns and tap"),
@@ -159,14 +159,6 @@ def rig():
         sh(f"ip netns del {NS2}", check=False)
 
 
-def iperf3_ns_server(ns=NS):
-    p = subprocess.Popen(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", "5201"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         preexec_fn=vmlib._die_with_parent)
-    time.sleep(0.5)
-    return p
-
-
 def test_peer_reaches_namespace_through_ethdev_uplink(rig):
     sw, peer = rig
     sent, got, rtt = peer.ping(NS_IP, count=10)
@@ -179,17 +171,7 @@ def test_peer_reaches_namespace_through_ethdev_uplink(rig):
     ns_mac = sh(f"ip -n {NS} -o link show {TAP}").split("link/ether ")[1].split()[0]
     assert macs.get(ns_mac) == "up0", macs
 
-    res = {}
-    for reverse in (False, True):
-        srv = iperf3_ns_server()
-        try:
-            res[reverse] = peer.iperf3_client(NS_IP, seconds=5, reverse=reverse)
-        finally:
-            try:
-                srv.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                vmlib._kill_proc(srv)
-        assert res[reverse]["bytes"] > 0
+    res = iperf3_both_ways(peer, NS, NS_IP)
     st = sw.stats()["up0"]
     print(f"\nethdev uplink (net_virtio in the switch VM, TCG): ping {rtt} ms, iperf3 TCP "
           f"peer->namespace {res[False]['received_mbps']:.1f} Mbit/s "
@@ -304,17 +286,7 @@ def test_peer_reaches_namespace_through_af_xdp_uplink(afxdp):
 
     st0, tap0, p0 = sw.stats()["ax0"], tap2_counts(), sw.ports()["ax0"]
     kdrop0 = int(sw.run(f"cat /sys/class/net/{sw.kif}/statistics/rx_dropped"))
-    res = {}
-    for reverse in (False, True):
-        srv = iperf3_ns_server(NS2)
-        try:
-            res[reverse] = peer.iperf3_client(NS2_IP, seconds=5, reverse=reverse)
-        finally:
-            try:
-                srv.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                vmlib._kill_proc(srv)
-        assert res[reverse]["bytes"] > 0
+    res = iperf3_both_ways(peer, NS2, NS2_IP)
     time.sleep(1)
     st, tap = sw.stats()["ax0"], tap2_counts()
     p = sw.ports()["ax0"]
