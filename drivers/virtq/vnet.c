@@ -480,6 +480,32 @@ static int rx_gather(struct vnet_rxq *q, uint32_t need, unsigned int max,
 	return (int)k;
 }
 
+/*
+ * The common case, tried first: a frame in one segment, without offload
+ * work, into one buffer that takes the 12-byte header and the frame (as
+ * Linux's and DPDK's receive buffers do from 64 to 1518 bytes).  Returns
+ * 0 (delivered), -EIO (queue broken), or 1: the general path must do it,
+ * and any chain popped here was given back for it.
+ */
+static inline int rx_one(struct vnet_rxq *q, const struct sw_frame *f)
+{
+	static const uint8_t hdr[12] = { [10] = 1 };	/* num_buffers 1 */
+	struct vq_chain *c = &q->chain[0];
+	uint32_t need = sizeof(hdr) + f->seg[0].len;
+	int rc = vq_pop(q->vq, c);
+
+	if (rc == 1 && c->n_out == 0 && c->n_in && c->iov[0].len >= need) {
+		memcpy(c->iov[0].base, hdr, sizeof(hdr));
+		/* memmove: see rx_put() */
+		memmove(c->iov[0].base + sizeof(hdr), f->seg[0].base, f->seg[0].len);
+		vq_push(q->vq, c->head, need);
+		return 0;
+	}
+	if (rc == 1 || rc == -EMSGSIZE)
+		vq_unpop(q->vq, 1);
+	return rc == -EIO ? -EIO : 1;
+}
+
 int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 		  struct vnet_stats *st)
 {
@@ -490,6 +516,12 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	bool work = sw_off_any(&f->off);
 	int k;
 
+	if (!work && q->hdr_len == 12 && f->nseg == 1 &&
+	    f->seg[0].len <= VNET_MAX_FRAME) {
+		k = rx_one(q, f);
+		if (k <= 0)
+			return k;
+	}
 	if (!vq_ready(q->vq))
 		return -EIO;
 	if (work) {

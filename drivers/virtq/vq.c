@@ -16,11 +16,17 @@
 #include "vq_priv.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <linux/virtio_ring.h>
+
+/* vq.h's inline vq_push() writes these; they must be the spec's. */
+_Static_assert(sizeof(struct vq_used_elem) == sizeof(struct vring_used_elem) &&
+	       offsetof(struct vq_used_elem, len) == offsetof(struct vring_used_elem, len),
+	       "vq_used_elem is not the split used ring entry");
 
 /*
  * The longest indirect table we walk.  The spec bounds a chain by the
@@ -40,6 +46,7 @@ void vq_break(struct vq *vq, const char *fmt, ...)
 	if (vq->broken)
 		return;		/* the first reason is the one that matters */
 	vq->broken = true;
+	vq->fast = false;
 	va_start(ap, fmt);
 	vsnprintf(vq->why, sizeof(vq->why), fmt, ap);
 	va_end(ap);
@@ -104,7 +111,10 @@ int vq_setup(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	vq->published = vq->used_idx;
 	vq->signalled = vq->used_idx;
 	vq->signalled_valid = false;
+	vq->avail_ring = vq->avail->ring;
+	vq->used_ring = (volatile struct vq_used_elem *)vq->used->ring;
 	vq->size = size;
+	vq->fast = true;
 	return 0;
 }
 
@@ -289,7 +299,7 @@ static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head)
 	return w.too_big ? -EMSGSIZE : 1;
 }
 
-int vq_pop(struct vq *vq, struct vq_chain *c)
+int vq_pop_walk(struct vq *vq, struct vq_chain *c)
 {
 	uint16_t head;
 	int rc;
@@ -331,7 +341,7 @@ void vq_unpop(struct vq *vq, uint16_t n)
 	vq->avail_mine = vq->last_avail;
 }
 
-void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+void vq_push_any(struct vq *vq, uint16_t head, uint32_t len)
 {
 	volatile struct vring_used_elem *e;
 

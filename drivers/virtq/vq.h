@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vq_log.h"
 #include "vu_mem.h"
@@ -114,15 +115,29 @@ struct vq_lines {
 #endif
 };
 
+/* A split used ring entry (2.7.8), as vq_push() writes it. */
+struct vq_used_elem {
+	uint32_t id;
+	uint32_t len;
+};
+
 struct vq {
 	/* Layout, set by vq_setup(). size == 0 means not set up. */
 	uint16_t size;
 	bool packed;		/* VIRTIO_F_RING_PACKED layout (2.8) */
+	/*
+	 * vq_pop() and vq_push() may take their inline common case: a split
+	 * ring, set up, not broken, no dirty log.  Kept by vq_setup(),
+	 * vq_break() and vq_log_attach().
+	 */
+	bool fast;
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	volatile struct vring_desc *desc;
 	volatile struct vring_avail *avail;
 	volatile struct vring_used *used;
+	volatile uint16_t *avail_ring;		/* split: avail->ring[] */
+	volatile struct vq_used_elem *used_ring;	/* split: used->ring[] */
 	const struct vu_mem *mem;
 	unsigned int mem_hint;	/* vu_mem_gpa_hint()'s: region of the last buffer */
 
@@ -215,7 +230,10 @@ static inline bool vq_ready(const struct vq *vq)
  * VQ_MAX_IOV tells that the segment limit was the one hit);
  * -EIO when the peer broke a rule (the queue is now broken, see vq->why).
  */
-int vq_pop(struct vq *vq, struct vq_chain *c);
+static inline int vq_pop(struct vq *vq, struct vq_chain *c);
+
+/* vq_pop() in full: any layout, any chain, dirty logging. */
+int vq_pop_walk(struct vq *vq, struct vq_chain *c);
 
 /*
  * Give back the last n chains popped and not pushed, to pop again later.
@@ -235,7 +253,10 @@ uint16_t vq_avail_count(struct vq *vq);
  * written.  Not visible until publish.  A head that is not in flight (a
  * caller bug) is ignored on a packed queue.
  */
-void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+
+/* vq_push() in full: any layout, dirty logging. */
+void vq_push_any(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
  * Make every pushed entry visible to the driver.  Returns true when the
@@ -263,5 +284,81 @@ void vq_set_kicks(struct vq *vq, bool on);
 /* Mark broken with a printf-style reason (kept in vq->why); first wins. */
 void vq_break(struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * The common case of vq_pop() and vq_push(), inline in the callers'
+ * burst loops, where a call and the general walk's setup cost more than
+ * the work: a split ring (vq->fast), an avail entry already counted by
+ * the last read of avail->idx, and a head naming one plain descriptor
+ * (neither NEXT nor INDIRECT, length > 0) whose whole buffer lies in one
+ * region.  The head and the descriptor are read once and only the copies
+ * are checked and used, as in the walk.  Anything else goes to
+ * vq_pop_walk(), which reads everything again into its own copies and
+ * uses nothing of ours.  The line-counting build always takes the walk,
+ * which counts the same lines.
+ */
+static inline __attribute__((always_inline)) int vq_pop(struct vq *vq, struct vq_chain *c)
+{
+#ifndef VQ_LINE_COUNT
+	if (vq->fast && vq->last_avail != vq->avail_shadow &&
+	    vq->last_avail == vq->avail_mine) {
+		struct {
+			uint64_t addr;
+			uint32_t len;
+			uint16_t flags;
+			uint16_t next;
+		} d;
+		uint16_t head = vq->avail_ring[vq->last_avail & (vq->size - 1)];
+		uint64_t got;
+		uint8_t *p;
+
+		if (head >= vq->size)
+			return vq_pop_walk(vq, c);
+		memcpy(&d, (const uint8_t *)vq->desc + (size_t)head * 16, 16);
+		__asm__ volatile("" ::: "memory");	/* only the copy from here */
+		/* 1: NEXT, 4: INDIRECT (2.7.5) */
+		if ((d.flags & (1 | 4)) || d.len == 0)
+			return vq_pop_walk(vq, c);
+		got = d.len;
+		p = vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint);
+		if (!p || got != d.len)
+			return vq_pop_walk(vq, c);
+		c->head = head;
+		c->iov[0].base = p;
+		c->iov[0].len = d.len;
+		if (d.flags & 2) {	/* WRITE */
+			c->n_out = 0;
+			c->n_in = 1;
+			c->out_len = 0;
+			c->in_len = d.len;
+		} else {
+			c->n_out = 1;
+			c->n_in = 0;
+			c->out_len = d.len;
+			c->in_len = 0;
+		}
+		vq->last_avail++;
+		vq->avail_mine = vq->last_avail;
+		return 1;
+	}
+#endif
+	return vq_pop_walk(vq, c);
+}
+
+static inline __attribute__((always_inline)) void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+{
+#ifndef VQ_LINE_COUNT
+	if (vq->fast) {
+		volatile struct vq_used_elem *e =
+			&vq->used_ring[vq->used_idx & (vq->size - 1)];
+
+		e->id = head;
+		e->len = len;
+		vq->used_idx++;
+		return;
+	}
+#endif
+	vq_push_any(vq, head, len);
+}
 
 #endif

@@ -71,11 +71,13 @@ void vq_log_attach(struct vq *vq, struct vq_dirty_log *log, struct vq_logq *lq)
 	if (!log || !lq) {
 		vq->log = NULL;
 		vq->lq = NULL;
+		vq->fast = !vq->packed && vq->size && !vq->broken;
 		return;
 	}
 	memset(lq, 0, sizeof(*lq));
 	vq->lq = lq;
 	vq->log = log;
+	vq->fast = false;
 }
 
 void vql_note(struct vq *vq, uint64_t gpa, uint64_t len)
