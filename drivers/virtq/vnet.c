@@ -251,6 +251,25 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 	while (got < n && q->npending < ARRAY_LEN(q->pending) && budget--) {
 		int rc = vq_pop(q->vq, c);
 
+		/*
+		 * The common case first: one readable segment holding header
+		 * and frame, from a peer that asks for no offloads.
+		 */
+		if (rc == 1 && c->n_out == 1 && !c->n_in && !q->off_caps &&
+		    c->out_len >= (uint32_t)q->hdr_len + SW_ETH_HLEN &&
+		    c->out_len - q->hdr_len <= VNET_MAX_FRAME) {
+			struct sw_frame *fr = &f[got];
+
+			fr->len = c->out_len - q->hdr_len;
+			fr->nseg = 1;
+			fr->seg[0].base = c->iov[0].base + q->hdr_len;
+			fr->seg[0].len = fr->len;
+			memset(&fr->off, 0, sizeof(fr->off));
+			memcpy(fr->eth, fr->seg[0].base, SW_ETH_HLEN);
+			q->pending[q->npending++] = c->head;
+			got++;
+			continue;
+		}
 		if (rc == 0)
 			break;
 		if (rc == -EIO)
