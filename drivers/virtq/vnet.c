@@ -237,6 +237,15 @@ static void tx_reject(struct vnet_txq *q, uint16_t head)
 	q->pending[q->npending++] = head;
 }
 
+/* Does a header ask for work: flags or gso_type (its first two bytes) not 0? */
+static inline bool work_asked(const uint8_t *hdr)
+{
+	uint16_t w;
+
+	memcpy(&w, hdr, sizeof(w));
+	return w != 0;
+}
+
 unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 			   unsigned int n, struct vnet_stats *st)
 {
@@ -253,11 +262,14 @@ unsigned int vnet_tx_burst(struct vnet_txq *q, struct sw_frame *f,
 
 		/*
 		 * The common case first: one readable segment holding header
-		 * and frame, from a peer that asks for no offloads.
+		 * and frame, asking for no offload work (a peer without
+		 * offloads, or flags and gso_type both 0).  Otherwise the
+		 * checks below read the header again, into their own copy.
 		 */
-		if (rc == 1 && c->n_out == 1 && !c->n_in && !q->off_caps &&
+		if (rc == 1 && c->n_out == 1 && !c->n_in &&
 		    c->out_len >= (uint32_t)q->hdr_len + SW_ETH_HLEN &&
-		    c->out_len - q->hdr_len <= VNET_MAX_FRAME) {
+		    c->out_len - q->hdr_len <= VNET_MAX_FRAME &&
+		    (!q->off_caps || !work_asked(c->iov[0].base))) {
 			struct sw_frame *fr = &f[got];
 
 			fr->len = c->out_len - q->hdr_len;
