@@ -143,6 +143,46 @@ static int walk_chain(struct vq *vq, struct vq_chain *c, uint16_t head_flags,
 	return w.too_big ? -EMSGSIZE : 1;
 }
 
+/*
+ * walk_chain() for the common chain, one plain descriptor (flags, read
+ * with acquire ordering by the caller, have neither NEXT nor INDIRECT)
+ * whose buffer lies in one region: the same checks without the walk's
+ * state.  Anything else (no free ring entry, a zero length, a buffer
+ * across regions or outside memory) is left to walk_chain(), which reads
+ * the descriptor again into its own copy.  The caller checks the id, as for a walk.
+ */
+static int pop_one(struct vq *vq, struct vq_chain *c, uint16_t flags,
+		   uint16_t *id, uint16_t *ndesc)
+{
+	struct vring_packed_desc d;
+	uint64_t got;
+	uint8_t *p;
+
+	if (vq->pk.inflight == vq->size)
+		return walk_chain(vq, c, flags, id, ndesc);	/* no room: it breaks */
+	vq_desc_fetch(&vq->pk.desc[vq->last_avail], &d);
+	got = d.len;
+	p = d.len ? vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint) : NULL;
+	if (!p || got != d.len)
+		return walk_chain(vq, c, flags, id, ndesc);
+	c->iov[0].base = p;
+	c->iov[0].len = d.len;
+	if (flags & VRING_DESC_F_WRITE) {
+		c->n_out = 0;
+		c->n_in = 1;
+		c->out_len = 0;
+		c->in_len = d.len;
+	} else {
+		c->n_out = 1;
+		c->n_in = 0;
+		c->out_len = d.len;
+		c->in_len = 0;
+	}
+	*id = d.id;
+	*ndesc = 1;
+	return 1;
+}
+
 int vqp_pop(struct vq *vq, struct vq_chain *c)
 {
 	struct vq_packed *pk = &vq->pk;
@@ -170,7 +210,10 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 		}
 		return 0;
 	}
-	rc = walk_chain(vq, c, flags, &id, &ndesc);
+	if (!(flags & (VRING_DESC_F_NEXT | VRING_DESC_F_INDIRECT)) && !vq->lq)
+		rc = pop_one(vq, c, flags, &id, &ndesc);
+	else
+		rc = walk_chain(vq, c, flags, &id, &ndesc);
 	if (rc != -EIO && id >= vq->size) {
 		vq_break(vq, "buffer id %u out of ring of %u", id, vq->size);
 		rc = -EIO;
