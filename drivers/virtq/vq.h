@@ -234,6 +234,8 @@ static inline int vq_pop(struct vq *vq, struct vq_chain *c);
 
 /* vq_pop() in full: any layout, any chain, dirty logging. */
 int vq_pop_walk(struct vq *vq, struct vq_chain *c);
+/* The packed layout's (vq_packed.c), called straight from vq_pop(). */
+int vqp_pop(struct vq *vq, struct vq_chain *c);
 
 /*
  * Give back the last n chains popped and not pushed, to pop again later.
@@ -257,6 +259,8 @@ static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /* vq_push() in full: any layout, dirty logging. */
 void vq_push_any(struct vq *vq, uint16_t head, uint32_t len);
+/* The packed layout's (vq_packed.c), called straight from vq_push(). */
+void vqp_push(struct vq *vq, uint16_t head, uint32_t len);
 
 /*
  * Make every pushed entry visible to the driver.  Returns true when the
@@ -342,6 +346,8 @@ static inline __attribute__((always_inline)) int vq_pop(struct vq *vq, struct vq
 		return 1;
 	}
 #endif
+	if (vq->packed)
+		return vqp_pop(vq, c);
 	return vq_pop_walk(vq, c);
 }
 
@@ -358,7 +364,10 @@ static inline __attribute__((always_inline)) void vq_push(struct vq *vq, uint16_
 		return;
 	}
 #endif
-	vq_push_any(vq, head, len);
+	if (vq->packed)
+		vqp_push(vq, head, len);
+	else
+		vq_push_any(vq, head, len);
 }
 
 #endif

@@ -149,10 +149,8 @@ static inline int vq_add_buffer(struct vq *vq, struct vq_walk *w,
 }
 
 /* The packed layout (vq_packed.c); vq.c calls these when vq->packed. */
-int vqp_pop(struct vq *vq, struct vq_chain *c);
 void vqp_unpop(struct vq *vq, uint16_t n);
 uint16_t vqp_avail_count(struct vq *vq);
-void vqp_push(struct vq *vq, uint16_t head, uint32_t len);
 bool vqp_publish(struct vq *vq);
 void vqp_set_kicks(struct vq *vq, bool on);
 
