@@ -827,6 +827,37 @@ static inline void send_one(struct sw *s, unsigned int q,
 }
 
 /*
+ * Unicast frames f[0..r) to port q, which is up, in one send_burst call.
+ * Returns their bytes (the ingress port's count too).
+ */
+static uint64_t send_run(struct sw *s, unsigned int q, const struct sw_frame *f,
+			 unsigned int r)
+{
+	struct sw_port *op = &s->port[q];
+	int rc[SW_BURST];
+	uint64_t bytes = 0;
+	unsigned int ok;
+
+	ok = op->ops.send_burst(op->ctx, f, r, rc);
+	for (unsigned int i = 0; i < r; i++)
+		bytes += f[i].len;
+	if (ok)
+		s->dirty |= 1ULL << q;
+	op->st.tx_packets += ok;
+	if (ok == r) {
+		op->st.tx_bytes += bytes;
+		return bytes;
+	}
+	for (unsigned int i = 0; i < r; i++) {
+		if (rc[i] == 0)
+			op->st.tx_bytes += f[i].len;
+		else
+			op->st.drops[send_drop(rc[i])]++;
+	}
+	return bytes;
+}
+
+/*
  * Frame k (f) as it must leave in its VLAN: untagged (want 0) or tagged
  * (1).  No payload is copied: the new frame's first segment is a header
  * of ours (the MACs from f->eth, the tag, the type behind the old
@@ -1014,9 +1045,20 @@ static void forward(struct sw *s, unsigned int in, unsigned int n)
 	unsigned int k;
 
 	if (!s->l2) {
-		for (k = 0; k < n && (s->up & inbit); k++) {
+		for (k = 0; k < n && (s->up & inbit);) {
+			unsigned int v = s->verdict[k], r = 1;
+
+			if (v < SW_V_FLOOD && (s->up >> v & 1) &&
+			    s->port[v].ops.send_burst) {
+				while (k + r < n && s->verdict[k + r] == v)
+					r++;
+				bytes += send_run(s, v, &s->burst[k], r);
+				k += r;
+				continue;
+			}
 			bytes += s->burst[k].len;
-			act_plain(s, ip, inbit, &s->burst[k], s->verdict[k]);
+			act_plain(s, ip, inbit, &s->burst[k], v);
+			k++;
 		}
 	} else {
 		s->alt_k[0] = s->alt_k[1] = 0;

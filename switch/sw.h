@@ -108,12 +108,18 @@ uint32_t sw_frame_flow(const struct sw_frame *f);
  *             peer has no room (frame dropped), -EMSGSIZE when it can never
  *             fit, -EIO when the port is broken or not running.
  *  flush:     notify the peer once for everything sent since the last flush.
+ *  send_burst: optional: send f[0..n) (1 <= n <= SW_BURST) in order, each
+ *             as send() would, with its result in rc[i].  Returns how many
+ *             were sent (rc 0).  The switch gives a port a run of
+ *             consecutive unicast frames this way, saving a call per frame.
  */
 struct sw_port_ops {
 	unsigned int (*recv)(void *ctx, struct sw_frame *f, unsigned int n);
 	void (*recv_done)(void *ctx);
 	int (*send)(void *ctx, const struct sw_frame *f);
 	void (*flush)(void *ctx);
+	unsigned int (*send_burst)(void *ctx, const struct sw_frame *f,
+				   unsigned int n, int *rc);
 };
 
 enum sw_drop {

@@ -277,7 +277,7 @@ static int send_fallback(struct vu_net *n, unsigned int qp,
 	return rc == -EINVAL ? -EMSGSIZE : rc;
 }
 
-static int net_send(void *ctx, const struct sw_frame *f)
+static inline int net_send(void *ctx, const struct sw_frame *f)
 {
 	struct vu_net *n = ctx;
 	unsigned int qp;
@@ -295,6 +295,18 @@ static int net_send(void *ctx, const struct sw_frame *f)
 	if (rc == -EOPNOTSUPP || (rc == -EMSGSIZE && f->off.gso != SW_GSO_NONE))
 		rc = send_fallback(n, qp, f);
 	return rc;
+}
+
+static unsigned int net_send_burst(void *ctx, const struct sw_frame *f,
+				   unsigned int n, int *rc)
+{
+	unsigned int ok = 0;
+
+	for (unsigned int i = 0; i < n; i++) {
+		rc[i] = net_send(ctx, &f[i]);
+		ok += rc[i] == 0;
+	}
+	return ok;
 }
 
 static void net_flush(void *ctx)
@@ -317,6 +329,7 @@ const struct sw_port_ops vu_net_port_ops = {
 	.recv_done = net_recv_done,
 	.send = net_send,
 	.flush = net_flush,
+	.send_burst = net_send_burst,
 };
 
 unsigned int vu_net_set_kicks(struct vu_net *n, bool on)

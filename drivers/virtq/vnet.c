@@ -537,8 +537,10 @@ static inline int rx_one(struct vnet_rxq *q, const struct sw_frame *f)
 	return rc == -EIO ? -EIO : 1;
 }
 
-int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
-		  struct vnet_stats *st)
+/* vnet_rx_frame() for any frame and any buffers. */
+static __attribute__((noinline)) int rx_frame_any(struct vnet_rxq *q,
+						   const struct sw_frame *f,
+						   struct vnet_stats *st)
 {
 	/* Without num_buffers in the header only one chain can be used. */
 	unsigned int max = q->mrg_rxbuf && q->hdr_len >= 12 ? VQ_MAX_IOV : 1;
@@ -547,12 +549,6 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 	bool work = sw_off_any(&f->off);
 	int k;
 
-	if (!work && q->hdr_len == 12 && f->nseg == 1 &&
-	    f->seg[0].len <= VNET_MAX_FRAME) {
-		k = rx_one(q, f);
-		if (k <= 0)
-			return k;
-	}
 	if (!vq_ready(q->vq))
 		return -EIO;
 	if (work) {
@@ -576,6 +572,19 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 		return k;
 	rx_fill(q, f, q->hdr_len + (uint32_t)len, (unsigned int)k, work);
 	return 0;
+}
+
+int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
+		  struct vnet_stats *st)
+{
+	if (!sw_off_any(&f->off) && q->hdr_len == 12 && f->nseg == 1 &&
+	    f->seg[0].len <= VNET_MAX_FRAME) {
+		int rc = rx_one(q, f);
+
+		if (rc <= 0)
+			return rc;
+	}
+	return rx_frame_any(q, f, st);
 }
 
 bool vnet_rx_flush(struct vnet_rxq *q)

@@ -4,6 +4,7 @@
  * nothing: every callback checks the sw_port_ops contract with cmocka
  * assertions, so a switch that breaks it fails the test that drove it.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,8 @@ static int fport_send(void *ctx, const struct sw_frame *f)
 	assert_true(f->len >= SW_ETH_HLEN);
 	if (p->send_rc)
 		return p->send_rc;
+	if (p->fail_every && p->send_calls % p->fail_every == 0)
+		return -ENOBUFS;
 	if (p->ngot == p->gotcap) {
 		p->gotcap = p->gotcap ? 2 * p->gotcap : 64;
 		p->got = realloc(p->got, p->gotcap * sizeof(*p->got));
@@ -151,6 +154,32 @@ const struct sw_port_ops fport_ops = {
 	.flush = fport_flush,
 };
 
+/* Each frame as fport_send() takes it, in order. */
+static unsigned int fport_send_burst(void *ctx, const struct sw_frame *f,
+				     unsigned int n, int *rc)
+{
+	struct fport *p = ctx;
+	unsigned int ok = 0;
+
+	assert_true(n >= 1 && n <= SW_BURST);
+	p->burst_calls++;
+	for (unsigned int i = 0; i < n; i++) {
+		rc[i] = fport_send(ctx, &f[i]);
+		ok += rc[i] == 0;
+	}
+	return ok;
+}
+
+bool fport_burst;
+
+const struct sw_port_ops fport_burst_ops = {
+	.recv = fport_recv,
+	.recv_done = fport_recv_done,
+	.send = fport_send,
+	.flush = fport_flush,
+	.send_burst = fport_send_burst,
+};
+
 void fport_init(struct fport *p, struct sw *s, const char *name)
 {
 	memset(p, 0, sizeof(*p));
@@ -178,7 +207,7 @@ void fport_fini(struct fport *p)
 
 int fport_attach(struct fport *p)
 {
-	p->id = sw_port_add(p->s, p->name, &fport_ops, p);
+	p->id = sw_port_add(p->s, p->name, fport_burst ? &fport_burst_ops : &fport_ops, p);
 	assert_true(p->id >= 0);
 	sw_port_set_up(p->s, p->id, true);
 	return p->id;

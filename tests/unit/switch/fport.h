@@ -40,6 +40,8 @@ struct fport {
 
 	/* egress: what the switch delivered */
 	int send_rc;			/* what send returns; 0 delivers */
+	unsigned int fail_every;	/* if n: every n-th send fails, -ENOBUFS */
+	unsigned long burst_calls;	/* send_burst calls (fport_burst) */
 	unsigned long send_calls, flushes, unflushed;
 	struct fent *got;
 	unsigned int ngot, gotcap;
@@ -53,6 +55,9 @@ struct fport {
 extern int fport_first;
 
 extern const struct sw_port_ops fport_ops;
+/* fport_attach() gives ports send_burst too (fport_burst_ops) when set. */
+extern bool fport_burst;
+extern const struct sw_port_ops fport_burst_ops;
 
 struct fmac fmac(uint8_t a, uint16_t n);	/* a:00:00:00:nn:nn */
 extern const struct fmac fmac_bcast;

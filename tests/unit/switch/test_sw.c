@@ -1160,6 +1160,64 @@ static void test_model(void **state)
 		run_model(seed * 0x9e3779b97f4a7c15ULL, 5000);
 }
 
+/*
+ * With send_burst: runs of unicast frames to one port go in one call, in
+ * order, and a frame that fails in the middle of a run is counted as a
+ * drop on its own while the rest are delivered.
+ */
+static void test_send_burst_runs(void **state)
+{
+	struct env *e = *state;
+	struct fmac a = fmac(2, 0xa), b = fmac(2, 0xb), c = fmac(2, 0xc);
+
+	if (!fport_burst)
+		skip();
+	fport_push(&e->p[1], a, b, 60);
+	fport_push(&e->p[2], a, c, 60);
+	sw_poll(e->s, SEC);
+	clear_got(e);
+	for (int i = 1; i < NPORT; i++)
+		sw_port_stats_clear(e->s, i);
+	sw_port_stats_clear(e->s, 0);
+	/* B B B C C B B B: three runs */
+	for (int i = 0; i < 8; i++)
+		fport_push(&e->p[0], (i == 3 || i == 4) ? c : b, a, (uint32_t)(60 + i));
+	e->p[1].burst_calls = e->p[2].burst_calls = 0;
+	assert_int_equal(sw_poll(e->s, SEC), 8);
+	assert_int_equal(e->p[1].burst_calls, 2);
+	assert_int_equal(e->p[2].burst_calls, 1);
+	assert_int_equal(e->p[1].ngot, 6);
+	assert_int_equal(e->p[2].ngot, 2);
+	for (unsigned int i = 1; i < 6; i++)
+		assert_true(e->p[1].got[i].seq > e->p[1].got[i - 1].seq);
+	assert_int_equal(st(e, 1)->tx_packets, 6);
+	assert_int_equal(st(e, 1)->tx_bytes, 60 + 61 + 62 + 65 + 66 + 67);
+	assert_int_equal(st(e, 0)->rx_bytes, 8 * 60 + 28);
+
+	/* every second send to B fails: half delivered, half counted */
+	clear_got(e);
+	sw_port_stats_clear(e->s, 1);
+	sw_port_stats_clear(e->s, 0);
+	e->p[1].send_calls = 0;
+	e->p[1].fail_every = 2;
+	for (int i = 0; i < SW_BURST; i++)
+		fport_push(&e->p[0], b, a, 60);
+	assert_int_equal(sw_poll(e->s, SEC), SW_BURST);
+	assert_int_equal(st(e, 1)->tx_packets, SW_BURST / 2);
+	assert_int_equal(st(e, 1)->tx_bytes, SW_BURST / 2 * 60);
+	assert_int_equal(st(e, 1)->drops[SW_DROP_NO_BUFFER], SW_BURST / 2);
+	assert_int_equal(e->p[1].ngot, SW_BURST / 2);
+	assert_int_equal(st(e, 0)->rx_packets, SW_BURST);
+	assert_int_equal(st(e, 0)->rx_bytes, SW_BURST * 60);
+}
+
+static int burst_on(void **state)
+{
+	(void)state;
+	fport_burst = true;
+	return 0;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1187,7 +1245,12 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_hash_vectors),
 		cmocka_unit_test(test_model),
+		cmocka_unit_test_setup_teardown(test_send_burst_runs, setup, teardown),
 	};
+	int rc;
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	/* Once with send() only, once with ports that take send_burst too. */
+	rc = cmocka_run_group_tests_name("send", tests, NULL, NULL);
+	rc |= cmocka_run_group_tests_name("send_burst", tests, burst_on, NULL);
+	return rc;
 }
