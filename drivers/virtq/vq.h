@@ -301,7 +301,8 @@ void vq_break(struct vq *vq, const char *fmt, ...)
  * uses nothing of ours.  The line-counting build always takes the walk,
  * which counts the same lines.
  */
-static inline __attribute__((always_inline)) int vq_pop(struct vq *vq, struct vq_chain *c)
+static inline __attribute__((always_inline)) int
+vq_pop(struct vq *vq, struct vq_chain *c)
 {
 #ifndef VQ_LINE_COUNT
 	if (vq->fast && vq->last_avail != vq->avail_shadow &&
@@ -351,7 +352,8 @@ static inline __attribute__((always_inline)) int vq_pop(struct vq *vq, struct vq
 	return vq_pop_walk(vq, c);
 }
 
-static inline __attribute__((always_inline)) void vq_push(struct vq *vq, uint16_t head, uint32_t len)
+static inline __attribute__((always_inline)) void
+vq_push(struct vq *vq, uint16_t head, uint32_t len)
 {
 #ifndef VQ_LINE_COUNT
 	if (vq->fast) {
