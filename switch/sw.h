@@ -111,7 +111,9 @@ uint32_t sw_frame_flow(const struct sw_frame *f);
  *  send_burst: optional: send f[0..n) (1 <= n <= SW_BURST) in order, each
  *             as send() would, with its result in rc[i].  Returns how many
  *             were sent (rc 0).  The switch gives a port a run of
- *             consecutive unicast frames this way, saving a call per frame.
+ *             consecutive unicast frames this way, saving a call per frame;
+ *             a port taken down or removed from inside the call still gets
+ *             the rest of its run.
  */
 struct sw_port_ops {
 	unsigned int (*recv)(void *ctx, struct sw_frame *f, unsigned int n);
