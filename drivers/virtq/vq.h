@@ -289,6 +289,18 @@ void vq_set_kicks(struct vq *vq, bool on);
 void vq_break(struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Make c the chain of one buffer, [p, p + len), device-writable or not. */
+static inline void vq_chain_one(struct vq_chain *c, uint8_t *p, uint32_t len,
+				bool writable)
+{
+	c->iov[0].base = p;
+	c->iov[0].len = len;
+	c->n_out = writable ? 0 : 1;
+	c->n_in = writable ? 1 : 0;
+	c->out_len = writable ? 0 : len;
+	c->in_len = writable ? len : 0;
+}
+
 /*
  * The common case of vq_pop() and vq_push(), inline in the callers'
  * burst loops, where a call and the general walk's setup cost more than
@@ -329,19 +341,7 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 		if (!p || got != d.len)
 			return vq_pop_walk(vq, c);
 		c->head = head;
-		c->iov[0].base = p;
-		c->iov[0].len = d.len;
-		if (d.flags & 2) {	/* WRITE */
-			c->n_out = 0;
-			c->n_in = 1;
-			c->out_len = 0;
-			c->in_len = d.len;
-		} else {
-			c->n_out = 1;
-			c->n_in = 0;
-			c->out_len = d.len;
-			c->in_len = 0;
-		}
+		vq_chain_one(c, p, d.len, d.flags & 2);	/* 2: WRITE */
 		vq->last_avail++;
 		vq->avail_mine = vq->last_avail;
 		return 1;

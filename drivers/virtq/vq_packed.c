@@ -165,19 +165,7 @@ static int pop_one(struct vq *vq, struct vq_chain *c, uint16_t flags,
 	p = d.len ? vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint) : NULL;
 	if (!p || got != d.len)
 		return walk_chain(vq, c, flags, id, ndesc);
-	c->iov[0].base = p;
-	c->iov[0].len = d.len;
-	if (flags & VRING_DESC_F_WRITE) {
-		c->n_out = 0;
-		c->n_in = 1;
-		c->out_len = 0;
-		c->in_len = d.len;
-	} else {
-		c->n_out = 1;
-		c->n_in = 0;
-		c->out_len = d.len;
-		c->in_len = 0;
-	}
+	vq_chain_one(c, p, d.len, flags & VRING_DESC_F_WRITE);
 	*id = d.id;
 	*ndesc = 1;
 	return 1;

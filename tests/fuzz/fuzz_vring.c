@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chain_same.h"
 #include "vnet.h"
 #include "vq.h"
 #include "vu_mem.h"
@@ -103,10 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (ra <= 0)
 				break;
-			if (ca.head != cb.head || ca.n_out != cb.n_out ||
-			    ca.n_in != cb.n_in || ca.out_len != cb.out_len ||
-			    ca.in_len != cb.in_len ||
-			    memcmp(ca.iov, cb.iov, (ca.n_out + ca.n_in) * sizeof(ca.iov[0])))
+			if (!chain_same(&ca, &cb))
 				abort();
 		}
 	}
