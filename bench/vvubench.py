@@ -725,8 +725,11 @@ def parse_callgrind(path):
             where = m.group(2)
             fn = where.rsplit(":", 1)[-1]
             if fn in CG_FUNCS:
+                # One function can be listed under two spellings of its
+                # file's path ("/abs/build/../x.c" and "build/../x.c"),
+                # each with the whole inclusive cost: keep one, not the sum.
                 key = f"{os.path.basename(where.rsplit(':', 1)[0])}:{fn}"
-                fns[key] = fns.get(key, 0) + int(m.group(1).replace(",", ""))
+                fns[key] = max(fns.get(key, 0), int(m.group(1).replace(",", "")))
     return ir, fns, sum(calls.values())
 
 
