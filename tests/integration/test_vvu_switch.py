@@ -239,7 +239,7 @@ def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811
     # The control stream: twice, from the host, through virtio-serial.
     for _ in range(2):
         res = sw.host_ctl("--json", "status")
-        assert res.returncode == 0, res.stderr
+        assert res.returncode == 0, f"{res.stderr}\n{sw.daemon_log()}"
         status = json.loads(res.stdout)
         assert status["ports_up"] == 2 and status["vvu"], status
         assert status["polls"] >= status["empty_polls"] > 0, status
@@ -254,7 +254,8 @@ def test_daemon_forwards_between_peers(env, objs, capsys):  # noqa: F811
             time.sleep(stay)
         time.sleep(stay)
         res = sw.host_ctl("ports")
-        assert res.returncode == 0 and NAME_A in res.stdout, (stay, res.stderr)
+        assert res.returncode == 0 and NAME_A in res.stdout, \
+            (stay, res.stderr, sw.daemon_log())
     # Idle, the daemon sleeps: its CPU time grows far slower than wall time.
     cpu0 = sw.run("cut -d' ' -f14,15 /proc/$(pidof vvu-switchd)/stat")
     time.sleep(5)
