@@ -27,6 +27,10 @@
 _Static_assert(sizeof(struct vq_used_elem) == sizeof(struct vring_used_elem) &&
 	       offsetof(struct vq_used_elem, len) == offsetof(struct vring_used_elem, len),
 	       "vq_used_elem is not the split used ring entry");
+_Static_assert(sizeof(struct vq_desc) == sizeof(struct vring_desc) &&
+	       offsetof(struct vq_desc, len) == offsetof(struct vring_desc, len) &&
+	       offsetof(struct vq_desc, flags) == offsetof(struct vring_desc, flags),
+	       "vq_desc is not the split descriptor");
 
 /*
  * The longest indirect table we walk.  The spec bounds a chain by the

@@ -115,6 +115,26 @@ struct vq_lines {
 #endif
 };
 
+/*
+ * Copy one 16-byte descriptor (either layout) out of shared memory.  The
+ * compiler barrier keeps the compiler from re-reading the shared copy
+ * instead of the local one: after it, memory may have changed, so the
+ * local is all it has.
+ */
+static inline void vq_desc_fetch(const volatile void *src, void *d)
+{
+	memcpy(d, (const void *)src, 16);
+	__asm__ volatile("" ::: "memory");
+}
+
+/* A split descriptor (2.7.5), as the inline vq_pop() reads it. */
+struct vq_desc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t flags;
+	uint16_t next;
+};
+
 /* A split used ring entry (2.7.8), as vq_push() writes it. */
 struct vq_used_elem {
 	uint32_t id;
@@ -319,20 +339,14 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 #ifndef VQ_LINE_COUNT
 	if (vq->fast && vq->last_avail != vq->avail_shadow &&
 	    vq->last_avail == vq->avail_mine) {
-		struct {
-			uint64_t addr;
-			uint32_t len;
-			uint16_t flags;
-			uint16_t next;
-		} d;
+		struct vq_desc d;
 		uint16_t head = vq->avail_ring[vq->last_avail & (vq->size - 1)];
 		uint64_t got;
 		uint8_t *p;
 
 		if (head >= vq->size)
 			return vq_pop_walk(vq, c);
-		memcpy(&d, (const uint8_t *)vq->desc + (size_t)head * 16, 16);
-		__asm__ volatile("" ::: "memory");	/* only the copy from here */
+		vq_desc_fetch((const volatile uint8_t *)vq->desc + (size_t)head * 16, &d);
 		/* 1: NEXT, 4: INDIRECT (2.7.5) */
 		if ((d.flags & (1 | 4)) || d.len == 0)
 			return vq_pop_walk(vq, c);

@@ -66,18 +66,6 @@ struct vq_walk {
 };
 
 /*
- * Copy one 16-byte descriptor (either layout) out of shared memory.  The
- * compiler barrier keeps the compiler from re-reading the shared copy
- * instead of the local one: after it, memory may have changed, so the
- * local is all it has.
- */
-static inline void vq_desc_fetch(const volatile void *src, void *d)
-{
-	memcpy(d, (const void *)src, 16);
-	__asm__ volatile("" ::: "memory");
-}
-
-/*
  * Check the indirect descriptor (addr, len, has_next) and switch the walk
  * to its table: w->table and w->entries.  0 or -EIO (queue broken).
  */
