@@ -34,7 +34,7 @@ jobs=${VVU_QEMU_JOBS:-$(nproc)}
 
 # Packages needed to build (runtime firmware comes from qemu-system-data, seabios, ipxe-qemu).
 build_pkgs=(dpkg-dev xz-utils python3 ninja-build meson pkg-config gcc libglib2.0-dev
-	libpixman-1-dev zlib1g-dev libslirp-dev qemu-system-data seabios ipxe-qemu)
+	libpixman-1-dev zlib1g-dev libslirp-dev libfdt-dev qemu-system-data seabios ipxe-qemu)
 
 configure_args=(
 	--target-list=x86_64-softmmu
