@@ -31,6 +31,14 @@ _Static_assert(sizeof(struct vq_desc) == sizeof(struct vring_desc) &&
 	       offsetof(struct vq_desc, len) == offsetof(struct vring_desc, len) &&
 	       offsetof(struct vq_desc, flags) == offsetof(struct vring_desc, flags),
 	       "vq_desc is not the split descriptor");
+_Static_assert(sizeof(struct vq_pdesc) == sizeof(struct vring_packed_desc) &&
+	       offsetof(struct vq_pdesc, len) == offsetof(struct vring_packed_desc, len) &&
+	       offsetof(struct vq_pdesc, id) == offsetof(struct vring_packed_desc, id) &&
+	       offsetof(struct vq_pdesc, flags) == offsetof(struct vring_packed_desc, flags),
+	       "vq_pdesc is not the packed descriptor");
+_Static_assert(VQ_PK_F_AVAIL == 1u << VRING_PACKED_DESC_F_AVAIL &&
+	       VQ_PK_F_USED == 1u << VRING_PACKED_DESC_F_USED,
+	       "packed descriptor flags");
 
 /*
  * The longest indirect table we walk.  The spec bounds a chain by the
@@ -51,6 +59,7 @@ void vq_break(struct vq *vq, const char *fmt, ...)
 		return;		/* the first reason is the one that matters */
 	vq->broken = true;
 	vq->fast = false;
+	vq->fast_pk = false;
 	va_start(ap, fmt);
 	vsnprintf(vq->why, sizeof(vq->why), fmt, ap);
 	va_end(ap);
@@ -163,6 +172,7 @@ int vq_setup_packed(struct vq *vq, const struct vu_mem *mem, uint16_t size,
 	vq->signalled = base;
 	vq->signalled_valid = false;
 	vq->size = size;
+	vq->fast_pk = true;
 	return 0;
 }
 

@@ -141,6 +141,20 @@ struct vq_used_elem {
 	uint32_t len;
 };
 
+/*
+ * A packed descriptor (2.8.13), as the inline vq_pop() reads it and
+ * vq_push() writes it, with its two flags of 2.8.1.
+ */
+struct vq_pdesc {
+	uint64_t addr;
+	uint32_t len;
+	uint16_t id;
+	uint16_t flags;
+};
+
+#define VQ_PK_F_AVAIL 0x0080u	/* 1 << VRING_PACKED_DESC_F_AVAIL */
+#define VQ_PK_F_USED 0x8000u	/* 1 << VRING_PACKED_DESC_F_USED */
+
 struct vq {
 	/* Layout, set by vq_setup(). size == 0 means not set up. */
 	uint16_t size;
@@ -148,9 +162,10 @@ struct vq {
 	/*
 	 * vq_pop() and vq_push() may take their inline common case: a split
 	 * ring, set up, not broken, no dirty log.  Kept by vq_setup(),
-	 * vq_break() and vq_log_attach().
+	 * vq_setup_packed(), vq_break() and vq_log_attach().
 	 */
 	bool fast;
+	bool fast_pk;		/* the same for a packed ring: no dirty log either */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	volatile struct vring_desc *desc;
@@ -309,6 +324,66 @@ void vq_set_kicks(struct vq *vq, bool on);
 void vq_break(struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Packed (vq_packed.c and the inline vq_pop()): a chain of ndesc ring
+ * descriptors starting at last_avail, with buffer id id (< size, not in
+ * flight: the caller checked), is taken.  It gets a token, its id joins
+ * the in-flight set and last_avail moves past it.  Returns the token slot,
+ * the chain's head for vq_push().
+ */
+static inline uint16_t vqp_took(struct vq *vq, uint16_t id, uint16_t ndesc)
+{
+	struct vq_packed *pk = &vq->pk;
+	uint16_t slot = pk->pop_seq % VQ_PK_TOKENS;
+	struct vq_pk_token *t = &pk->tok[slot];
+
+	t->id = id;
+	t->ndesc = ndesc;
+	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
+	pk->busy[id / 64] |= 1ull << (id % 64);
+	pk->inflight = (uint16_t)(pk->inflight + ndesc);
+	pk->pop_seq++;
+	vq->last_avail = (uint16_t)(vq->last_avail + ndesc);
+	if (vq->last_avail >= vq->size) {
+		vq->last_avail = (uint16_t)(vq->last_avail - vq->size);
+		pk->avail_wrap = !pk->avail_wrap;
+	}
+	return slot;
+}
+
+/*
+ * Packed: write the used descriptor of token t (in flight) with len bytes
+ * written: id and len, then flags with AVAIL and USED both set to the
+ * used wrap counter (2.8.8).  The flags of the first entry since the last
+ * publish are held back, so the driver, which reads used entries in ring
+ * order, sees none of them until vqp_publish() writes those last.  The
+ * used position moves by the descriptors the chain took, and t is freed.
+ */
+static inline void vqp_used(struct vq *vq, struct vq_pk_token *t, uint32_t len)
+{
+	struct vq_packed *pk = &vq->pk;
+	volatile struct vq_pdesc *e = (volatile struct vq_pdesc *)pk->desc + vq->used_idx;
+	uint16_t flags = pk->used_wrap ? (uint16_t)(VQ_PK_F_AVAIL | VQ_PK_F_USED) : 0;
+
+	e->id = t->id;
+	e->len = len;
+	if (!pk->head_held) {
+		pk->head_held = true;
+		pk->head_pos = vq->used_idx;
+		pk->head_flags = flags;
+	} else {
+		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
+	}
+	vq->used_idx = (uint16_t)(vq->used_idx + t->ndesc);
+	if (vq->used_idx >= vq->size) {
+		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+		pk->used_wrap = !pk->used_wrap;
+	}
+	pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
+	pk->inflight = (uint16_t)(pk->inflight - t->ndesc);
+	t->ndesc = 0;
+}
+
 /* Make c the chain of one buffer, [p, p + len), device-writable or not. */
 static inline void vq_chain_one(struct vq_chain *c, uint8_t *p, uint32_t len,
 				bool writable)
@@ -327,11 +402,12 @@ static inline void vq_chain_one(struct vq_chain *c, uint8_t *p, uint32_t len,
  * the work: a split ring (vq->fast), an avail entry already counted by
  * the last read of avail->idx, and a head naming one plain descriptor
  * (neither NEXT nor INDIRECT, length > 0) whose whole buffer lies in one
- * region.  The head and the descriptor are read once and only the copies
- * are checked and used, as in the walk.  Anything else goes to
- * vq_pop_walk(), which reads everything again into its own copies and
- * uses nothing of ours.  The line-counting build always takes the walk,
- * which counts the same lines.
+ * region; or the same one plain descriptor at the head of a packed ring
+ * (vq->fast_pk).  The head and the descriptor are read once and only the
+ * copies are checked and used, as in the walk.  Anything else goes to
+ * vq_pop_walk() or vqp_pop(), which read everything again into their own
+ * copies and use nothing of ours.  The line-counting build always takes
+ * the walk, which counts the same lines.
  */
 static inline __attribute__((always_inline)) int
 vq_pop(struct vq *vq, struct vq_chain *c)
@@ -360,6 +436,40 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 		vq->avail_mine = vq->last_avail;
 		return 1;
 	}
+	/*
+	 * Packed (vq->fast_pk): the head's flags say available in this lap
+	 * and neither NEXT nor INDIRECT; a token is free and the ring has a
+	 * descriptor not in flight with us; the id is in the ring and not in
+	 * flight; the buffer lies in one region.  The flags are read first
+	 * with acquire ordering and the descriptor after them, once.
+	 */
+	if (vq->fast_pk) {
+		struct vq_packed *pk = &vq->pk;
+		const volatile struct vq_pdesc *dp =
+			(const volatile struct vq_pdesc *)pk->desc + vq->last_avail;
+		uint16_t flags = __atomic_load_n(&dp->flags, __ATOMIC_ACQUIRE);
+		uint16_t want = pk->avail_wrap ? VQ_PK_F_AVAIL : VQ_PK_F_USED;
+		struct vq_pdesc d;
+		uint64_t got, bit;
+		uint8_t *p;
+
+		/* 1: NEXT, 4: INDIRECT (2.8.13) */
+		if ((flags & (VQ_PK_F_AVAIL | VQ_PK_F_USED | 1 | 4)) != want ||
+		    pk->tok[pk->pop_seq % VQ_PK_TOKENS].ndesc ||
+		    pk->inflight == vq->size)
+			return vqp_pop(vq, c);
+		vq_desc_fetch(dp, &d);
+		bit = 1ull << (d.id % 64);
+		if (d.id >= vq->size || (pk->busy[d.id / 64] & bit) || d.len == 0)
+			return vqp_pop(vq, c);
+		got = d.len;
+		p = vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint);
+		if (!p || got != d.len)
+			return vqp_pop(vq, c);
+		c->head = vqp_took(vq, d.id, 1);
+		vq_chain_one(c, p, d.len, flags & 2);	/* 2: WRITE */
+		return 1;
+	}
 #endif
 	if (vq->packed)
 		return vqp_pop(vq, c);
@@ -377,6 +487,12 @@ vq_push(struct vq *vq, uint16_t head, uint32_t len)
 		e->id = head;
 		e->len = len;
 		vq->used_idx++;
+		return;
+	}
+	if (vq->fast_pk) {
+		/* A head not in flight (a caller bug) is ignored, as there. */
+		if (head < VQ_PK_TOKENS && vq->pk.tok[head].ndesc)
+			vqp_used(vq, &vq->pk.tok[head], len);
 		return;
 	}
 #endif

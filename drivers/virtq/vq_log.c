@@ -72,12 +72,14 @@ void vq_log_attach(struct vq *vq, struct vq_dirty_log *log, struct vq_logq *lq)
 		vq->log = NULL;
 		vq->lq = NULL;
 		vq->fast = !vq->packed && vq->size && !vq->broken;
+		vq->fast_pk = vq->packed && vq->size && !vq->broken;
 		return;
 	}
 	memset(lq, 0, sizeof(*lq));
 	vq->lq = lq;
 	vq->log = log;
 	vq->fast = false;
+	vq->fast_pk = false;
 }
 
 void vql_note(struct vq *vq, uint64_t gpa, uint64_t len)

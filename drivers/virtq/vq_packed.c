@@ -23,8 +23,8 @@
 
 #include <linux/virtio_ring.h>
 
-#define F_AVAIL (1u << VRING_PACKED_DESC_F_AVAIL)
-#define F_USED (1u << VRING_PACKED_DESC_F_USED)
+#define F_AVAIL VQ_PK_F_AVAIL
+#define F_USED VQ_PK_F_USED
 #define WRAP_BIT (1u << VRING_PACKED_EVENT_F_WRAP_CTR)
 
 /* A descriptor is available when AVAIL matches the wrap counter and USED does not (2.8.1). */
@@ -42,16 +42,6 @@ static bool desc_used_now(uint16_t flags, bool wrap)
 static bool id_busy(const struct vq_packed *pk, uint16_t id)
 {
 	return (pk->busy[id / 64] >> (id % 64)) & 1;
-}
-
-static void id_mark(struct vq_packed *pk, uint16_t id, bool on)
-{
-	uint64_t bit = 1ull << (id % 64);
-
-	if (on)
-		pk->busy[id / 64] |= bit;
-	else
-		pk->busy[id / 64] &= ~bit;
 }
 
 /*
@@ -217,18 +207,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 	}
 	if (rc == -EIO)
 		return rc;
-	t->id = id;
-	t->ndesc = ndesc;
-	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
-	id_mark(pk, id, true);
-	pk->inflight = (uint16_t)(pk->inflight + ndesc);
-	pk->pop_seq++;
-	vq->last_avail = (uint16_t)(vq->last_avail + ndesc);
-	if (vq->last_avail >= vq->size) {
-		vq->last_avail = (uint16_t)(vq->last_avail - vq->size);
-		pk->avail_wrap = !pk->avail_wrap;
-	}
-	c->head = slot;
+	c->head = vqp_took(vq, id, ndesc);
 	VQ_POPPED(vq, c);
 	return rc;
 }
@@ -236,7 +215,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 /* Free token t: its id leaves the in-flight set. */
 static void token_drop(struct vq_packed *pk, struct vq_pk_token *t)
 {
-	id_mark(pk, t->id, false);
+	pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
 	pk->inflight = (uint16_t)(pk->inflight - t->ndesc);
 	t->ndesc = 0;
 }
@@ -271,49 +250,24 @@ uint16_t vqp_avail_count(struct vq *vq)
 	return desc_avail(flags, vq->pk.avail_wrap) ? 1 : 0;
 }
 
-/*
- * One used descriptor per chain at the used position (2.8.8): id and
- * len, then flags with AVAIL and USED both set to the used wrap counter.
- * The position then moves by the ring descriptors the chain took.  The
- * flags of the first entry since the last publish are held back, so the
- * driver, which reads used entries in ring order, sees none of them until
- * vqp_publish() writes those last.
- */
+/* One used descriptor per chain at the used position (vqp_used()). */
 void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 {
-	struct vq_packed *pk = &vq->pk;
-	volatile struct vring_packed_desc *e;
 	struct vq_pk_token *t;
-	uint16_t flags;
+	uint16_t pos = vq->used_idx;
 
 	if (!vq_ready(vq) || head >= VQ_PK_TOKENS)
 		return;
-	t = &pk->tok[head];
+	t = &vq->pk.tok[head];
 	if (!t->ndesc)
 		return;
-	e = &pk->desc[vq->used_idx];
-	e->id = t->id;
-	e->len = len;
-	VQ_TOUCH(vq, e, 16, VQ_LINE_USED);
+	VQ_TOUCH(vq, &vq->pk.desc[pos], 16, VQ_LINE_USED);
 	VQ_PUSHED(vq, head, len);
-	flags = pk->used_wrap ? (uint16_t)(F_AVAIL | F_USED) : 0;
-	if (!pk->head_held) {
-		pk->head_held = true;
-		pk->head_pos = vq->used_idx;
-		pk->head_flags = flags;
-	} else {
-		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
-	}
+	vqp_used(vq, t, len);
 	if (vq->log) {
-		vq_log_range(vq->log, vq->gpa_desc + 16 * (uint64_t)vq->used_idx, 16);
+		vq_log_range(vq->log, vq->gpa_desc + 16 * (uint64_t)pos, 16);
 		vql_pushed(vq, head, len);
 	}
-	vq->used_idx = (uint16_t)(vq->used_idx + t->ndesc);
-	if (vq->used_idx >= vq->size) {
-		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
-		pk->used_wrap = !pk->used_wrap;
-	}
-	token_drop(pk, t);
 }
 
 /*

@@ -107,6 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		static struct vq_dirty_log dl;
 		static struct vq_logq lq;
 
+		uint16_t heads[8];
+		int n = 0;
+
 		a = txv;
 		b = txv;
 		memset(&dl, 0, sizeof(dl));
@@ -120,8 +123,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (ra <= 0)
 				break;
-			if (!chain_same(&ca, &cb) ||
+			if (!chain_same(&ca, &cb) || ca.head != cb.head ||
 			    a.pk.tok[ca.head].id != b.pk.tok[cb.head].id)
+				abort();
+			heads[n++] = ca.head;
+		}
+		/*
+		 * And the inline push against vqp_push(), last popped first:
+		 * the same used positions, held head, ids in flight.  Both
+		 * write the same bytes into the ring.
+		 */
+		while (n-- > 0 && !a.broken) {
+			uint32_t len = (uint32_t)n * 60u;
+
+			vq_push(&a, heads[n], len);
+			vq_push(&b, heads[n], len);
+			if (a.used_idx != b.used_idx || a.pk.used_wrap != b.pk.used_wrap ||
+			    a.pk.head_held != b.pk.head_held ||
+			    a.pk.head_pos != b.pk.head_pos ||
+			    a.pk.head_flags != b.pk.head_flags ||
+			    a.pk.inflight != b.pk.inflight ||
+			    memcmp(a.pk.busy, b.pk.busy, sizeof(a.pk.busy)))
 				abort();
 		}
 	}
