@@ -297,12 +297,38 @@ static inline int net_send(void *ctx, const struct sw_frame *f)
 	return rc;
 }
 
+/*
+ * A run of frames: with one receive queue, every frame goes to it, and
+ * vnet takes the run in one call; a frame it stops at (offload work to
+ * finish here, or a broken ring) is dealt with as net_send() does, in its
+ * place, before the rest go.  With several queues each frame picks its own.
+ */
 static unsigned int net_send_burst(void *ctx, const struct sw_frame *f,
 				   unsigned int n, int *rc)
 {
-	unsigned int ok = 0;
+	struct vu_net *vn = ctx;
+	unsigned int ok = 0, i = 0;
 
-	for (unsigned int i = 0; i < n; i++) {
+	while (i < n && vn->n_live_rx == 1 && !vn->broken) {
+		unsigned int qp = vn->live_rx[0], sent, passed;
+		int *last;
+
+		i += vnet_rx_burst(&vn->rxq[qp], f + i, n - i, &vn->st, rc + i,
+				   &sent, &passed);
+		if (sent)
+			vn->rx_dirty |= 1u << qp;
+		ok += sent;
+		vn->st.off.out_passed += passed;
+		last = &rc[i - 1];
+		if (*last == -EIO) {
+			ring_broke(vn, 2 * qp);
+		} else if (*last == -EOPNOTSUPP ||
+			   (*last == -EMSGSIZE && f[i - 1].off.gso != SW_GSO_NONE)) {
+			*last = send_fallback(vn, qp, &f[i - 1]);
+			ok += *last == 0;
+		}
+	}
+	for (; i < n; i++) {
 		rc[i] = net_send(ctx, &f[i]);
 		ok += rc[i] == 0;
 	}

@@ -574,8 +574,8 @@ static __attribute__((noinline)) int rx_frame_any(struct vnet_rxq *q,
 	return 0;
 }
 
-int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
-		  struct vnet_stats *st)
+static inline __attribute__((always_inline)) int
+rx_frame(struct vnet_rxq *q, const struct sw_frame *f, struct vnet_stats *st)
 {
 	if (!sw_off_any(&f->off) && q->hdr_len == 12 && f->nseg == 1 &&
 	    f->seg[0].len <= VNET_MAX_FRAME) {
@@ -585,6 +585,34 @@ int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 			return rc;
 	}
 	return rx_frame_any(q, f, st);
+}
+
+int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
+		  struct vnet_stats *st)
+{
+	return rx_frame(q, f, st);
+}
+
+unsigned int vnet_rx_burst(struct vnet_rxq *q, const struct sw_frame *f,
+			   unsigned int n, struct vnet_stats *st, int *rc,
+			   unsigned int *sent, unsigned int *passed)
+{
+	unsigned int i = 0, ok = 0, off = 0;
+
+	while (i < n) {
+		int r = rx_frame(q, &f[i], st);
+
+		rc[i++] = r;
+		if (r == 0) {
+			ok++;
+			off += sw_off_any(&f[i - 1].off);
+		} else if (r != -ENOBUFS) {
+			break;
+		}
+	}
+	*sent = ok;
+	*passed = off;
+	return i;
 }
 
 bool vnet_rx_flush(struct vnet_rxq *q)

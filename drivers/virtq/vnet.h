@@ -111,6 +111,18 @@ bool vnet_tx_done(struct vnet_txq *q);
 int vnet_rx_frame(struct vnet_rxq *q, const struct sw_frame *f,
 		  struct vnet_stats *st);
 
+/*
+ * vnet_rx_frame() for f[0..n) in order (n >= 1), with each result in rc[],
+ * in one call.  It stops after the first frame whose result is
+ * -EOPNOTSUPP, -EMSGSIZE or -EIO, so that the caller can finish or drop
+ * that one before the next goes out.  Returns how many frames it took:
+ * rc[0..k).  *sent is how many of those went out (rc 0), *passed how many
+ * of those carried offload work to the peer as it was.
+ */
+unsigned int vnet_rx_burst(struct vnet_rxq *q, const struct sw_frame *f,
+			   unsigned int n, struct vnet_stats *st, int *rc,
+			   unsigned int *sent, unsigned int *passed);
+
 /* Publish what vnet_rx_frame() wrote; true when the peer wants a notification. */
 bool vnet_rx_flush(struct vnet_rxq *q);
 

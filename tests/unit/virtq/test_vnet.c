@@ -544,6 +544,56 @@ static void test_rx_too_small_nomrg(void **state)
 	check_pattern(drv_ptr(&B.m, o + 12), 0, 88, 2);
 }
 
+/*
+ * vnet_rx_burst(): frames in order; no buffer is a result and the run
+ * goes on; too big or offload work the queue does not take ends the call
+ * after that frame, so the caller deals with it before the rest.
+ */
+static void test_rx_burst(void **state)
+{
+	struct sw_frame f[4];
+	unsigned int sent = 9, passed = 9;
+	int rc[4], head[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		head[i] = rx_post(&B, 1, 1518 + 12, NULL);
+	make_frame(&f[0], 100, 1, 1);
+	f[1] = f[0];
+	f[1].len = f[1].seg[0].len = 200;
+	f[1].off = (struct sw_offload){ .flags = SW_OFF_CSUM, .csum_start = 34,
+					.csum_offset = 16 };
+	f[2] = f[0];
+	f[2].len = f[2].seg[0].len = 1600;		/* no buffer holds it */
+	f[3] = f[0];
+	RQ.off_caps = OFF_CAP_CSUM;
+	assert_int_equal(vnet_rx_burst(&RQ, f, 4, &ST, rc, &sent, &passed), 3);
+	assert_int_equal(rc[0], 0);
+	assert_int_equal(rc[1], 0);
+	assert_int_equal(rc[2], -EMSGSIZE);
+	assert_int_equal(sent, 2);
+	assert_int_equal(passed, 1);
+	/* the rest: one buffer left for two frames */
+	assert_int_equal(vnet_rx_burst(&RQ, f + 3, 1, &ST, rc, &sent, &passed), 1);
+	assert_int_equal(rc[0], 0);
+	assert_int_equal(vnet_rx_burst(&RQ, f, 2, &ST, rc, &sent, &passed), 2);
+	assert_int_equal(rc[0], -ENOBUFS);
+	assert_int_equal(rc[1], -ENOBUFS);
+	assert_int_equal(sent, 0);
+	assert_int_equal(ST.rx_no_buffer, 2);
+	assert_true(vnet_rx_flush(&RQ));
+	expect_used(&B, head[0], 12 + 100);
+	expect_used(&B, head[1], 12 + 200);
+	expect_used(&B, head[2], 12 + 100);
+	/* offload work the queue does not take: it stops there */
+	rx_post(&B, 1, 1518 + 12, NULL);
+	RQ.off_caps = 0;
+	assert_int_equal(vnet_rx_burst(&RQ, f + 1, 3, &ST, rc, &sent, &passed), 1);
+	assert_int_equal(rc[0], -EOPNOTSUPP);
+	assert_int_equal(sent, 0);
+	assert_int_equal(vq_avail_count(&B.vq), 1);
+}
+
 static void test_rx_no_buffer(void **state)
 {
 	struct sw_frame f;
@@ -1006,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rx_simple10, up10, down),
 		cmocka_unit_test_setup_teardown(test_rx_too_small_nomrg, up12, down),
 		cmocka_unit_test_setup_teardown(test_rx_no_buffer, up12, down),
+		cmocka_unit_test_setup_teardown(test_rx_burst, up12, down),
 		cmocka_unit_test_setup_teardown(test_rx_too_big, up12m, down),
 		cmocka_unit_test_setup_teardown(test_rx_scattered_chain, up12, down),
 		cmocka_unit_test_setup_teardown(test_rx_mrg, up12m, down),
