@@ -362,26 +362,28 @@ static inline uint16_t vqp_took(struct vq *vq, uint16_t id, uint16_t ndesc)
 static inline void vqp_used(struct vq *vq, struct vq_pk_token *t, uint32_t len)
 {
 	struct vq_packed *pk = &vq->pk;
-	volatile struct vq_pdesc *e = (volatile struct vq_pdesc *)pk->desc + vq->used_idx;
+	uint16_t pos = vq->used_idx, id = t->id, ndesc = t->ndesc;
+	volatile struct vq_pdesc *e = (volatile struct vq_pdesc *)pk->desc + pos;
 	uint16_t flags = pk->used_wrap ? (uint16_t)(VQ_PK_F_AVAIL | VQ_PK_F_USED) : 0;
 
-	e->id = t->id;
+	t->ndesc = 0;
+	pk->busy[id / 64] &= ~(1ull << (id % 64));
+	pk->inflight = (uint16_t)(pk->inflight - ndesc);
+	e->id = id;
 	e->len = len;
 	if (!pk->head_held) {
 		pk->head_held = true;
-		pk->head_pos = vq->used_idx;
+		pk->head_pos = pos;
 		pk->head_flags = flags;
 	} else {
 		__atomic_store_n(&e->flags, flags, __ATOMIC_RELEASE);
 	}
-	vq->used_idx = (uint16_t)(vq->used_idx + t->ndesc);
-	if (vq->used_idx >= vq->size) {
-		vq->used_idx = (uint16_t)(vq->used_idx - vq->size);
+	pos = (uint16_t)(pos + ndesc);
+	if (pos >= vq->size) {
+		pos = (uint16_t)(pos - vq->size);
 		pk->used_wrap = !pk->used_wrap;
 	}
-	pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
-	pk->inflight = (uint16_t)(pk->inflight - t->ndesc);
-	t->ndesc = 0;
+	vq->used_idx = pos;
 }
 
 /* Make c the chain of one buffer, [p, p + len), device-writable or not. */
@@ -415,23 +417,29 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 #ifndef VQ_LINE_COUNT
 	if (vq->fast && vq->last_avail != vq->avail_shadow &&
 	    vq->last_avail == vq->avail_mine) {
-		struct vq_desc d;
+		const volatile struct vq_desc *dp;
 		uint16_t head = vq->avail_ring[vq->last_avail & (vq->size - 1)];
-		uint64_t got;
+		uint64_t addr, got;
+		uint32_t len;
+		uint16_t flags;
 		uint8_t *p;
 
 		if (head >= vq->size)
 			return vq_pop_walk(vq, c);
-		vq_desc_fetch((const volatile uint8_t *)vq->desc + (size_t)head * 16, &d);
+		/* Volatile: each field is read exactly once, into a local. */
+		dp = (const volatile struct vq_desc *)vq->desc + head;
+		addr = dp->addr;
+		len = dp->len;
+		flags = dp->flags;
 		/* 1: NEXT, 4: INDIRECT (2.7.5) */
-		if ((d.flags & (1 | 4)) || d.len == 0)
+		if ((flags & (1 | 4)) || len == 0)
 			return vq_pop_walk(vq, c);
-		got = d.len;
-		p = vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint);
-		if (!p || got != d.len)
+		got = len;
+		p = vu_mem_gpa_hint(vq->mem, addr, &got, &vq->mem_hint);
+		if (!p || got != len)
 			return vq_pop_walk(vq, c);
 		c->head = head;
-		vq_chain_one(c, p, d.len, d.flags & 2);	/* 2: WRITE */
+		vq_chain_one(c, p, len, flags & 2);	/* 2: WRITE */
 		vq->last_avail++;
 		vq->avail_mine = vq->last_avail;
 		return 1;
@@ -449,8 +457,9 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 			(const volatile struct vq_pdesc *)pk->desc + vq->last_avail;
 		uint16_t flags = __atomic_load_n(&dp->flags, __ATOMIC_ACQUIRE);
 		uint16_t want = pk->avail_wrap ? VQ_PK_F_AVAIL : VQ_PK_F_USED;
-		struct vq_pdesc d;
-		uint64_t got, bit;
+		uint64_t addr, got;
+		uint32_t len;
+		uint16_t id;
 		uint8_t *p;
 
 		/* 1: NEXT, 4: INDIRECT (2.8.13) */
@@ -458,16 +467,18 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 		    pk->tok[pk->pop_seq % VQ_PK_TOKENS].ndesc ||
 		    pk->inflight == vq->size)
 			return vqp_pop(vq, c);
-		vq_desc_fetch(dp, &d);
-		bit = 1ull << (d.id % 64);
-		if (d.id >= vq->size || (pk->busy[d.id / 64] & bit) || d.len == 0)
+		/* Volatile: each field is read exactly once, into a local. */
+		addr = dp->addr;
+		len = dp->len;
+		id = dp->id;
+		if (id >= vq->size || (pk->busy[id / 64] >> (id % 64) & 1) || len == 0)
 			return vqp_pop(vq, c);
-		got = d.len;
-		p = vu_mem_gpa_hint(vq->mem, d.addr, &got, &vq->mem_hint);
-		if (!p || got != d.len)
+		got = len;
+		p = vu_mem_gpa_hint(vq->mem, addr, &got, &vq->mem_hint);
+		if (!p || got != len)
 			return vqp_pop(vq, c);
-		c->head = vqp_took(vq, d.id, 1);
-		vq_chain_one(c, p, d.len, flags & 2);	/* 2: WRITE */
+		c->head = vqp_took(vq, id, 1);
+		vq_chain_one(c, p, len, flags & 2);	/* 2: WRITE */
 		return 1;
 	}
 #endif
