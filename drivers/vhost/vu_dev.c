@@ -213,6 +213,7 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 				     vu_has_feature(d, VU_F_RING_EVENT_IDX),
 				     vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
 		if (rc == 0) {
+			r->vq.in_order = vu_has_feature(d, VU_F_IN_ORDER);
 			log_attach(d, q);
 			return;
 		}

@@ -340,8 +340,7 @@ broken:
 bool vnet_tx_done(struct vnet_txq *q)
 {
 	/* TX buffers are only read: 0 bytes written (2.7.8). */
-	for (unsigned int i = 0; i < q->npending; i++)
-		vq_push(q->vq, q->pending[i], 0);
+	vq_push_read(q->vq, q->pending, q->npending);
 	q->npending = 0;
 	return vq_publish(q->vq);
 }

@@ -375,6 +375,16 @@ void vq_push_any(struct vq *vq, uint16_t head, uint32_t len)
 		vql_push_split(vq, head, len);
 }
 
+void vq_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
+{
+	if (vq->packed) {
+		vqp_push_read(vq, heads, n);
+		return;
+	}
+	for (unsigned int i = 0; i < n; i++)
+		vq_push(vq, heads[i], 0);
+}
+
 bool vq_publish(struct vq *vq)
 {
 	uint16_t old, now = vq->used_idx;

@@ -167,6 +167,12 @@ struct vq {
 	bool fast;
 	bool fast_pk;		/* the same for a packed ring: no dirty log either */
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
+	/*
+	 * VIRTIO_F_IN_ORDER negotiated: vq_push_read() may write one used
+	 * descriptor for a batch of a packed ring.  The owner sets it after
+	 * vq_setup_packed(), which clears it.
+	 */
+	bool in_order;
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	volatile struct vring_desc *desc;
 	volatile struct vring_avail *avail;
@@ -291,6 +297,16 @@ uint16_t vq_avail_count(struct vq *vq);
  * caller bug) is ignored on a packed queue.
  */
 static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len);
+
+/*
+ * Push heads[0..n), chains the device only read (0 bytes written each),
+ * given in the order they were popped, as n vq_push() calls would.  On a
+ * packed ring with in_order set, when they are the oldest chains in
+ * flight, one used descriptor with the last one's buffer id stands for
+ * them all and the used position skips the whole batch (2.8.20, in-order
+ * use of descriptors): the driver reads one descriptor instead of n.
+ */
+void vq_push_read(struct vq *vq, const uint16_t *heads, unsigned int n);
 
 /* vq_push() in full: any layout, dirty logging. */
 void vq_push_any(struct vq *vq, uint16_t head, uint32_t len);

@@ -271,6 +271,50 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 }
 
 /*
+ * vq_push_read() on a packed ring.  The batch is the oldest in flight when
+ * its first chain starts at the used position and its tokens are
+ * consecutive: consecutive pops take consecutive ring descriptors (an
+ * unpop rewinds both together).  The last one's token stands for the
+ * batch (its descriptors are all of theirs): vqp_used() writes the one
+ * descriptor and frees them from the in-flight count; the others' ids
+ * and tokens are freed here.
+ */
+void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
+{
+	struct vq_packed *pk = &vq->pk;
+	uint16_t used = (uint16_t)(vq->used_idx | pk->used_wrap << 15);
+	uint32_t total = 0;
+	unsigned int i;
+
+	if (!vq->in_order || !vq->fast_pk || n < 2 || heads[0] >= VQ_PK_TOKENS ||
+	    pk->tok[heads[0]].start != used)
+		goto one_by_one;
+	for (i = 0; i < n; i++) {
+		const struct vq_pk_token *t = &pk->tok[(heads[0] + i) % VQ_PK_TOKENS];
+
+		if (heads[i] != (heads[0] + i) % VQ_PK_TOKENS || !t->ndesc)
+			goto one_by_one;
+		total += t->ndesc;
+	}
+	VQ_TOUCH(vq, &pk->desc[vq->used_idx], 16, VQ_LINE_USED);
+	for (i = 0; i < n; i++)
+		VQ_PUSHED(vq, heads[i], 0);
+	for (i = 0; i + 1 < n; i++) {
+		struct vq_pk_token *t = &pk->tok[heads[i]];
+
+		pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
+		t->ndesc = 0;
+	}
+	/* total <= inflight <= size: it fits the token's field */
+	pk->tok[heads[n - 1]].ndesc = (uint16_t)total;
+	vqp_used(vq, &pk->tok[heads[n - 1]], 0);
+	return;
+one_by_one:
+	for (i = 0; i < n; i++)
+		vq_push(vq, heads[i], 0);
+}
+
+/*
  * Did the used position pass the driver's event position off_wrap while
  * moving from old to now (both position | wrap << 15)?  (2.8.10: the
  * packed form of vring_need_event, with the event and the old position

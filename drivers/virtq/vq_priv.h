@@ -139,6 +139,7 @@ static inline int vq_add_buffer(struct vq *vq, struct vq_walk *w,
 /* The packed layout (vq_packed.c); vq.c calls these when vq->packed. */
 void vqp_unpop(struct vq *vq, uint16_t n);
 uint16_t vqp_avail_count(struct vq *vq);
+void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n);
 bool vqp_publish(struct vq *vq);
 void vqp_set_kicks(struct vq *vq, bool on);
 

@@ -88,6 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    base + rd16(data + 12) * 4ull, base + rd16(data + 14) * 4ull,
 			    rd16(data + 16), evidx, indirect) != 0)
 		vq_reset(&rxv);
+	/* 0x20: VIRTIO_F_IN_ORDER, so TX chains go back in batches */
+	txv.in_order = rxv.in_order = (data[1] & 0x20) != 0;
 	memset(&tx, 0, sizeof(tx));
 	memset(&rx, 0, sizeof(rx));
 	tx.vq = &txv;

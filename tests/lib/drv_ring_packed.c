@@ -39,8 +39,12 @@ int drvp_init(struct drvp_ring *r, struct drv_mem *m, uint16_t size,
 	r->drv_ev = drv_ptr(m, r->drv_ev_off);
 	r->dev_ev = drv_ptr(m, r->dev_ev_off);
 	r->ndesc = calloc(size, sizeof(*r->ndesc));
-	if (!r->ndesc)
+	r->head_id = calloc(size, sizeof(*r->head_id));
+	if (!r->ndesc || !r->head_id) {
+		drvp_fini(r);
 		return -ENOMEM;
+	}
+	r->batch_end = -1;
 	r->avail_wrap = true;	/* 2.8.1: both counters start at 1 */
 	r->used_wrap = true;
 	r->kicked = 1u << 15;
@@ -51,7 +55,9 @@ int drvp_init(struct drvp_ring *r, struct drv_mem *m, uint16_t size,
 void drvp_fini(struct drvp_ring *r)
 {
 	free(r->ndesc);
+	free(r->head_id);
 	r->ndesc = NULL;
+	r->head_id = NULL;
 }
 
 /* A free id, or -1. */
@@ -120,6 +126,7 @@ int drvp_add(struct drvp_ring *r, const struct drv_buf *b, unsigned int n,
 		wrap = !wrap;
 	}
 	r->ndesc[id] = (uint16_t)used;
+	r->head_id[head] = (uint16_t)id;
 	r->num_free = (uint16_t)(r->num_free - used);
 	r->next_avail = pos;
 	r->avail_wrap = wrap;
@@ -170,15 +177,34 @@ int drvp_get_used(struct drvp_ring *r, uint32_t *len)
 	volatile struct vring_packed_desc *d = &r->desc[r->last_used];
 	uint16_t flags = __atomic_load_n(&d->flags, __ATOMIC_ACQUIRE);
 	bool a = flags & F_AVAIL, u = flags & F_USED;
-	uint16_t id, n;
+	uint16_t id = 0, n;
 
-	if (a != r->used_wrap || u != r->used_wrap)
-		return -1;
-	id = d->id;
-	*len = d->len;
-	if (id >= r->size || r->ndesc[id] == 0) {
-		fprintf(stderr, "drvp_get_used: device returned bad id %u\n", id);
-		abort();	/* a device bug: fail the test loudly */
+	if (r->batch_end < 0) {
+		if (a != r->used_wrap || u != r->used_wrap)
+			return -1;
+		id = d->id;
+		*len = d->len;
+		r->used_read++;
+		if (id >= r->size || r->ndesc[id] == 0) {
+			fprintf(stderr, "drvp_get_used: device returned bad id %u\n", id);
+			abort();	/* a device bug: fail the test loudly */
+		}
+		if (r->in_order) {
+			r->batch_end = id;
+			r->batch_len = *len;
+		}
+	}
+	if (r->batch_end >= 0) {
+		/* in order: the chain at last_used, up to the batch's last */
+		id = r->head_id[r->last_used];
+		if (r->ndesc[id] == 0) {
+			fprintf(stderr, "drvp_get_used: batch up to id %d passes a free one\n",
+				r->batch_end);
+			abort();
+		}
+		*len = id == r->batch_end ? r->batch_len : 0;
+		if (id == r->batch_end)
+			r->batch_end = -1;
 	}
 	n = r->ndesc[id];
 	r->ndesc[id] = 0;

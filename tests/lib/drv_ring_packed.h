@@ -36,6 +36,17 @@ struct drvp_ring {
 	uint16_t num_free;	/* ring descriptors we may still use */
 	uint16_t *ndesc;	/* per id: ring descriptors of its chain, 0 free */
 	uint16_t next_id;	/* ids are handed out round robin */
+
+	/*
+	 * VIRTIO_F_IN_ORDER: a used descriptor may stand for every chain from
+	 * last_used up to the one with its id (2.8.20).  drvp_get_used() then
+	 * returns those chains one by one, the skipped ones with len 0.
+	 */
+	bool in_order;
+	uint16_t *head_id;	/* per ring position: id of the chain that starts there */
+	int batch_end;		/* id ending the batch being returned, or -1 */
+	uint32_t batch_len;	/* its used length */
+	unsigned int used_read;	/* used descriptors read (not skipped) */
 };
 
 /* Lay out a packed ring of size (any 1..32768) in m; 0 or -errno. */

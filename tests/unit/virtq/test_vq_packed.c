@@ -383,6 +383,114 @@ static void test_batch_hidden_until_publish(void **state)
 	}
 }
 
+/* ---- in-order batches (vq_push_read) ---- */
+
+/*
+ * With VIRTIO_F_IN_ORDER, over many laps of a ring of 7 (chains of 1 to 3
+ * descriptors, some crossing the end): each batch of chains pushed in pop
+ * order is one used descriptor, which an in-order driver reads as the
+ * whole batch, in order.
+ */
+static void test_in_order_batches(void **state)
+{
+	size_t o = buf(&P, 64);
+	struct drv_buf b[3] = { mk(&P, o, 8, false), mk(&P, o + 8, 8, false),
+				mk(&P, o + 16, 8, false) };
+	unsigned int batches = 0;
+	struct vq_chain c;
+	uint32_t len;
+
+	(void)state;
+	P.vq.in_order = true;
+	P.drv.in_order = true;
+	for (unsigned int round = 0; round < 3000; round++) {
+		uint16_t heads[8];
+		int ids[8];
+		unsigned int n = 0;
+
+		/* as many chains as fit, up to 1 + round % 4 */
+		while (n < 1 + round % 4) {
+			int id = drvp_add(&P.drv, b, 1 + (round + n) % 3, false);
+
+			if (id < 0)
+				break;
+			ids[n++] = id;
+		}
+		assert_true(n >= 1);
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(vq_pop(&P.vq, &c), 1);
+			heads[i] = c.head;
+		}
+		vq_push_read(&P.vq, heads, n);
+		assert_int_equal(P.vq.pk.inflight, 0);
+		vq_publish(&P.vq);
+		batches++;
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
+			assert_int_equal(len, 0);
+		}
+		assert_int_equal(drvp_get_used(&P.drv, &len), -1);
+	}
+	assert_false(P.vq.broken);
+	assert_int_equal(P.drv.used_read, batches);
+	assert_int_equal(P.vq.used_idx, P.drv.last_used);
+	assert_int_equal(P.vq.pk.used_wrap, P.drv.used_wrap);
+	for (size_t i = 0; i < sizeof(P.vq.pk.busy) / sizeof(P.vq.pk.busy[0]); i++)
+		assert_int_equal(P.vq.pk.busy[i], 0);
+}
+
+/*
+ * A batch that is not the oldest in flight, or given out of pop order,
+ * or on a queue without in_order, is pushed chain by chain.
+ */
+static void test_in_order_not_a_batch(void **state)
+{
+	size_t o = buf(&P, 16);
+	struct drv_buf b = mk(&P, o, 16, false);
+	struct vq_chain c;
+	uint16_t h[4];
+	uint32_t len;
+	int ids[4];
+
+	(void)state;
+	P.vq.in_order = true;
+	for (int i = 0; i < 4; i++)
+		ids[i] = drvp_add(&P.drv, &b, 1, false);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		h[i] = c.head;
+	}
+	/* h[0] still in flight: 1 and 2 are not the oldest */
+	vq_push_read(&P.vq, h + 1, 2);
+	/* out of order */
+	{
+		uint16_t rev[2] = { h[3], h[0] };
+
+		vq_push_read(&P.vq, rev, 2);
+	}
+	vq_publish(&P.vq);
+	assert_int_equal(P.vq.pk.inflight, 0);
+	/* four used descriptors, in the order pushed (a driver that is not in order) */
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[1]);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[2]);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[3]);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[0]);
+	assert_int_equal(P.drv.used_read, 4);
+	/* without in_order: one each */
+	P.vq.in_order = false;
+	for (int i = 0; i < 3; i++)
+		ids[i] = drvp_add(&P.drv, &b, 1, false);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		h[i] = c.head;
+	}
+	vq_push_read(&P.vq, h, 3);
+	vq_publish(&P.vq);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
+	assert_int_equal(P.drv.used_read, 7);
+}
+
 /* ---- event suppression (2.8.10) ---- */
 
 static void pop_n(unsigned int n, uint16_t *tok)
@@ -992,6 +1100,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unpop, up8, down),
 		cmocka_unit_test_setup_teardown(test_token_limit, up512, down),
 		cmocka_unit_test_setup_teardown(test_batch_hidden_until_publish, up8, down),
+		cmocka_unit_test_setup_teardown(test_in_order_batches, up7, down),
+		cmocka_unit_test_setup_teardown(test_in_order_not_a_batch, up8, down),
 		cmocka_unit_test_setup_teardown(test_driver_flags, up8, down),
 		cmocka_unit_test_setup_teardown(test_event_desc, up8ev, down),
 		cmocka_unit_test_setup_teardown(test_kicks, up8, down),
