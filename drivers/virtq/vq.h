@@ -301,10 +301,10 @@ static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len);
 /*
  * Push heads[0..n), chains the device only read (0 bytes written each),
  * given in the order they were popped, as n vq_push() calls would.  On a
- * packed ring with in_order set, when they are the oldest chains in
- * flight, one used descriptor with the last one's buffer id stands for
- * them all and the used position skips the whole batch (2.8.20, in-order
- * use of descriptors): the driver reads one descriptor instead of n.
+ * packed ring with in_order set, when they are all the chains in flight,
+ * one used descriptor with the last one's buffer id stands for them all
+ * and the used position skips the whole batch (in-order use of
+ * descriptors, 2.8.20): the driver reads one descriptor instead of n.
  */
 void vq_push_read(struct vq *vq, const uint16_t *heads, unsigned int n);
 

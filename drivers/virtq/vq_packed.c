@@ -271,10 +271,11 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 }
 
 /*
- * vq_push_read() on a packed ring.  The batch is the oldest in flight when
- * its first chain starts at the used position and its tokens are
- * consecutive: consecutive pops take consecutive ring descriptors (an
- * unpop rewinds both together).  The last one's token stands for the
+ * vq_push_read() on a packed ring.  One descriptor stands for the batch
+ * when the batch is everything in flight, its first chain starts at the
+ * used position and its tokens are consecutive: consecutive pops take
+ * consecutive ring descriptors (an unpop rewinds both together).  vnet's
+ * TX queues are like that: all they popped goes back in one call.  The last one's token stands for the
  * batch (its descriptors are all of theirs): vqp_used() writes the one
  * descriptor and frees them from the in-flight count; the others' ids
  * and tokens are freed here.
@@ -296,6 +297,8 @@ void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
 			goto one_by_one;
 		total += t->ndesc;
 	}
+	if (total != pk->inflight)
+		goto one_by_one;	/* others in flight: keep it simple */
 	VQ_TOUCH(vq, &pk->desc[vq->used_idx], 16, VQ_LINE_USED);
 	for (i = 0; i < n; i++)
 		VQ_PUSHED(vq, heads[i], 0);

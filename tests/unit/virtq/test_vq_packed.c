@@ -440,7 +440,7 @@ static void test_in_order_batches(void **state)
 }
 
 /*
- * A batch that is not the oldest in flight, or given out of pop order,
+ * A batch that is not everything in flight, or given out of pop order,
  * or on a queue without in_order, is pushed chain by chain.
  */
 static void test_in_order_not_a_batch(void **state)
@@ -460,7 +460,7 @@ static void test_in_order_not_a_batch(void **state)
 		assert_int_equal(vq_pop(&P.vq, &c), 1);
 		h[i] = c.head;
 	}
-	/* h[0] still in flight: 1 and 2 are not the oldest */
+	/* h[0] and h[3] still in flight */
 	vq_push_read(&P.vq, h + 1, 2);
 	/* out of order */
 	{
@@ -476,6 +476,19 @@ static void test_in_order_not_a_batch(void **state)
 	assert_int_equal(drvp_get_used(&P.drv, &len), ids[3]);
 	assert_int_equal(drvp_get_used(&P.drv, &len), ids[0]);
 	assert_int_equal(P.drv.used_read, 4);
+	/* the oldest two, but h[2] still in flight */
+	for (int i = 0; i < 3; i++)
+		ids[i] = drvp_add(&P.drv, &b, 1, false);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		h[i] = c.head;
+	}
+	vq_push_read(&P.vq, h, 2);
+	vq_push_read(&P.vq, h + 2, 1);
+	vq_publish(&P.vq);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
+	assert_int_equal(P.drv.used_read, 7);
 	/* without in_order: one each */
 	P.vq.in_order = false;
 	for (int i = 0; i < 3; i++)
@@ -488,7 +501,7 @@ static void test_in_order_not_a_batch(void **state)
 	vq_publish(&P.vq);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
-	assert_int_equal(P.drv.used_read, 7);
+	assert_int_equal(P.drv.used_read, 10);
 }
 
 /* ---- event suppression (2.8.10) ---- */
