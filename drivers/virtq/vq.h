@@ -340,6 +340,22 @@ void vq_set_kicks(struct vq *vq, bool on);
 void vq_break(struct vq *vq, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Packed: is buffer id (< size) in flight with us; mark it so or not. */
+static inline bool vqp_id_busy(const struct vq_packed *pk, uint16_t id)
+{
+	return (pk->busy[id / 64] >> (id % 64)) & 1;
+}
+
+static inline void vqp_id_mark(struct vq_packed *pk, uint16_t id, bool on)
+{
+	uint64_t bit = 1ull << (id % 64);
+
+	if (on)
+		pk->busy[id / 64] |= bit;
+	else
+		pk->busy[id / 64] &= ~bit;
+}
+
 /*
  * Packed (vq_packed.c and the inline vq_pop()): a chain of ndesc ring
  * descriptors starting at last_avail, with buffer id id (< size, not in
@@ -356,7 +372,7 @@ static inline uint16_t vqp_took(struct vq *vq, uint16_t id, uint16_t ndesc)
 	t->id = id;
 	t->ndesc = ndesc;
 	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
-	pk->busy[id / 64] |= 1ull << (id % 64);
+	vqp_id_mark(pk, id, true);
 	pk->inflight = (uint16_t)(pk->inflight + ndesc);
 	pk->pop_seq++;
 	vq->last_avail = (uint16_t)(vq->last_avail + ndesc);
@@ -383,7 +399,7 @@ static inline void vqp_used(struct vq *vq, struct vq_pk_token *t, uint32_t len)
 	uint16_t flags = pk->used_wrap ? (uint16_t)(VQ_PK_F_AVAIL | VQ_PK_F_USED) : 0;
 
 	t->ndesc = 0;
-	pk->busy[id / 64] &= ~(1ull << (id % 64));
+	vqp_id_mark(pk, id, false);
 	pk->inflight = (uint16_t)(pk->inflight - ndesc);
 	e->id = id;
 	e->len = len;
@@ -487,7 +503,7 @@ vq_pop(struct vq *vq, struct vq_chain *c)
 		addr = dp->addr;
 		len = dp->len;
 		id = dp->id;
-		if (id >= vq->size || (pk->busy[id / 64] >> (id % 64) & 1) || len == 0)
+		if (id >= vq->size || vqp_id_busy(pk, id) || len == 0)
 			return vqp_pop(vq, c);
 		got = len;
 		p = vu_mem_gpa_hint(vq->mem, addr, &got, &vq->mem_hint);

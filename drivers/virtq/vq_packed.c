@@ -39,11 +39,6 @@ static bool desc_used_now(uint16_t flags, bool wrap)
 	return ((flags & F_AVAIL) != 0) == wrap && ((flags & F_USED) != 0) == wrap;
 }
 
-static bool id_busy(const struct vq_packed *pk, uint16_t id)
-{
-	return (pk->busy[id / 64] >> (id % 64)) & 1;
-}
-
 /*
  * Walk the indirect table of d (2.8.19): its entries one after the
  * other; WRITE is their only meaningful flag (NEXT and id are ignored, as
@@ -195,7 +190,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 	if (rc != -EIO && id >= vq->size) {
 		vq_break(vq, "buffer id %u out of ring of %u", id, vq->size);
 		rc = -EIO;
-	} else if (rc != -EIO && id_busy(pk, id)) {
+	} else if (rc != -EIO && vqp_id_busy(pk, id)) {
 		vq_break(vq, "buffer id %u reused while in flight", id);
 		rc = -EIO;
 	}
@@ -215,7 +210,7 @@ int vqp_pop(struct vq *vq, struct vq_chain *c)
 /* Free token t: its id leaves the in-flight set. */
 static void token_drop(struct vq_packed *pk, struct vq_pk_token *t)
 {
-	pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
+	vqp_id_mark(pk, t->id, false);
 	pk->inflight = (uint16_t)(pk->inflight - t->ndesc);
 	t->ndesc = 0;
 }
@@ -275,10 +270,10 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
  * when the batch is everything in flight, its first chain starts at the
  * used position and its tokens are consecutive: consecutive pops take
  * consecutive ring descriptors (an unpop rewinds both together).  vnet's
- * TX queues are like that: all they popped goes back in one call.  The last one's token stands for the
- * batch (its descriptors are all of theirs): vqp_used() writes the one
- * descriptor and frees them from the in-flight count; the others' ids
- * and tokens are freed here.
+ * TX queues are like that: all they popped goes back in one call.
+ * The last one's token stands for the batch (it takes all their
+ * descriptors): vqp_used() writes the one descriptor and takes them out
+ * of the in-flight count; the others' ids and tokens are freed here.
  */
 void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
 {
@@ -305,7 +300,7 @@ void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
 	for (i = 0; i + 1 < n; i++) {
 		struct vq_pk_token *t = &pk->tok[heads[i]];
 
-		pk->busy[t->id / 64] &= ~(1ull << (t->id % 64));
+		vqp_id_mark(pk, t->id, false);
 		t->ndesc = 0;
 	}
 	/* total <= inflight <= size: it fits the token's field */

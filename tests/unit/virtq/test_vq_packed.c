@@ -385,6 +385,32 @@ static void test_batch_hidden_until_publish(void **state)
 
 /* ---- in-order batches (vq_push_read) ---- */
 
+/* Make n one-buffer chains available and pop them: tokens in tok, ids in ids (or NULL). */
+static void pop_n_ids(unsigned int n, uint16_t *tok, int *ids)
+{
+	size_t o = buf(&P, 16);
+	struct drv_buf b = mk(&P, o, 16, true);
+	struct vq_chain c;
+
+	for (unsigned int i = 0; i < n; i++) {
+		int id = drvp_add(&P.drv, &b, 1, false);
+
+		assert_true(id >= 0);
+		if (ids)
+			ids[i] = id;
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		tok[i] = c.head;
+	}
+}
+
+static void pop_n(unsigned int n, uint16_t *tok)
+{
+	pop_n_ids(n, tok, NULL);
+}
+
+
 /*
  * With VIRTIO_F_IN_ORDER, over many laps of a ring of 7 (chains of 1 to 3
  * descriptors, some crossing the end): each batch of chains pushed in pop
@@ -445,21 +471,13 @@ static void test_in_order_batches(void **state)
  */
 static void test_in_order_not_a_batch(void **state)
 {
-	size_t o = buf(&P, 16);
-	struct drv_buf b = mk(&P, o, 16, false);
-	struct vq_chain c;
 	uint16_t h[4];
 	uint32_t len;
 	int ids[4];
 
 	(void)state;
 	P.vq.in_order = true;
-	for (int i = 0; i < 4; i++)
-		ids[i] = drvp_add(&P.drv, &b, 1, false);
-	for (int i = 0; i < 4; i++) {
-		assert_int_equal(vq_pop(&P.vq, &c), 1);
-		h[i] = c.head;
-	}
+	pop_n_ids(4, h, ids);
 	/* h[0] and h[3] still in flight */
 	vq_push_read(&P.vq, h + 1, 2);
 	/* out of order */
@@ -477,12 +495,7 @@ static void test_in_order_not_a_batch(void **state)
 	assert_int_equal(drvp_get_used(&P.drv, &len), ids[0]);
 	assert_int_equal(P.drv.used_read, 4);
 	/* the oldest two, but h[2] still in flight */
-	for (int i = 0; i < 3; i++)
-		ids[i] = drvp_add(&P.drv, &b, 1, false);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(vq_pop(&P.vq, &c), 1);
-		h[i] = c.head;
-	}
+	pop_n_ids(3, h, ids);
 	vq_push_read(&P.vq, h, 2);
 	vq_push_read(&P.vq, h + 2, 1);
 	vq_publish(&P.vq);
@@ -491,12 +504,7 @@ static void test_in_order_not_a_batch(void **state)
 	assert_int_equal(P.drv.used_read, 7);
 	/* without in_order: one each */
 	P.vq.in_order = false;
-	for (int i = 0; i < 3; i++)
-		ids[i] = drvp_add(&P.drv, &b, 1, false);
-	for (int i = 0; i < 3; i++) {
-		assert_int_equal(vq_pop(&P.vq, &c), 1);
-		h[i] = c.head;
-	}
+	pop_n_ids(3, h, ids);
 	vq_push_read(&P.vq, h, 3);
 	vq_publish(&P.vq);
 	for (int i = 0; i < 3; i++)
@@ -505,20 +513,6 @@ static void test_in_order_not_a_batch(void **state)
 }
 
 /* ---- event suppression (2.8.10) ---- */
-
-static void pop_n(unsigned int n, uint16_t *tok)
-{
-	size_t o = buf(&P, 16);
-	struct drv_buf b = mk(&P, o, 16, true);
-	struct vq_chain c;
-
-	for (unsigned int i = 0; i < n; i++)
-		assert_true(drvp_add(&P.drv, &b, 1, false) >= 0);
-	for (unsigned int i = 0; i < n; i++) {
-		assert_int_equal(vq_pop(&P.vq, &c), 1);
-		tok[i] = c.head;
-	}
-}
 
 static void drain(void)
 {
