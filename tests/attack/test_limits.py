@@ -9,6 +9,7 @@ No testpmd needed: these run wherever the switch builds.
 """
 
 import os
+import re
 import signal
 import socket
 import struct
@@ -388,8 +389,12 @@ def test_control_request_size(bare):
     try:
         s.connect(bare.sw.ctl_path)
         s.sendall(b"y" * CTL_REQ_MAX)
+        # "ERR <length>\n" then the body: the two may come in separate reads
         data = b""
-        while b"\n" not in data or not data.endswith(b"\n"):
+        while True:
+            m = re.match(rb"(OK|ERR) (\d+)\n", data)
+            if m and len(data) >= m.end() + int(m.group(2)):
+                break
             chunk = s.recv(4096)
             if not chunk:
                 break
