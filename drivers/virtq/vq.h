@@ -65,7 +65,6 @@ struct vring_packed_desc_event;
 struct vq_pk_token {
 	uint16_t id;		/* the driver's buffer id (< size, not in flight) */
 	uint16_t ndesc;		/* ring descriptors it took; 0: slot free */
-	uint16_t start;		/* ring position | avail wrap << 15 where it began */
 };
 
 /* State of a packed queue (2.8); unused on a split one. */
@@ -371,7 +370,6 @@ static inline uint16_t vqp_took(struct vq *vq, uint16_t id, uint16_t ndesc)
 
 	t->id = id;
 	t->ndesc = ndesc;
-	t->start = (uint16_t)(vq->last_avail | pk->avail_wrap << 15);
 	vqp_id_mark(pk, id, true);
 	pk->inflight = (uint16_t)(pk->inflight + ndesc);
 	pk->pop_seq++;

@@ -215,6 +215,13 @@ static void token_drop(struct vq_packed *pk, struct vq_pk_token *t)
 	t->ndesc = 0;
 }
 
+/*
+ * The last n pops took the ring descriptors just before last_avail, in
+ * pop order: stepping back over each token's ndesc, newest first, lands
+ * where each began (wrapping back over the ring's start flips the avail
+ * wrap counter).  A token pushed already (a caller bug) has lost its
+ * ndesc, so where the older ones began is unknown: the queue breaks.
+ */
 void vqp_unpop(struct vq *vq, uint16_t n)
 {
 	struct vq_packed *pk = &vq->pk;
@@ -222,14 +229,18 @@ void vqp_unpop(struct vq *vq, uint16_t n)
 	if (vq->lq)
 		vql_unpop(vq, n);
 	while (n--) {
-		struct vq_pk_token *t;
+		struct vq_pk_token *t = &pk->tok[(uint16_t)(pk->pop_seq - 1) % VQ_PK_TOKENS];
 
+		if (!t->ndesc) {
+			vq_break(vq, "device bug: unpop of a chain already pushed");
+			return;
+		}
 		pk->pop_seq--;
-		t = &pk->tok[pk->pop_seq % VQ_PK_TOKENS];
-		if (!t->ndesc)
-			continue;	/* pushed after all: a caller bug */
-		vq->last_avail = t->start & 0x7fff;
-		pk->avail_wrap = t->start >> 15;
+		if (vq->last_avail < t->ndesc) {
+			vq->last_avail = (uint16_t)(vq->last_avail + vq->size);
+			pk->avail_wrap = !pk->avail_wrap;
+		}
+		vq->last_avail = (uint16_t)(vq->last_avail - t->ndesc);
 		token_drop(pk, t);
 	}
 }
@@ -267,9 +278,11 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 
 /*
  * vq_push_read() on a packed ring.  One descriptor stands for the batch
- * when the batch is everything in flight, its first chain starts at the
- * used position and its tokens are consecutive: consecutive pops take
- * consecutive ring descriptors (an unpop rewinds both together).  vnet's
+ * when the batch is everything in flight and its tokens are the last n
+ * popped, in order: consecutive pops take consecutive ring descriptors
+ * (an unpop rewinds both together), so the batch ends at last_avail, and
+ * as the used position is always the in-flight count behind last_avail,
+ * the batch begins at the used position.  vnet's
  * TX queues are like that: all they popped goes back in one call.
  * The last one's token stands for the batch (it takes all their
  * descriptors): vqp_used() writes the one descriptor and takes them out
@@ -278,12 +291,11 @@ void vqp_push(struct vq *vq, uint16_t head, uint32_t len)
 void vqp_push_read(struct vq *vq, const uint16_t *heads, unsigned int n)
 {
 	struct vq_packed *pk = &vq->pk;
-	uint16_t used = (uint16_t)(vq->used_idx | pk->used_wrap << 15);
 	uint32_t total = 0;
 	unsigned int i;
 
 	if (!vq->in_order || !vq->fast_pk || n < 2 || heads[0] >= VQ_PK_TOKENS ||
-	    pk->tok[heads[0]].start != used)
+	    heads[n - 1] != (uint16_t)(pk->pop_seq - 1) % VQ_PK_TOKENS)
 		goto one_by_one;
 	for (i = 0; i < n; i++) {
 		const struct vq_pk_token *t = &pk->tok[(heads[0] + i) % VQ_PK_TOKENS];

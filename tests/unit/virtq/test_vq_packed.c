@@ -502,6 +502,18 @@ static void test_in_order_not_a_batch(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
 	assert_int_equal(P.drv.used_read, 7);
+	/*
+	 * All that is in flight and consecutive, but not the newest pops:
+	 * h[2] went back first, so the used position is past h[0]'s start.
+	 */
+	pop_n_ids(3, h, ids);
+	vq_push_read(&P.vq, h + 2, 1);
+	vq_push_read(&P.vq, h, 2);
+	vq_publish(&P.vq);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[2]);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[0]);
+	assert_int_equal(drvp_get_used(&P.drv, &len), ids[1]);
+	assert_int_equal(P.drv.used_read, 10);
 	/* without in_order: one each */
 	P.vq.in_order = false;
 	pop_n_ids(3, h, ids);
@@ -509,7 +521,7 @@ static void test_in_order_not_a_batch(void **state)
 	vq_publish(&P.vq);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(drvp_get_used(&P.drv, &len), ids[i]);
-	assert_int_equal(P.drv.used_read, 10);
+	assert_int_equal(P.drv.used_read, 13);
 }
 
 /* ---- event suppression (2.8.10) ---- */
@@ -1064,6 +1076,56 @@ static void test_vnet_tx_rx(void **state)
 	assert_int_equal(st.rx_no_buffer + st.rx_too_big + st.tx_runt, 0);
 }
 
+/*
+ * Unpop steps back over the chains' descriptors, across the ring's start
+ * too (flipping the avail wrap counter back), and lands where each began;
+ * unpopping a chain that was pushed is a device bug and breaks the queue.
+ */
+static void test_unpop_wrap(void **state)
+{
+	size_t o = buf(&P, 64);
+	struct drv_buf b[3] = { mk(&P, o, 16, true), mk(&P, o + 16, 16, true),
+				mk(&P, o + 32, 16, true) };
+	struct vq_chain c;
+	uint16_t pos, tok;
+	uint32_t len;
+	bool wrap;
+
+	(void)state;
+	/* Move both sides to position 6 of the 8, then wrap with 3 + 3. */
+	for (int i = 0; i < 3; i++) {
+		assert_true(drvp_add(&P.drv, b, 2, false) >= 0);
+		assert_int_equal(vq_pop(&P.vq, &c), 1);
+		vq_push(&P.vq, c.head, 0);
+		vq_publish(&P.vq);
+		assert_true(drvp_get_used(&P.drv, &len) >= 0);
+	}
+	assert_int_equal(P.vq.last_avail, 6);
+	assert_true(drvp_add(&P.drv, b, 3, false) >= 0);	/* 6, 7, 0 */
+	assert_true(drvp_add(&P.drv, b, 3, false) >= 0);	/* 1, 2, 3 */
+	pos = P.vq.last_avail;
+	wrap = P.vq.pk.avail_wrap;
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	tok = c.head;
+	assert_int_equal(P.vq.last_avail, 1);
+	assert_int_not_equal(P.vq.pk.avail_wrap, wrap);
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	vq_unpop(&P.vq, 2);
+	assert_int_equal(P.vq.last_avail, pos);
+	assert_int_equal(P.vq.pk.avail_wrap, wrap);
+	assert_int_equal(P.vq.pk.inflight, 0);
+	/* The same two chains again, then one pushed and unpopped: broken. */
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	assert_int_equal(c.head, tok);
+	assert_int_equal(c.n_in, 3);
+	assert_int_equal(vq_pop(&P.vq, &c), 1);
+	assert_int_equal(P.vq.last_avail, 4);
+	vq_push(&P.vq, c.head, 0);
+	assert_false(P.vq.broken);
+	vq_unpop(&P.vq, 1);
+	assert_true(P.vq.broken);
+}
+
 /* Not enough merged buffers: the popped ones go back (unpop) intact. */
 static void test_vnet_rx_unpop(void **state)
 {
@@ -1105,6 +1167,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chain_across_wrap, up8, down),
 		cmocka_unit_test_setup_teardown(test_wraparound, up7, down),
 		cmocka_unit_test_setup_teardown(test_unpop, up8, down),
+		cmocka_unit_test_setup_teardown(test_unpop_wrap, up8, down),
 		cmocka_unit_test_setup_teardown(test_token_limit, up512, down),
 		cmocka_unit_test_setup_teardown(test_batch_hidden_until_publish, up8, down),
 		cmocka_unit_test_setup_teardown(test_in_order_batches, up7, down),
