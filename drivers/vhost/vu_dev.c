@@ -213,7 +213,7 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 				     vu_has_feature(d, VU_F_RING_EVENT_IDX),
 				     vu_has_feature(d, VU_F_RING_INDIRECT_DESC));
 		if (rc == 0) {
-			r->vq.in_order = vu_has_feature(d, VU_F_IN_ORDER);
+			vq_set_in_order(&r->vq, vu_has_feature(d, VU_F_IN_ORDER));
 			log_attach(d, q);
 			return;
 		}
@@ -237,6 +237,7 @@ static void vring_setup(struct vu_dev *d, unsigned int q, uint16_t base)
 					r->vq.used_idx);
 				r->vq.last_avail = r->vq.used_idx;
 			}
+			vq_set_in_order(&r->vq, vu_has_feature(d, VU_F_IN_ORDER));
 			log_attach(d, q);
 			return;
 		}

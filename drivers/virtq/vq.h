@@ -168,8 +168,9 @@ struct vq {
 	bool event_idx;		/* VIRTIO_RING_F_EVENT_IDX negotiated */
 	/*
 	 * VIRTIO_F_IN_ORDER negotiated: vq_push_read() may write one used
-	 * descriptor for a batch of a packed ring.  The owner sets it after
-	 * vq_setup_packed(), which clears it.
+	 * entry (split) or descriptor (packed) for a batch.  Set with
+	 * vq_set_in_order() after vq_setup() or vq_setup_packed(), which
+	 * clear it.
 	 */
 	bool in_order;
 	bool indirect;		/* VIRTIO_RING_F_INDIRECT_DESC negotiated */
@@ -306,6 +307,14 @@ static inline void vq_push(struct vq *vq, uint16_t head, uint32_t len);
  * descriptors, 2.8.20): the driver reads one descriptor instead of n.
  */
 void vq_push_read(struct vq *vq, const uint16_t *heads, unsigned int n);
+
+/*
+ * VIRTIO_F_IN_ORDER was negotiated (on) or not.  A split ring takes it
+ * only when its used position is last_avail, as after a fresh setup or a
+ * resume: from then on last_avail - used_idx counts the chains in flight,
+ * which is what vq_push_read() relies on to know a batch's place.
+ */
+void vq_set_in_order(struct vq *vq, bool on);
 
 /* vq_push() in full: any layout, dirty logging. */
 void vq_push_any(struct vq *vq, uint16_t head, uint32_t len);

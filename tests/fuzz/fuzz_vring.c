@@ -84,6 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Offloads: the peer's headers are read and checked, then passed or finished. */
 	tx.off_caps = (data[1] & 16) ? 0x3f : 0;
 	rx.off_caps = (data[1] & 32) ? 0x3f : 0;
+	/* IN_ORDER: TX bursts go back as one used entry (vq_push_read). */
+	vq_set_in_order(&txv, data[1] & 64);
+	vq_set_in_order(&rxv, data[1] & 64);
 
 	/*
 	 * vq_pop()'s inline common case against the full walk, on two
@@ -137,6 +140,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			i += vnet_rx_burst(&rx, f + i, n - i, &st, rc, &sent, &passed);
 		}
 		vnet_tx_done(&tx);
+		/* Every chain taken went back, batched or not. */
+		if (txv.in_order && vq_ready(&txv) && txv.used_idx != txv.last_avail)
+			abort();
 		if (vq_ready(&rxv))
 			vnet_rx_flush(&rx);
 		vq_set_kicks(&txv, round & 1);

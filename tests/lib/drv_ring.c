@@ -117,7 +117,8 @@ int drv_ring_init(struct drv_ring *r, struct drv_mem *m, uint16_t size,
 	r->used = drv_ptr(m, r->used_off);
 	r->link = calloc(n, sizeof(*r->link));
 	r->ndesc = calloc(n, sizeof(*r->ndesc));
-	if (!r->link || !r->ndesc) {
+	r->order = calloc(n, sizeof(*r->order));
+	if (!r->link || !r->ndesc || !r->order) {
 		drv_ring_fini(r);
 		return -ENOMEM;
 	}
@@ -132,12 +133,14 @@ void drv_ring_fini(struct drv_ring *r)
 {
 	free(r->link);
 	free(r->ndesc);
-	r->link = r->ndesc = NULL;
+	free(r->order);
+	r->link = r->ndesc = r->order = NULL;
 }
 
 static void publish(struct drv_ring *r, uint16_t head)
 {
 	r->avail->ring[r->avail_idx & (r->size - 1)] = head;
+	r->order[r->avail_idx & (r->size - 1)] = head;
 	r->avail_idx++;
 	/* Ring entry before the index (2.7.13.3). */
 	__atomic_store_n(&r->avail->idx, r->avail_idx, __ATOMIC_RELEASE);
@@ -230,10 +233,33 @@ int drv_get_used(struct drv_ring *r, uint32_t *len)
 
 	if (idx == r->last_used)
 		return -1;
-	e = &r->used->ring[r->last_used & (r->size - 1)];
-	id = e->id;
-	*len = e->len;
-	r->last_used++;
+	if (r->in_order && !r->batch_left) {
+		uint16_t n = 1, have = (uint16_t)(idx - r->last_used);
+
+		e = &r->used->ring[r->last_used & (r->size - 1)];
+		id = e->id;
+		r->batch_len = e->len;
+		r->used_read++;
+		/* the batch: avail slots from last_used to the one with id */
+		while (r->order[(uint16_t)(r->last_used + n - 1) & (r->size - 1)] != id) {
+			if (++n > have) {
+				fprintf(stderr, "drv_get_used: in-order id %u beyond used->idx\n", id);
+				abort();
+			}
+		}
+		r->batch_left = n;
+	}
+	if (r->in_order) {
+		id = r->order[r->last_used & (r->size - 1)];
+		*len = --r->batch_left ? 0 : r->batch_len;
+		r->last_used++;
+	} else {
+		e = &r->used->ring[r->last_used & (r->size - 1)];
+		id = e->id;
+		*len = e->len;
+		r->last_used++;
+		r->used_read++;
+	}
 	if (id >= r->size || r->ndesc[id] == 0) {
 		fprintf(stderr, "drv_get_used: device returned bad id %u\n", id);
 		abort();	/* a device bug: fail the test loudly */

@@ -79,6 +79,19 @@ struct drv_ring {
 	uint16_t free_head;
 	uint16_t *link;		/* our own next pointers (free list, chains) */
 	uint16_t *ndesc;	/* descriptors of the chain at each head */
+
+	/*
+	 * VIRTIO_F_IN_ORDER (2.7.9): the device may write one used entry for
+	 * a batch, with the last chain's head, and move used->idx past all
+	 * of it.  drv_get_used() then reads that entry and returns every
+	 * chain of the batch in avail order, the last with the entry's len,
+	 * the others with 0.
+	 */
+	bool in_order;
+	uint16_t *order;	/* head made available at each avail slot */
+	uint16_t batch_left;	/* chains of the current batch not returned */
+	uint32_t batch_len;	/* its entry's len */
+	unsigned int used_read;	/* used entries read */
 };
 
 /*

@@ -384,6 +384,98 @@ static void pop_n(unsigned int n, uint16_t *heads)
 	}
 }
 
+/*
+ * Split IN_ORDER: a TX burst given back with vq_push_read() is one used
+ * entry, with the last chain's head, at the used position; used->idx
+ * moves past all of it and the driver finds every chain, in order.  Many
+ * rounds of chains of 1-3 descriptors in batches of 1-4, across the
+ * 16-bit index wrap.
+ */
+static void test_in_order_batches(void **state)
+{
+	size_t o = pair_buf(&P, 64);
+	struct drv_buf b[3] = { { drv_gpa(&P.m, o), 16, false },
+				{ drv_gpa(&P.m, o + 16), 16, false },
+				{ drv_gpa(&P.m, o + 32), 16, false } };
+	unsigned int batches = 0;
+	uint32_t len;
+
+	(void)state;
+	vq_set_in_order(&P.vq, true);
+	assert_true(P.vq.in_order);
+	P.drv.in_order = true;
+	for (unsigned int round = 0; round < 3000; round++) {
+		unsigned int n = 1 + round % 4;
+		uint16_t h[4];
+		int want[4];
+		struct vq_chain c;
+
+		for (unsigned int i = 0; i < n; i++) {
+			want[i] = drv_add(&P.drv, b, 1 + (round + i) % 3, false);
+			if (want[i] < 0) {	/* ring full: take fewer */
+				n = i;
+				break;
+			}
+		}
+		if (!n)
+			continue;
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(vq_pop(&P.vq, &c), 1);
+			h[i] = c.head;
+		}
+		vq_push_read(&P.vq, h, n);
+		vq_publish(&P.vq);
+		batches++;
+		for (unsigned int i = 0; i < n; i++) {
+			assert_int_equal(drv_get_used(&P.drv, &len), want[i]);
+			assert_int_equal(len, 0);
+		}
+		assert_int_equal(drv_get_used(&P.drv, &len), -1);
+		assert_int_equal(P.drv.used_read, batches);
+	}
+	assert_false(P.vq.broken);
+	assert_int_equal(P.vq.last_avail, P.vq.used_idx);
+}
+
+/*
+ * Split: a batch that is not everything in flight, or a ring without
+ * in_order (or resumed away from its used position), goes entry by entry.
+ */
+static void test_in_order_not_a_batch(void **state)
+{
+	uint16_t h[4];
+	uint32_t len;
+
+	(void)state;
+	vq_set_in_order(&P.vq, true);
+	P.drv.in_order = true;
+	pop_n(4, h);
+	vq_push_read(&P.vq, h, 2);	/* h[2], h[3] still in flight */
+	vq_push_read(&P.vq, h + 2, 2);	/* now all: a batch */
+	vq_publish(&P.vq);
+	assert_int_equal(P.drv.used->ring[0].id, h[0]);
+	assert_int_equal(P.drv.used->ring[1].id, h[1]);
+	assert_int_equal(P.drv.used->ring[2].id, h[3]);
+	assert_int_equal(P.drv.used->idx, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(drv_get_used(&P.drv, &len), h[i]);
+	assert_int_equal(P.drv.used_read, 3);
+	/* without in_order: one entry each */
+	vq_set_in_order(&P.vq, false);
+	pop_n(3, h);
+	vq_push_read(&P.vq, h, 3);
+	vq_publish(&P.vq);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(P.drv.used->ring[(4 + i) & 7].id, h[i]);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(drv_get_used(&P.drv, &len), h[i]);
+	assert_int_equal(P.drv.used_read, 6);
+	/* a ring whose used position is not last_avail never takes it */
+	P.vq.last_avail++;
+	vq_set_in_order(&P.vq, true);
+	assert_false(P.vq.in_order);
+}
+
 static void test_event_idx_notify(void **state)
 {
 	uint16_t h[8];
@@ -1224,6 +1316,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_indirect_ok, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_zero_length_descs, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_unpop, pair_std, pair_down),
+		cmocka_unit_test_setup_teardown(test_in_order_batches, pair_std, pair_down),
+		cmocka_unit_test_setup_teardown(test_in_order_not_a_batch, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_last_avail_moved, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_wraparound, pair_std, pair_down),
 		cmocka_unit_test_setup_teardown(test_event_idx_notify, pair_ev, pair_down),
