@@ -447,24 +447,31 @@ static void test_tx_not_set_up(void **state)
 /* A frame of len pattern bytes in local memory, cut into nseg segments. */
 static uint8_t src_buf[VNET_MAX_FRAME + 64];
 
-static void make_frame(struct sw_frame *f, size_t len, unsigned int seed,
-		       unsigned int nseg)
+/* The same in src, a buffer of the caller's (frames that coexist). */
+static void make_frame_in(struct sw_frame *f, uint8_t *src, size_t len,
+			  unsigned int seed, unsigned int nseg)
 {
 	size_t at = 0;
 
 	for (size_t i = 0; i < len; i++)
-		src_buf[i] = pat(i, seed);
+		src[i] = pat(i, seed);
 	memset(f, 0, sizeof(*f));
 	f->len = (uint32_t)len;
-	memcpy(f->eth, src_buf, SW_ETH_HLEN);
+	memcpy(f->eth, src, SW_ETH_HLEN);
 	for (unsigned int s = 0; s < nseg; s++) {
 		size_t end = s + 1 < nseg ? len * (s + 1) / nseg : len;
 
-		f->seg[s].base = src_buf + at;
+		f->seg[s].base = src + at;
 		f->seg[s].len = (uint32_t)(end - at);
 		at = end;
 	}
 	f->nseg = (uint16_t)nseg;
+}
+
+static void make_frame(struct sw_frame *f, size_t len, unsigned int seed,
+		       unsigned int nseg)
+{
+	make_frame_in(f, src_buf, len, seed, nseg);
 }
 
 /* Post an RX chain of n writable descriptors of each bytes; its head. */
@@ -594,20 +601,6 @@ static void test_rx_burst(void **state)
 	assert_int_equal(vq_avail_count(&B.vq), 1);
 }
 
-/* A frame of len bytes of pattern seed in its own buffer src. */
-static void own_frame(struct sw_frame *f, uint8_t *src, size_t len,
-		      unsigned int seed)
-{
-	for (size_t i = 0; i < len; i++)
-		src[i] = pat(i, seed);
-	memset(f, 0, sizeof(*f));
-	f->len = (uint32_t)len;
-	memcpy(f->eth, src, SW_ETH_HLEN);
-	f->seg[0].base = src;
-	f->seg[0].len = (uint32_t)len;
-	f->nseg = 1;
-}
-
 /*
  * vnet_rx_burst() takes the buffers of a run of plain frames before it
  * fills any (rx_run): a buffer too small for the next frame goes back
@@ -628,7 +621,7 @@ static void test_rx_run(void **state)
 	(void)state;
 	for (int i = 0; i < 4; i++) {
 		head[i] = rx_post(&B, 1, bl[i], &o[i]);
-		own_frame(&f[i], src[i], fl[i], (unsigned int)i + 1);
+		make_frame_in(&f[i], src[i], fl[i], (unsigned int)i + 1, 1);
 	}
 	/* 0 into buffer 0; 1 into 1 and 2, merged; 2 into 3; 3 finds none */
 	assert_int_equal(vnet_rx_burst(&RQ, f, 4, &ST, rc, &sent, &passed), 4);
